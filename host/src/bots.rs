@@ -1,0 +1,239 @@
+//! Headless bot runs (`stoa bots`): a session in a temporary store walks the page sequence as
+//! oTree's bots do. On each live page, `call-live-method` runs once per group and round; each
+//! `bot-driver.live-method` it makes is a real live call. Every page is rendered (so
+//! `vars-for-template` and the template run) and submitted with `{}` (so `error-message` runs).
+//! Groups run in parallel; the run passes only if every call succeeded.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::game::{CallError, Game};
+use crate::manifest::PageKind;
+use crate::pages;
+use crate::store::{GroupKey, Store};
+
+/// What one group did in one round.
+#[derive(Debug, Serialize)]
+pub struct GroupReport {
+    /// Round number.
+    pub round: u32,
+    /// Group number.
+    pub group: u32,
+    /// Every nested live call, in order.
+    pub calls: Vec<CallReport>,
+    /// Group fields after the round.
+    pub group_fields: BTreeMap<String, Value>,
+    /// Player fields after the round, by id in group.
+    pub player_fields: BTreeMap<u32, BTreeMap<String, Value>>,
+    /// The first failure, naming page, player, payload and reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One nested live call.
+#[derive(Debug, Serialize)]
+pub struct CallReport {
+    /// The live page.
+    pub page: String,
+    /// The player the bot acted as.
+    pub player: u32,
+    /// The payload, JSON.
+    pub payload: Value,
+    /// What was routed: `{"seq", "to", "payload"}` each.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routed: Option<Vec<Value>>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The result of a bot run of one case.
+#[derive(Debug, Serialize)]
+pub struct BotReport {
+    /// The game's name.
+    pub game: String,
+    /// The bot case, if the game has cases.
+    pub case: Option<String>,
+    /// Participants in the session.
+    pub participants: u32,
+    /// Whether every call succeeded.
+    pub passed: bool,
+    /// Nested live calls made.
+    pub live_calls: usize,
+    /// Wall time of the run.
+    pub seconds: f64,
+    /// Per round and group.
+    pub groups: Vec<GroupReport>,
+}
+
+impl BotReport {
+    /// The failures, one line each.
+    pub fn failures(&self) -> Vec<String> {
+        self.groups.iter().filter_map(|g| g.error.clone()).collect()
+    }
+}
+
+/// Runs the bots of `game` with `participants` participants and bot `case`, in `store`
+/// (normally [`Store::temporary`]), with up to `threads` groups at once.
+pub fn run(game: &Arc<Game>, store: &Store, participants: u32, case: Option<&str>, threads: usize) -> Result<BotReport, String> {
+    let started = Instant::now();
+    let (session, _) = store.create_session(&game.manifest, participants).map_err(|e| e.to_string())?;
+    let ppg = game.manifest.players_per_group;
+    let groups = participants / ppg;
+    let jobs: Vec<(u32, u32)> =
+        (1..=game.manifest.num_rounds).flat_map(|round| (1..=groups).map(move |group| (round, group))).collect();
+    let next = AtomicUsize::new(0);
+    let mut reports: Vec<GroupReport> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    while let Some(&(round, group)) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let key = GroupKey { session: session.code.clone(), round, group };
+                        done.push(run_group(game, store, key, case));
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
+    });
+    reports.sort_by_key(|g| (g.round, g.group));
+    let live_calls = reports.iter().map(|g| g.calls.len()).sum();
+    Ok(BotReport {
+        game: game.name().to_string(),
+        case: case.map(str::to_string),
+        participants,
+        passed: reports.len() == jobs.len() && reports.iter().all(|g| g.error.is_none()),
+        live_calls,
+        seconds: started.elapsed().as_secs_f64(),
+        groups: reports,
+    })
+}
+
+fn run_group(game: &Arc<Game>, store: &Store, key: GroupKey, case: Option<&str>) -> GroupReport {
+    let ppg = game.manifest.players_per_group;
+    let mut report = GroupReport {
+        round: key.round,
+        group: key.group,
+        calls: Vec::new(),
+        group_fields: BTreeMap::new(),
+        player_fields: BTreeMap::new(),
+        error: None,
+    };
+    let at = |page: &str| format!("round {} group {} page `{page}`", key.round, key.group);
+    let error = (|| -> Result<(), String> {
+        for page in &game.manifest.pages {
+            if page.live {
+                let mut group = store.group(key.clone(), ppg).map_err(|e| format!("{}: {e}", at(&page.name)))?;
+                let (calls, verdict) = game.bot_run(store, &mut group, &page.name, case);
+                let mut first_failure = None;
+                for call in calls {
+                    let payload = serde_json::from_str(&call.payload).unwrap_or(Value::String(call.payload.clone()));
+                    let (routed, error) = match call.result {
+                        Ok(messages) => (
+                            Some(messages.iter().map(|m| serde_json::json!({"seq": m.seq, "to": m.to, "payload": parse(&m.payload)})).collect()),
+                            None,
+                        ),
+                        Err(e) => {
+                            first_failure.get_or_insert_with(|| {
+                                format!("{}: player {} sent {}: {e}", at(&page.name), call.player, crate::call::shorten(&call.payload, 200))
+                            });
+                            (None, Some(e.to_string()))
+                        }
+                    };
+                    report.calls.push(CallReport { page: page.name.clone(), player: call.player, payload, routed, error });
+                }
+                if let Some(f) = first_failure {
+                    return Err(f);
+                }
+                verdict.map_err(|e| match e {
+                    CallError::Refused(reason) => format!("{}: call-live-method failed: {reason}", at(&page.name)),
+                    other => format!("{}: call-live-method failed: {other}", at(&page.name)),
+                })?;
+            }
+            for id in 1..=ppg {
+                pages::render(game, store, &key, ppg, &page.name, id, "bot")
+                    .map_err(|e| format!("{}: player {id}'s page does not render: {e}", at(&page.name)))?;
+                if page.kind == PageKind::Normal {
+                    let refusal = game
+                        .error_message(store, &key, ppg, &page.name, id, "{}")
+                        .map_err(|e| format!("{}: error-message for player {id} failed: {e}", at(&page.name)))?;
+                    if let Some(text) = refusal {
+                        return Err(format!("{}: player {id}'s submission was refused: {text}", at(&page.name)));
+                    }
+                }
+            }
+        }
+        Ok(())
+    })();
+    report.error = error.err();
+    if let Ok(fields) = store.group_fields(&game.manifest, &key) {
+        report.group_fields = fields;
+    }
+    for id in 1..=ppg {
+        if let Ok(fields) = store.player_fields(&game.manifest, &key, id) {
+            report.player_fields.insert(id, fields);
+        }
+    }
+    report
+}
+
+fn parse(json: &str) -> Value {
+    serde_json::from_str(json).unwrap_or(Value::Null)
+}
+
+/// Human-readable summary of a report.
+pub fn describe(report: &BotReport) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let case = report.case.as_deref().map(|c| format!(" case `{c}`")).unwrap_or_default();
+    for g in &report.groups {
+        let _ = writeln!(out, "round {} group {}:", g.round, g.group);
+        for c in &g.calls {
+            match (&c.routed, &c.error) {
+                (Some(routed), _) => {
+                    let _ = writeln!(out, "  [{}] player {} sent {}", c.page, c.player, c.payload);
+                    for m in routed {
+                        let to = match m["to"].as_u64() {
+                            Some(0) => "everyone".to_string(),
+                            Some(n) => format!("player {n}"),
+                            None => "?".into(),
+                        };
+                        let _ = writeln!(out, "      seq {} to {to}: {}", m["seq"], m["payload"]);
+                    }
+                }
+                (None, Some(e)) => {
+                    let _ = writeln!(out, "  [{}] player {} sent {} -> error: {e}", c.page, c.player, c.payload);
+                }
+                (None, None) => {}
+            }
+        }
+        let _ = writeln!(out, "  group fields: {}", serde_json::to_string(&g.group_fields).unwrap_or_default());
+        for (id, f) in &g.player_fields {
+            let _ = writeln!(out, "  player {id} fields: {}", serde_json::to_string(f).unwrap_or_default());
+        }
+        if let Some(e) = &g.error {
+            let _ = writeln!(out, "  FAILED: {e}");
+        }
+    }
+    let secs = report.seconds.max(1e-9);
+    let _ = writeln!(
+        out,
+        "{}{case}: {} participants, {} groups x {} rounds, {} live calls in {:.3} s ({:.0} calls/s): {}",
+        report.game,
+        report.participants,
+        report.groups.iter().map(|g| g.group).max().unwrap_or(0),
+        report.groups.iter().map(|g| g.round).max().unwrap_or(0),
+        report.live_calls,
+        report.seconds,
+        report.live_calls as f64 / secs,
+        if report.passed { "passed" } else { "FAILED" }
+    );
+    out
+}

@@ -1,0 +1,199 @@
+//! `CallState`: the data of one call's wasmtime store — the WASI context (granting nothing),
+//! the group's fields as this call sees them, and what the call is allowed to do.
+//!
+//! Field reads see committed values plus this call's own writes; writes stay in an overlay
+//! until [`crate::game::Game::live_call`] commits them with the log entry. Nothing leaves a
+//! store whose call failed, so a trap or an `err` rolls back by construction.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::de::IgnoredAny;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::bindings::stoa::game::{bot_driver, fields, types};
+use crate::game::{BotCall, Game};
+use crate::guest_output::GuestOutput;
+use crate::live_log::Group;
+use crate::manifest::FieldSpec;
+use crate::store::{GroupKey, Store};
+
+/// What the running export may do.
+pub(crate) enum Mode {
+    /// `live-method`: fields are writable.
+    Live,
+    /// `error-message`, `vars-for-template`: fields are read-only.
+    ReadOnly(&'static str),
+    /// `call-live-method`: read-only, and `bot-driver` makes nested live calls on `group`.
+    Bot(Box<BotEnv>),
+}
+
+/// The state of a bot run: the group's log position and what its nested calls did.
+pub(crate) struct BotEnv {
+    pub(crate) group: Group,
+    pub(crate) page: String,
+    pub(crate) calls: Vec<BotCall>,
+}
+
+/// The data of one call's store.
+pub(crate) struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) game: Arc<Game>,
+    pub(crate) store: Store,
+    pub(crate) group: GroupKey,
+    pub(crate) players: u32,
+    pub(crate) mode: Mode,
+    /// This call's field writes, by sled key, as JSON text.
+    pub(crate) writes: HashMap<Vec<u8>, String>,
+    /// Set when the game tried to grow a memory past its cap (the size it asked for).
+    pub(crate) memory_refused: Option<usize>,
+    pub(crate) stdout: GuestOutput,
+    pub(crate) stderr: GuestOutput,
+}
+
+/// Guest stdout/stderr kept per call before it goes to the host log.
+const OUTPUT_CAP: usize = 16 << 10;
+
+impl CallState {
+    pub(crate) fn new(game: Arc<Game>, store: Store, group: GroupKey, players: u32, mode: Mode) -> CallState {
+        let stdout = GuestOutput::new(OUTPUT_CAP);
+        let stderr = GuestOutput::new(OUTPUT_CAP);
+        // No preopened dirs, no env, no args, sockets denied: the game gets nothing.
+        let wasi = WasiCtx::builder().stdout(stdout.clone()).stderr(stderr.clone()).build();
+        CallState {
+            wasi,
+            table: ResourceTable::new(),
+            game,
+            store,
+            group,
+            players,
+            mode,
+            writes: HashMap::new(),
+            memory_refused: None,
+            stdout,
+            stderr,
+        }
+    }
+
+    fn read(&self, key: Vec<u8>, spec: &FieldSpec) -> Result<String, String> {
+        if let Some(v) = self.writes.get(&key) {
+            return Ok(v.clone());
+        }
+        match self.store.live_get(&key) {
+            Ok(Some(v)) => Ok(String::from_utf8_lossy(&v).into_owned()),
+            Ok(None) => Ok(spec.initial.clone()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn write(&mut self, key: Vec<u8>, what: &str, spec: &FieldSpec, value: String) -> Result<(), String> {
+        match &self.mode {
+            Mode::Live => {}
+            Mode::ReadOnly(export) => return Err(format!("fields are read-only in {export}; write them in live-method")),
+            Mode::Bot(_) => {
+                return Err("fields are read-only in call-live-method; bots change them through bot-driver.live-method".into());
+            }
+        }
+        let cap = self.game.limits.field_bytes;
+        if value.len() > cap {
+            return Err(format!("value of {what} is {} bytes, above the limit of {cap} bytes", value.len()));
+        }
+        let fits = if spec.ty == crate::manifest::FieldType::Json {
+            serde_json::from_str::<IgnoredAny>(&value).map(|_| true)
+        } else {
+            serde_json::from_str::<serde_json::Value>(&value).map(|v| spec.ty.accepts(&v))
+        };
+        match fits {
+            Err(e) => Err(format!("value of {what} is not JSON: {e}")),
+            Ok(false) => Err(format!("{what} is {}, and {} is not", spec.ty, shorten(&value, 60))),
+            Ok(true) => {
+                self.writes.insert(key, value);
+                Ok(())
+            }
+        }
+    }
+
+    fn player_in_group(&self, id: u32) -> Result<(), String> {
+        if id == 0 || id > self.players {
+            return Err(format!("player {id} is not in this group (ids 1..={})", self.players));
+        }
+        Ok(())
+    }
+}
+
+/// At most `max` characters of `text`, for error messages.
+pub(crate) fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl wasmtime::ResourceLimiter for CallState {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        if desired as u64 > self.game.limits.memory_bytes {
+            self.memory_refused = Some(desired);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+}
+
+impl types::Host for CallState {}
+
+impl fields::Host for CallState {
+    fn group_get(&mut self, name: String) -> Result<String, String> {
+        let game = self.game.clone();
+        let spec = game.manifest.group_fields.get(&name).ok_or_else(|| format!("no group field `{name}` in game.toml"))?;
+        self.read(self.group.group_field(&name), spec)
+    }
+
+    fn group_set(&mut self, name: String, value: String) -> Result<(), String> {
+        let game = self.game.clone();
+        let spec = game.manifest.group_fields.get(&name).ok_or_else(|| format!("no group field `{name}` in game.toml"))?;
+        let key = self.group.group_field(&name);
+        self.write(key, &format!("group field `{name}`"), spec, value)
+    }
+
+    fn player_get(&mut self, id_in_group: u32, name: String) -> Result<String, String> {
+        self.player_in_group(id_in_group)?;
+        let game = self.game.clone();
+        let spec = game.manifest.player_fields.get(&name).ok_or_else(|| format!("no player field `{name}` in game.toml"))?;
+        self.read(self.group.player_field(id_in_group, &name), spec)
+    }
+
+    fn player_set(&mut self, id_in_group: u32, name: String, value: String) -> Result<(), String> {
+        self.player_in_group(id_in_group)?;
+        let game = self.game.clone();
+        let spec = game.manifest.player_fields.get(&name).ok_or_else(|| format!("no player field `{name}` in game.toml"))?;
+        let key = self.group.player_field(id_in_group, &name);
+        self.write(key, &format!("player field `{name}`"), spec, value)
+    }
+}
+
+impl bot_driver::Host for CallState {
+    fn live_method(&mut self, id_in_group: u32, payload: String) -> Result<Vec<types::Message>, String> {
+        let Mode::Bot(env) = &mut self.mode else {
+            return Err("bot-driver is only available inside call-live-method".into());
+        };
+        let result = self.game.clone().live_call(&self.store, &mut env.group, &env.page, id_in_group, &payload);
+        let answer = match &result {
+            Ok(c) => Ok(c.messages.iter().map(|m| types::Message { to: m.to, payload: m.payload.clone() }).collect()),
+            Err(e) => Err(e.to_string()),
+        };
+        env.calls.push(BotCall { player: id_in_group, payload, result: result.map(|c| c.messages) });
+        answer
+    }
+}

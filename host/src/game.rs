@@ -1,0 +1,348 @@
+//! `Game`: a loaded game package — manifest, limits, templates and the pre-linked component —
+//! and the calls into it. Every call gets a fresh instance, so no call ever sees memory left
+//! by another; a trapped instance is simply dropped with its store.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::IgnoredAny;
+use wasmtime::component::types::ComponentItem;
+
+use crate::bindings::{Context, GamePre};
+use crate::call::{BotEnv, CallState, Mode, shorten};
+use crate::limits::Limits;
+use crate::live_log::{Group, Routed};
+use crate::manifest::{Manifest, ManifestError};
+use crate::runtime::Runtime;
+use crate::store::{GroupKey, Store, StoreError};
+
+/// Why a game could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The manifest is bad.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// The component could not be read, compiled or linked.
+    #[error("failed to load game `{game}`: {reason}")]
+    Component { game: String, reason: String },
+}
+
+/// Why a call produced nothing. `Display` is the text the sender sees.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CallError {
+    /// The game's own `err`.
+    #[error("{0}")]
+    Refused(String),
+    /// The payload was not JSON, or the player not in the group.
+    #[error("{0}")]
+    BadInput(String),
+    /// The call ran past its deadline.
+    #[error("the game ran past its deadline of {} ms", .0.as_millis())]
+    Deadline(Duration),
+    /// The game grew memory past its cap.
+    #[error("the game went over its memory limit of {} MiB", .0 >> 20)]
+    Memory(u64),
+    /// The game trapped (panic, abort, stack overflow...).
+    #[error("the game crashed: {0}")]
+    Trap(String),
+    /// What the game routed broke a rule (too much, bad recipient, not JSON).
+    #[error("the game's reply was refused: {0}")]
+    Output(String),
+    /// The host failed (storage).
+    #[error("host error: {0}")]
+    Host(String),
+}
+
+impl From<StoreError> for CallError {
+    fn from(e: StoreError) -> Self {
+        CallError::Host(e.to_string())
+    }
+}
+
+/// A committed live call: its number in the group's log and the messages it routed.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// Call number in the group's log.
+    pub call: u64,
+    /// The routed messages, in seq order.
+    pub messages: Vec<Routed>,
+}
+
+/// One nested live call made by a bot.
+#[derive(Debug, Clone)]
+pub struct BotCall {
+    /// The player the bot acted as.
+    pub player: u32,
+    /// The payload sent.
+    pub payload: String,
+    /// What was routed, or why the call failed.
+    pub result: Result<Vec<Routed>, CallError>,
+}
+
+/// A loaded game.
+pub struct Game {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// The package directory.
+    pub dir: PathBuf,
+    /// The limits its calls run under.
+    pub limits: Limits,
+    /// Page templates, registered under the page names.
+    pub templates: handlebars::Handlebars<'static>,
+    engine: wasmtime::Engine,
+    pre: GamePre<CallState>,
+}
+
+impl std::fmt::Debug for Game {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Game").field("name", &self.manifest.name).field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+/// Import names a game may have: Stoa's interfaces and WASI p2 (linked, granting nothing).
+fn allowed_import(name: &str) -> bool {
+    name.starts_with("stoa:game/") || name.starts_with("wasi:")
+}
+
+impl Game {
+    /// Loads the package in `dir`: manifest, templates, limits, and the component, which must
+    /// export the `game` world and import nothing but Stoa's interfaces and WASI.
+    pub fn load(runtime: &Runtime, dir: &Path) -> Result<Arc<Game>, LoadError> {
+        let manifest = Manifest::load(dir)?;
+        let file = dir.join("game.toml");
+        let limits = manifest
+            .limits
+            .resolve(&runtime.config.defaults, &runtime.config.max)
+            .map_err(|(key, reason)| ManifestError { file: file.clone(), key, reason })?;
+        let mut templates = handlebars::Handlebars::new();
+        templates.set_strict_mode(false);
+        for (i, page) in manifest.pages.iter().enumerate() {
+            templates.register_template_file(&page.name, dir.join(&page.template)).map_err(|e| ManifestError {
+                file: file.clone(),
+                key: format!("page[{i}].template"),
+                reason: format!("template `{}` does not parse: {e}", page.template.display()),
+            })?;
+        }
+        let fail = |reason: String| LoadError::Component { game: manifest.name.clone(), reason };
+        let component = runtime.compile(&dir.join(&manifest.component)).map_err(|e| fail(format!("{e:#}")))?;
+        let ty = component.component_type();
+        let unknown: Vec<String> =
+            ty.imports(&runtime.engine).map(|(name, _)| name.to_string()).filter(|n| !allowed_import(n)).collect();
+        if !unknown.is_empty() {
+            return Err(fail(format!(
+                "the component imports {}, which Stoa does not provide (games may import stoa:game and WASI only)",
+                unknown.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        for export in ["live-method", "error-message", "vars-for-template", "call-live-method"] {
+            if !ty.exports(&runtime.engine).any(|(name, item)| name == export && matches!(item, ComponentItem::ComponentFunc(_))) {
+                return Err(fail(format!("the component does not export `{export}` (is it built for world stoa:game/game?)")));
+            }
+        }
+        let instance_pre = runtime.linker.instantiate_pre(&component).map_err(|e| fail(format!("{e:#}")))?;
+        let pre = GamePre::new(instance_pre).map_err(|e| fail(format!("the component does not match world stoa:game/game: {e:#}")))?;
+        Ok(Arc::new(Game { manifest, dir: dir.to_path_buf(), limits, templates, engine: runtime.engine.clone(), pre }))
+    }
+
+    /// The game's name.
+    pub fn name(&self) -> &str {
+        &self.manifest.name
+    }
+
+    fn context(&self, group: &GroupKey, players: u32, page: &str) -> Context {
+        Context {
+            session: group.session.clone(),
+            round_number: group.round,
+            page: page.to_string(),
+            group_id: group.group,
+            players,
+        }
+    }
+
+    /// Runs `f` on a fresh instance in a fresh store, then logs the game's output.
+    fn run<R>(
+        self: &Arc<Self>,
+        store: &Store,
+        group: &GroupKey,
+        players: u32,
+        mode: Mode,
+        deadline: Duration,
+        f: impl FnOnce(&crate::bindings::Game, &mut wasmtime::Store<CallState>) -> wasmtime::Result<R>,
+    ) -> (Result<R, CallError>, CallState) {
+        let state = CallState::new(self.clone(), store.clone(), group.clone(), players, mode);
+        let mut wstore = wasmtime::Store::new(&self.engine, state);
+        wstore.limiter(|s| s);
+        wstore.set_epoch_deadline(Runtime::ticks(deadline));
+        wstore.epoch_deadline_trap();
+        let result = self.pre.instantiate(&mut wstore).and_then(|instance| f(&instance, &mut wstore));
+        let state = wstore.into_data();
+        let result = result.map_err(|e| self.classify(e, &state, deadline));
+        self.log_output(&state, group);
+        (result, state)
+    }
+
+    fn classify(&self, e: wasmtime::Error, state: &CallState, deadline: Duration) -> CallError {
+        if state.memory_refused.is_some() {
+            return CallError::Memory(self.limits.memory_bytes);
+        }
+        match e.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::Interrupt) => CallError::Deadline(deadline),
+            Some(trap) => {
+                let stderr = state.stderr.peek();
+                let detail: Vec<&str> = stderr.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+                let tail = detail.iter().rev().take(2).rev().cloned().collect::<Vec<_>>().join(" / ");
+                if tail.is_empty() {
+                    CallError::Trap(trap.to_string())
+                } else {
+                    CallError::Trap(format!("{trap} ({})", shorten(&tail, 300)))
+                }
+            }
+            None => CallError::Trap(format!("{e:#}")),
+        }
+    }
+
+    fn log_output(&self, state: &CallState, group: &GroupKey) {
+        for (stream, out) in [("stdout", &state.stdout), ("stderr", &state.stderr)] {
+            let (text, dropped) = out.take();
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                tracing::info!(target: "stoa::game", game = %self.manifest.name, session = %group.session, round = group.round, group = group.group, stream, "{line}");
+            }
+            if dropped > 0 {
+                tracing::warn!(target: "stoa::game", game = %self.manifest.name, session = %group.session, round = group.round, group = group.group, stream, "{dropped} bytes of output dropped past the cap");
+            }
+        }
+    }
+
+    /// A player's `liveSend(payload)` on `page`: runs `live-method` on a fresh instance and, if
+    /// it succeeds, commits its field writes, its log entry and its messages in one batch.
+    /// A failure writes only an error entry. Durability is the caller's: see
+    /// [`Store::wait_durable`].
+    pub fn live_call(
+        self: &Arc<Self>,
+        store: &Store,
+        group: &mut Group,
+        page: &str,
+        id_in_group: u32,
+        payload: &str,
+    ) -> Result<Committed, CallError> {
+        let result = self.try_live_call(store, group, page, id_in_group, payload);
+        if let Err(e) = &result {
+            tracing::debug!(game = %self.manifest.name, %group.key, player = id_in_group, "live call failed: {e}");
+            store.log_failure(group, page, id_in_group, payload, &e.to_string())?;
+        }
+        result
+    }
+
+    fn try_live_call(
+        self: &Arc<Self>,
+        store: &Store,
+        group: &mut Group,
+        page: &str,
+        id: u32,
+        payload: &str,
+    ) -> Result<Committed, CallError> {
+        if id == 0 || id > group.players {
+            return Err(CallError::BadInput(format!("player {id} is not in this group (ids 1..={})", group.players)));
+        }
+        if let Err(e) = serde_json::from_str::<IgnoredAny>(payload) {
+            return Err(CallError::BadInput(format!("payload is not JSON: {e}")));
+        }
+        let ctx = self.context(&group.key, group.players, page);
+        let (result, state) = self.run(store, &group.key, group.players, Mode::Live, self.limits.deadline, |g, s| {
+            g.call_live_method(s, &ctx, id, payload)
+        });
+        let messages = result?.map_err(CallError::Refused)?;
+        if messages.len() > self.limits.messages {
+            return Err(CallError::Output(format!(
+                "it routed {} messages, above the limit of {}",
+                messages.len(),
+                self.limits.messages
+            )));
+        }
+        let mut bytes = 0usize;
+        let mut out = Vec::with_capacity(messages.len());
+        for m in messages {
+            if m.to > group.players {
+                return Err(CallError::Output(format!(
+                    "a message is addressed to player {}, but the group has players 1..={} (0 = everyone)",
+                    m.to, group.players
+                )));
+            }
+            bytes += m.payload.len();
+            if bytes > self.limits.output_bytes {
+                return Err(CallError::Output(format!("its messages exceed the limit of {} bytes", self.limits.output_bytes)));
+            }
+            if let Err(e) = serde_json::from_str::<IgnoredAny>(&m.payload) {
+                return Err(CallError::Output(format!("a payload is not JSON ({e}): {}", shorten(&m.payload, 60))));
+            }
+            out.push((m.to, m.payload));
+        }
+        let (call, messages) = store.commit_call(group, page, id, payload, state.writes.into_iter().collect(), out)?;
+        Ok(Committed { call, messages })
+    }
+
+    /// `error-message` for a form submission (`values` JSON): `Some(text)` keeps the player on the page.
+    pub fn error_message(
+        self: &Arc<Self>,
+        store: &Store,
+        group: &GroupKey,
+        players: u32,
+        page: &str,
+        id_in_group: u32,
+        values: &str,
+    ) -> Result<Option<String>, CallError> {
+        let ctx = self.context(group, players, page);
+        self.run(store, group, players, Mode::ReadOnly("error-message"), self.limits.deadline, |g, s| {
+            g.call_error_message(s, &ctx, id_in_group, values)
+        })
+        .0
+    }
+
+    /// `vars-for-template`: the extra template variables, a JSON object.
+    pub fn vars_for_template(
+        self: &Arc<Self>,
+        store: &Store,
+        group: &GroupKey,
+        players: u32,
+        page: &str,
+        id_in_group: u32,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, CallError> {
+        let ctx = self.context(group, players, page);
+        let text = self
+            .run(store, group, players, Mode::ReadOnly("vars-for-template"), self.limits.deadline, |g, s| {
+                g.call_vars_for_template(s, &ctx, id_in_group)
+            })
+            .0?;
+        match serde_json::from_str(&text) {
+            Ok(serde_json::Value::Object(map)) => Ok(map),
+            Ok(serde_json::Value::Null) => Ok(serde_json::Map::new()),
+            Ok(other) => Err(CallError::Output(format!("vars-for-template must return a JSON object, not {}", shorten(&other.to_string(), 60)))),
+            Err(e) => Err(CallError::Output(format!("vars-for-template returned text that is not JSON: {e}"))),
+        }
+    }
+
+    /// Runs `call-live-method` for `group` on `page` with bot `case`; every nested
+    /// `bot-driver.live-method` call is a real live call on `group`. Returns the nested calls
+    /// and the bot's own verdict.
+    pub fn bot_run(
+        self: &Arc<Self>,
+        store: &Store,
+        group: &mut Group,
+        page: &str,
+        case: Option<&str>,
+    ) -> (Vec<BotCall>, Result<(), CallError>) {
+        let ctx = self.context(&group.key, group.players, page);
+        let env = BotEnv { group: group.clone(), page: page.to_string(), calls: Vec::new() };
+        let key = group.key.clone();
+        let (result, state) = self.run(store, &key, group.players, Mode::Bot(Box::new(env)), self.limits.bot_deadline, |g, s| {
+            g.call_call_live_method(s, &ctx, case)
+        });
+        let Mode::Bot(env) = state.mode else {
+            return (Vec::new(), Err(CallError::Host("bot state lost".into())));
+        };
+        *group = env.group;
+        let verdict = result.and_then(|r| r.map_err(CallError::Refused));
+        (env.calls, verdict)
+    }
+}

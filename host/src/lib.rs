@@ -1,0 +1,37 @@
+//! Stoa: a server for live multiplayer experiments whose games are sandboxed WebAssembly
+//! components.
+//!
+//! # Layout
+//!
+//! - [`manifest`]: `game.toml` — fields, pages, limits; refused with file, key and reason.
+//! - [`limits`]: per-call sandbox limits, their defaults and the host maxima.
+//! - [`runtime`]: the shared wasmtime engine, linker, epoch ticker and compiled-component cache.
+//! - [`game`]: a loaded game and the calls into it (fresh instance per call).
+//! - `call`: one call's store data — WASI granting nothing, the field overlay, `fields` and
+//!   `bot-driver` host implementations.
+//! - [`store`]: the sled database — sessions, participants, fields.
+//! - [`live_log`]: the per-group live log and the atomic commit of a live call.
+//! - `group_commit`: one fsync shared by concurrent calls.
+//! - [`pages`]: template data and rendering of a page.
+//! - [`bots`]: headless bot runs (`stoa bots`).
+//! - `bindings`: the one `bindgen!` of `wit/game.wit`.
+//! - `guest_output`: a game's stdout/stderr, capped, to the host log.
+
+pub mod bindings;
+pub mod bots;
+mod call;
+pub mod game;
+mod group_commit;
+mod guest_output;
+pub mod limits;
+pub mod live_log;
+pub mod manifest;
+pub mod pages;
+pub mod runtime;
+pub mod store;
+
+pub use game::{CallError, Committed, Game, LoadError};
+pub use live_log::{Group, Routed};
+pub use manifest::Manifest;
+pub use runtime::{Runtime, RuntimeConfig};
+pub use store::{GroupKey, Participant, Session, Store};

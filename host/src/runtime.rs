@@ -1,0 +1,196 @@
+//! `Runtime`: the one shared wasmtime `Engine`, its linker, the epoch ticker that enforces
+//! deadlines, and the on-disk cache of compiled components.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::call::CallState;
+use crate::limits::Limits;
+
+/// How often the engine's epoch advances; deadlines are whole ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(2);
+
+/// What a host allows its games: defaults and maxima of the per-call limits, where compiled
+/// components are cached, and how many instances may be alive at once.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Limits a game gets unless its manifest asks otherwise.
+    pub defaults: Limits,
+    /// The most a manifest may ask for.
+    pub max: Limits,
+    /// Where compiled components are kept (None: compile every time).
+    pub cache_dir: Option<PathBuf>,
+    /// Instances that may be alive at once across all games (pooling allocator slots).
+    pub instances: u32,
+    /// Largest component file accepted, in bytes.
+    pub max_component_bytes: u64,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            defaults: Limits::DEFAULT,
+            max: Limits::MAX,
+            cache_dir: default_cache_dir(),
+            instances: 1000,
+            max_component_bytes: 64 << 20,
+        }
+    }
+}
+
+/// `$STOA_CACHE_DIR`, else `$XDG_CACHE_HOME/stoa`, else `~/.cache/stoa`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("STOA_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(dir).join("stoa"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("stoa"))
+}
+
+/// The engine and everything shared by all games.
+pub struct Runtime {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<CallState>,
+    pub(crate) config: RuntimeConfig,
+    ticker: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Builds the engine (pooling allocator sized for `config.instances`), links WASI p2 and
+    /// Stoa's interfaces, and starts the epoch ticker.
+    pub fn new(config: RuntimeConfig) -> anyhow::Result<Runtime> {
+        let mut pool = PoolingAllocationConfig::default();
+        // Python and JavaScript components hold a dozen core instances, several memories and
+        // tables of tens of thousands of functions; Rust games need one of each.
+        pool.total_component_instances(config.instances)
+            .total_core_instances(config.instances * 16)
+            .total_memories(config.instances * 2)
+            .total_tables(config.instances * 4)
+            .max_core_instances_per_component(64)
+            .max_memories_per_component(8)
+            .max_tables_per_component(32)
+            .max_memory_size(config.max.memory_bytes as usize)
+            .table_elements(100_000)
+            .max_core_instance_size(8 << 20)
+            .max_component_instance_size(8 << 20)
+            // Keep a little of each slot resident so a fresh instance reuses warm pages
+            // instead of faulting them in; the rest is reset with madvise.
+            .linear_memory_keep_resident(64 << 10)
+            .table_keep_resident(64 << 10);
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(1 << 20)
+            .parallel_compilation(true)
+            .cranelift_opt_level(wasmtime::OptLevel::Speed)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&wasm).context("failed to create the wasmtime engine")?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).context("failed to link WASI")?;
+        crate::bindings::Game::add_to_linker::<CallState, wasmtime::component::HasSelf<CallState>>(&mut linker, |s| s)
+            .context("failed to link stoa:game")?;
+
+        let ticker = Arc::new(AtomicBool::new(false));
+        {
+            let engine = engine.clone();
+            let stop = ticker.clone();
+            std::thread::Builder::new()
+                .name("stoa-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(EPOCH_TICK);
+                        engine.increment_epoch();
+                    }
+                })
+                .context("failed to start the epoch ticker")?;
+        }
+        Ok(Runtime { engine, linker, config, ticker })
+    }
+
+    /// Deadline in epoch ticks, rounded up, plus one for the tick already under way.
+    pub(crate) fn ticks(deadline: Duration) -> u64 {
+        (deadline.as_micros() as u64).div_ceil(EPOCH_TICK.as_micros() as u64) + 1
+    }
+
+    /// Compiles a component file, or loads its compiled form from the cache (keyed by the
+    /// file's SHA-256, the wasmtime version and the engine's settings).
+    pub fn compile(&self, path: &Path) -> anyhow::Result<Component> {
+        let meta = std::fs::metadata(path).with_context(|| format!("cannot read component `{}`", path.display()))?;
+        if meta.len() > self.config.max_component_bytes {
+            anyhow::bail!(
+                "component `{}` is {} bytes, above the host limit of {} bytes",
+                path.display(),
+                meta.len(),
+                self.config.max_component_bytes
+            );
+        }
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read component `{}`", path.display()))?;
+        self.compile_bytes(&bytes).with_context(|| format!("cannot compile component `{}`", path.display()))
+    }
+
+    /// Like [`Runtime::compile`] for bytes already in memory.
+    pub fn compile_bytes(&self, bytes: &[u8]) -> anyhow::Result<Component> {
+        let Some(dir) = &self.config.cache_dir else {
+            return Component::new(&self.engine, bytes);
+        };
+        let mut hash = Sha256::new();
+        hash.update(bytes);
+        let key = format!(
+            "{}-{}-{:016x}.cwasm",
+            hex::encode(hash.finalize()),
+            wasmtime::VERSION,
+            {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                self.engine.precompile_compatibility_hash().hash(&mut h);
+                h.finish()
+            }
+        );
+        let file = dir.join(key);
+        if file.is_file() {
+            // SAFETY: the file is one this function wrote (atomically, by rename) from the
+            // engine's own `serialize` under a name that includes the source hash and the
+            // engine's compatibility hash; wasmtime still checks its header and version.
+            #[allow(unsafe_code)]
+            match unsafe { Component::deserialize_file(&self.engine, &file) } {
+                Ok(c) => return Ok(c),
+                Err(e) => tracing::warn!("ignoring unusable cached component {}: {e:#}", file.display()),
+            }
+        }
+        let component = Component::new(&self.engine, bytes)?;
+        if let Err(e) = store_cached(dir, &file, &component) {
+            tracing::warn!("cannot cache compiled component in {}: {e:#}", dir.display());
+        }
+        Ok(component)
+    }
+}
+
+fn store_cached(dir: &Path, file: &Path, component: &Component) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".tmp-{}", crate::store::random_code(12)));
+    std::fs::write(&tmp, component.serialize()?)?;
+    std::fs::rename(&tmp, file)?;
+    Ok(())
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker.store(true, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,318 @@
+//! `Store`: everything Stoa keeps, in one sled database.
+//!
+//! Trees:
+//! - `live`: group fields, player fields, and the live log, keyed by group so a call's field
+//!   writes and its log entries go into one atomic batch (see [`crate::live_log`]);
+//! - `sessions`: session code → [`Session`];
+//! - `participants`: participant code → [`Participant`];
+//! - `meta`: host settings such as the admin token.
+//!
+//! Field values are stored only once written; a read of an unwritten field gives the
+//! manifest's initial value.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::group_commit::GroupCommit;
+use crate::manifest::Manifest;
+
+/// A storage failure. Nothing a client or a game sends can cause one; the disk can.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled reported an error.
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+    /// A stored record could not be decoded.
+    #[error("corrupt record `{key}`: {reason}")]
+    Corrupt { key: String, reason: String },
+    /// The durable flush failed.
+    #[error("{0}")]
+    Flush(String),
+    /// A request the store cannot satisfy (bad participant count...).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Identifies a group: its session, round and number. Groups are formed per round.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupKey {
+    /// Session code.
+    pub session: String,
+    /// 1-based round.
+    pub round: u32,
+    /// 1-based group number within the round.
+    pub group: u32,
+}
+
+impl GroupKey {
+    /// The key prefix of one kind of record (`tag`) of this group in the `live` tree.
+    pub(crate) fn prefix(&self, tag: u8) -> Vec<u8> {
+        let mut k = Vec::with_capacity(self.session.len() + 10);
+        k.push(tag);
+        k.extend_from_slice(self.session.as_bytes());
+        k.push(0);
+        k.extend_from_slice(&self.round.to_be_bytes());
+        k.extend_from_slice(&self.group.to_be_bytes());
+        k
+    }
+
+    /// The key of a group field.
+    pub(crate) fn group_field(&self, name: &str) -> Vec<u8> {
+        let mut k = self.prefix(b'G');
+        k.extend_from_slice(name.as_bytes());
+        k
+    }
+
+    /// The key of a player field.
+    pub(crate) fn player_field(&self, id_in_group: u32, name: &str) -> Vec<u8> {
+        let mut k = self.prefix(b'P');
+        k.extend_from_slice(&id_in_group.to_be_bytes());
+        k.extend_from_slice(name.as_bytes());
+        k
+    }
+}
+
+impl std::fmt::Display for GroupKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "session {} round {} group {}", self.session, self.round, self.group)
+    }
+}
+
+/// A session of one game.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Session {
+    /// Session code.
+    pub code: String,
+    /// The game's name.
+    pub game: String,
+    /// Players per group when the session was made.
+    pub players_per_group: u32,
+    /// Participant codes in order; group g holds indexes (g-1)*ppg .. g*ppg.
+    pub participants: Vec<String>,
+    /// Creation time, ms since the Unix epoch.
+    pub created_ms: u64,
+}
+
+/// One participant: where they are in the page sequence.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Participant {
+    /// Unguessable code (the only credential a participant has).
+    pub code: String,
+    /// Session code.
+    pub session: String,
+    /// 0-based position in the session.
+    pub index: u32,
+    /// 1-based group number.
+    pub group: u32,
+    /// 1-based id in the group.
+    pub id_in_group: u32,
+    /// 1-based round.
+    pub round: u32,
+    /// Index of the current page; equal to the page count when finished.
+    pub page_index: u32,
+    /// When the participant arrived on the current page, ms since the Unix epoch.
+    pub page_entered_ms: u64,
+}
+
+impl Participant {
+    /// The participant's group in the current round.
+    pub fn group_key(&self) -> GroupKey {
+        GroupKey { session: self.session.clone(), round: self.round, group: self.group }
+    }
+}
+
+/// The sled database and its trees. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) db: sled::Db,
+    pub(crate) live: sled::Tree,
+    sessions: sled::Tree,
+    participants: sled::Tree,
+    meta: sled::Tree,
+    commit: Arc<GroupCommit>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// `n` random characters from `[a-z0-9]`: 16 of them carry 82 bits.
+pub fn random_code(n: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..n).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir`.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Store::from_config(sled::Config::new().path(dir))
+    }
+
+    /// A database that lives in a temporary directory and disappears when dropped.
+    pub fn temporary() -> Result<Store, StoreError> {
+        Store::from_config(sled::Config::new().temporary(true))
+    }
+
+    fn from_config(config: sled::Config) -> Result<Store, StoreError> {
+        let db = config.open()?;
+        Ok(Store {
+            live: db.open_tree("live")?,
+            sessions: db.open_tree("sessions")?,
+            participants: db.open_tree("participants")?,
+            meta: db.open_tree("meta")?,
+            commit: Arc::new(GroupCommit::new(db.clone())),
+            db,
+        })
+    }
+
+    /// Blocks until everything written so far is on disk; concurrent callers share fsyncs.
+    pub fn wait_durable(&self) -> Result<(), StoreError> {
+        self.commit.wait_durable().map_err(StoreError::Flush)
+    }
+
+    /// Fsyncs run by [`Store::wait_durable`] so far.
+    pub fn flushes(&self) -> u64 {
+        self.commit.flushes()
+    }
+
+    /// Reads a raw `live` record.
+    pub(crate) fn live_get(&self, key: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
+        Ok(self.live.get(key)?)
+    }
+
+    /// A group's fields, with initial values for those never written.
+    pub fn group_fields(&self, manifest: &Manifest, group: &GroupKey) -> Result<BTreeMap<String, Value>, StoreError> {
+        manifest.group_fields.iter().map(|(name, spec)| Ok((name.clone(), self.field(&group.group_field(name), &spec.initial)?))).collect()
+    }
+
+    /// A player's fields, with initial values for those never written.
+    pub fn player_fields(
+        &self,
+        manifest: &Manifest,
+        group: &GroupKey,
+        id_in_group: u32,
+    ) -> Result<BTreeMap<String, Value>, StoreError> {
+        manifest
+            .player_fields
+            .iter()
+            .map(|(name, spec)| Ok((name.clone(), self.field(&group.player_field(id_in_group, name), &spec.initial)?)))
+            .collect()
+    }
+
+    fn field(&self, key: &[u8], initial: &str) -> Result<Value, StoreError> {
+        let raw = self.live.get(key)?;
+        let text = raw.as_deref().unwrap_or(initial.as_bytes());
+        serde_json::from_slice(text).map_err(|e| StoreError::Corrupt { key: String::from_utf8_lossy(key).into_owned(), reason: e.to_string() })
+    }
+
+    /// Creates a session of `manifest`'s game with `participants` participants, grouped in
+    /// order, all on the first page of round 1.
+    pub fn create_session(&self, manifest: &Manifest, participants: u32) -> Result<(Session, Vec<Participant>), StoreError> {
+        let ppg = manifest.players_per_group;
+        if participants == 0 || participants % ppg != 0 {
+            return Err(StoreError::Invalid(format!(
+                "game `{}` has groups of {ppg}: the number of participants must be a positive multiple of {ppg}, not {participants}",
+                manifest.name
+            )));
+        }
+        if participants > 100_000 {
+            return Err(StoreError::Invalid(format!("at most 100000 participants per session, not {participants}")));
+        }
+        let code = loop {
+            let code = random_code(8);
+            if !self.sessions.contains_key(&code)? {
+                break code;
+            }
+        };
+        let now = now_ms();
+        let people: Vec<Participant> = (0..participants)
+            .map(|index| Participant {
+                code: random_code(16),
+                session: code.clone(),
+                index,
+                group: index / ppg + 1,
+                id_in_group: index % ppg + 1,
+                round: 1,
+                page_index: 0,
+                page_entered_ms: now,
+            })
+            .collect();
+        let session = Session {
+            code: code.clone(),
+            game: manifest.name.clone(),
+            players_per_group: ppg,
+            participants: people.iter().map(|p| p.code.clone()).collect(),
+            created_ms: now,
+        };
+        let mut batch = sled::Batch::default();
+        for p in &people {
+            batch.insert(p.code.as_bytes(), encode(p));
+        }
+        self.participants.apply_batch(batch)?;
+        self.sessions.insert(code.as_bytes(), encode(&session))?;
+        Ok((session, people))
+    }
+
+    /// The session with this code.
+    pub fn session(&self, code: &str) -> Result<Option<Session>, StoreError> {
+        self.sessions.get(code)?.map(|v| decode(code, &v)).transpose()
+    }
+
+    /// Every session, oldest first.
+    pub fn sessions(&self) -> Result<Vec<Session>, StoreError> {
+        let mut all = self
+            .sessions
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode(&String::from_utf8_lossy(&k), &v)
+            })
+            .collect::<Result<Vec<Session>, StoreError>>()?;
+        all.sort_by_key(|s| s.created_ms);
+        Ok(all)
+    }
+
+    /// The participant with this code.
+    pub fn participant(&self, code: &str) -> Result<Option<Participant>, StoreError> {
+        self.participants.get(code)?.map(|v| decode(code, &v)).transpose()
+    }
+
+    /// Saves a participant's position.
+    pub fn put_participant(&self, p: &Participant) -> Result<(), StoreError> {
+        self.participants.insert(p.code.as_bytes(), encode(p))?;
+        Ok(())
+    }
+
+    /// A host setting.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.meta.get(key)?.map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Sets a host setting.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.meta.insert(key, value.as_bytes())?;
+        Ok(())
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serializing our own plain structs cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt { key: key.to_string(), reason: e.to_string() })
+}
