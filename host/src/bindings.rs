@@ -6,4 +6,3 @@ wasmtime::component::bindgen!({
     world: "game",
 });
 
-pub use stoa::game::types::{Context, Message};

@@ -136,7 +136,7 @@ impl Game {
             )));
         }
         for export in ["live-method", "error-message", "vars-for-template", "call-live-method"] {
-            if !ty.exports(&runtime.engine).any(|(name, item)| name == export && matches!(item, ComponentItem::ComponentFunc(_))) {
+            if !ty.exports(&runtime.engine).any(|(name, item)| name == export && matches!(item.ty, ComponentItem::ComponentFunc(_))) {
                 return Err(fail(format!("the component does not export `{export}` (is it built for world stoa:game/game?)")));
             }
         }
@@ -250,7 +250,7 @@ impl Game {
         }
         let ctx = self.context(&group.key, group.players, page);
         let (result, state) = self.run(store, &group.key, group.players, Mode::Live, self.limits.deadline, |g, s| {
-            g.call_live_method(s, &ctx, id, payload)
+            g.call_live_method(s, &ctx, id, &payload.to_string())
         });
         let messages = result?.map_err(CallError::Refused)?;
         if messages.len() > self.limits.messages {
@@ -294,7 +294,7 @@ impl Game {
     ) -> Result<Option<String>, CallError> {
         let ctx = self.context(group, players, page);
         self.run(store, group, players, Mode::ReadOnly("error-message"), self.limits.deadline, |g, s| {
-            g.call_error_message(s, &ctx, id_in_group, values)
+            g.call_error_message(s, &ctx, id_in_group, &values.to_string())
         })
         .0
     }

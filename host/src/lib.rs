@@ -15,6 +15,7 @@
 //! - [`pages`]: template data and rendering of a page.
 //! - [`bots`]: headless bot runs (`stoa bots`).
 //! - `bindings`: the one `bindgen!` of `wit/game.wit`.
+//! - [`server`]: `stoa serve` — pages, live WebSocket, group actors, API, admin.
 //! - `guest_output`: a game's stdout/stderr, capped, to the host log.
 
 pub mod bindings;
@@ -28,6 +29,7 @@ pub mod live_log;
 pub mod manifest;
 pub mod pages;
 pub mod runtime;
+pub mod server;
 pub mod store;
 
 pub use game::{CallError, Committed, Game, LoadError};

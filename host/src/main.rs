@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use stoa::server::{AppState, ServerConfig, state::load_games};
 use stoa::{Game, Runtime, RuntimeConfig, Store, bots};
 
 #[derive(Parser)]
@@ -16,6 +17,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve the games in `--games` to participants and experimenters.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8000")]
+        addr: String,
+        /// Folder of game packages (each a directory with a game.toml).
+        #[arg(long, default_value = "games")]
+        games: PathBuf,
+        /// Where the sled database lives.
+        #[arg(long, default_value = "stoa-data")]
+        data: PathBuf,
+        /// Create a demo session of this game at start and print its participant links.
+        #[arg(long)]
+        demo: Option<String>,
+        /// Largest client frame, bytes.
+        #[arg(long, default_value_t = 64 * 1024)]
+        frame_bytes: usize,
+        /// Live messages per second a participant may send.
+        #[arg(long, default_value_t = 50.0)]
+        rate: f64,
+    },
     /// Run a headless bot session of a game; exit 0 only if every call succeeded.
     Bots {
         /// The game package (the directory holding game.toml).
@@ -43,9 +65,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" })
+        }))
         .with_writer(std::io::stderr)
         .init();
     match run(cli.command) {
@@ -59,6 +81,10 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Serve { addr, games, data, demo, frame_bytes, rate } => {
+            serve(addr, games, data, demo, ServerConfig { frame_bytes, rate_per_second: rate, rate_burst: rate * 2.0 })?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bots { game_dir, participants, case, json, threads } => {
             let runtime = Runtime::new(RuntimeConfig::default())?;
             let game = Game::load(&runtime, &game_dir)?;
@@ -106,4 +132,46 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn serve(addr: String, games_dir: PathBuf, data: PathBuf, demo: Option<String>, config: ServerConfig) -> anyhow::Result<()> {
+    let runtime = std::sync::Arc::new(Runtime::new(RuntimeConfig::default())?);
+    let games = load_games(&runtime, &games_dir)?;
+    if games.is_empty() {
+        anyhow::bail!("no games in `{}`: a game is a folder with a game.toml", games_dir.display());
+    }
+    let store = Store::open(&data).with_context(|| format!("cannot open the data folder `{}`", data.display()))?;
+    let token = std::env::var("STOA_ADMIN_TOKEN").ok();
+    let state = AppState::new(runtime, games, store, token, config)?;
+    let tokio = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    tokio.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let local = listener.local_addr()?;
+        let base = format!("http://{local}");
+        println!("Stoa is serving {} game(s) from {} on {base}", state.games.len(), games_dir.display());
+        println!("admin:  {base}/admin?token={}", state.admin_token);
+        println!("token:  {}", state.admin_token);
+        if let Some(name) = demo {
+            let game = state.games.get(&name).with_context(|| format!("--demo: no game named `{name}`"))?;
+            let (session, people) = state.store.create_session(&game.manifest, game.manifest.players_per_group * 2)?;
+            println!("demo session {} of `{name}`; participant links:", session.code);
+            for p in people {
+                println!("  group {} player {}: {base}/p/{}", p.group, p.id_in_group, p.code);
+            }
+        }
+        let shutdown = async {
+            let ctrl_c = tokio::signal::ctrl_c();
+            #[cfg(unix)]
+            {
+                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
+                tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+            }
+            #[cfg(not(unix))]
+            let _ = ctrl_c.await;
+            println!("shutting down: finishing requests and flushing the store");
+        };
+        stoa::server::run(listener, state, shutdown).await?;
+        anyhow::Ok(())
+    })
 }

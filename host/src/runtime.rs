@@ -14,6 +14,9 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use crate::call::CallState;
 use crate::limits::Limits;
 
+/// The pinned wasmtime version, part of every cache key.
+const WASMTIME_VERSION: &str = "wasmtime-48.0.8";
+
 /// How often the engine's epoch advances; deadlines are whole ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(2);
 
@@ -99,11 +102,12 @@ impl Runtime {
             .parallel_compilation(true)
             .cranelift_opt_level(wasmtime::OptLevel::Speed)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&wasm).context("failed to create the wasmtime engine")?;
+        let engine = Engine::new(&wasm).map_err(anyhow::Error::from).context("failed to create the wasmtime engine")?;
 
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).context("failed to link WASI")?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from).context("failed to link WASI")?;
         crate::bindings::Game::add_to_linker::<CallState, wasmtime::component::HasSelf<CallState>>(&mut linker, |s| s)
+            .map_err(anyhow::Error::from)
             .context("failed to link stoa:game")?;
 
         let ticker = Arc::new(AtomicBool::new(false));
@@ -147,14 +151,14 @@ impl Runtime {
     /// Like [`Runtime::compile`] for bytes already in memory.
     pub fn compile_bytes(&self, bytes: &[u8]) -> anyhow::Result<Component> {
         let Some(dir) = &self.config.cache_dir else {
-            return Component::new(&self.engine, bytes);
+            return Ok(Component::new(&self.engine, bytes)?);
         };
         let mut hash = Sha256::new();
         hash.update(bytes);
         let key = format!(
             "{}-{}-{:016x}.cwasm",
             hex::encode(hash.finalize()),
-            wasmtime::VERSION,
+            WASMTIME_VERSION,
             {
                 use std::hash::{Hash, Hasher};
                 let mut h = std::collections::hash_map::DefaultHasher::new();

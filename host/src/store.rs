@@ -129,7 +129,6 @@ impl Participant {
 /// The sled database and its trees. Cheap to clone; clones share everything.
 #[derive(Clone)]
 pub struct Store {
-    pub(crate) db: sled::Db,
     pub(crate) live: sled::Tree,
     sessions: sled::Tree,
     participants: sled::Tree,
@@ -173,8 +172,7 @@ impl Store {
             sessions: db.open_tree("sessions")?,
             participants: db.open_tree("participants")?,
             meta: db.open_tree("meta")?,
-            commit: Arc::new(GroupCommit::new(db.clone())),
-            db,
+            commit: Arc::new(GroupCommit::new(db)),
         })
     }
 

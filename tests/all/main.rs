@@ -1,1 +1,9 @@
+//! Stoa's integration tests: one binary, so the suite links once. Every test drives real
+//! components built from source by `make games` (the Makefile's `test` target builds them
+//! first), a real sled database on disk, and — for the server — real sockets.
 
+mod support;
+
+mod core_auction;
+mod core_hostile;
+mod core_bots;

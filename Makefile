@@ -1,0 +1,64 @@
+# Stoa — the two commands a newcomer needs:
+#   make run    build everything, start the server with a demo session of the auction
+#   make test   install what the tests need, build every game from source, run every test
+#
+# Other targets: build (host + every game), games, bench, check, clean.
+
+CARGO       ?= cargo
+WASM_TARGET := wasm32-wasip2
+# Compiled components are cached here, shared by tests, bots and the server.
+export STOA_CACHE_DIR ?= $(CURDIR)/target/stoa-cache
+
+# Rust guests: every directory under example-games/ and tests/fixtures/ with a Cargo.toml.
+RUST_GAME_DIRS := $(patsubst %/Cargo.toml,%,$(wildcard example-games/*/Cargo.toml tests/fixtures/*/Cargo.toml))
+# A game's crate name and the component path its game.toml names.
+crate_of     = $(shell sed -n 's/^name *= *"\(.*\)"/\1/p' $(1)/Cargo.toml | head -n1)
+component_of = $(shell sed -n 's/^component *= *"\(.*\)"/\1/p' $(1)/game.toml | head -n1)
+GUEST_SOURCES := $(shell find sdk/src sdk/Cargo.toml wit $(addsuffix /src,$(RUST_GAME_DIRS)) $(addsuffix /Cargo.toml,$(RUST_GAME_DIRS)) -type f 2>/dev/null)
+
+.PHONY: all build host games rust-games test bench run check clean setup browser
+
+all: build
+
+build: host games
+
+host:
+	$(CARGO) build --release -p stoa-host
+
+games: rust-games
+
+# The wasm target, installed once per toolchain.
+setup:
+	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+
+rust-games: setup target/.rust-games.stamp
+
+target/.rust-games.stamp: $(GUEST_SOURCES) Cargo.toml Cargo.lock $(addsuffix /game.toml,$(RUST_GAME_DIRS))
+	$(CARGO) build --target $(WASM_TARGET) --profile guest $(foreach d,$(RUST_GAME_DIRS),-p $(call crate_of,$(d)))
+	@$(foreach d,$(RUST_GAME_DIRS),mkdir -p $(dir $(d)/$(call component_of,$(d))) && \
+		cp target/$(WASM_TARGET)/guest/$(subst -,_,$(call crate_of,$(d))).wasm $(d)/$(call component_of,$(d)) && ) true
+	@touch $@
+
+# Headless Chromium and its driver for the browser tests (Debian packages).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		echo "installing chromium and chromium-driver"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+-include mk/guests-py-js.mk
+
+test: games browser
+	$(CARGO) test -p stoa-host --no-fail-fast
+
+bench: games
+	$(CARGO) bench -p stoa-host --bench core
+
+check: games
+	@for d in example-games/*/; do [ -f $$d/game.toml ] && $(CARGO) run -q --release -p stoa-host -- check $$d; done
+
+run: build
+	$(CARGO) run -q --release -p stoa-host -- serve --games example-games --demo auction
+
+clean:
+	$(CARGO) clean
+	rm -rf example-games/*/target tests/fixtures/*/target

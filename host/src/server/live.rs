@@ -1,0 +1,189 @@
+//! `GET /live/{participant}?page=NAME&after=SEQ`: a participant's live channel.
+//!
+//! Client text frames are the JSON given to `liveSend`. Each is checked here — size, rate,
+//! JSON, that the participant is on that live page — and answered with `{"error": ...}` to
+//! this socket alone when it fails; the socket stays open and nothing is written. Good frames
+//! go to the group's actor, which sends back `{"seq": N, "data": P}` frames.
+
+use std::sync::Arc;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use tokio::sync::mpsc;
+
+use crate::game::Game;
+use crate::server::group_actor::{Command, SOCKET_QUEUE};
+use crate::server::state::AppState;
+use crate::store::Participant;
+
+/// Query of the live URL.
+#[derive(Debug, Deserialize)]
+pub(crate) struct LiveQuery {
+    /// The page the socket is for (default: the participant's current page).
+    page: Option<String>,
+    /// Replay messages with seq greater than this (absent: no replay).
+    after: Option<u64>,
+}
+
+/// Frames larger than this close the socket outright; up to it, an oversized frame gets an
+/// error frame. Keeps a hostile client from making us buffer without bound.
+const HARD_FRAME_LIMIT: usize = 4 << 20;
+
+pub(crate) async fn socket(
+    State(state): State<Arc<AppState>>,
+    Path(code): Path<String>,
+    query: Result<Query<LiveQuery>, axum::extract::rejection::QueryRejection>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let Ok(Query(query)) = query else {
+        return (StatusCode::BAD_REQUEST, "bad query: expected ?page=NAME&after=SEQ").into_response();
+    };
+    let (participant, game) = match lookup(&state, &code) {
+        Ok(found) => found,
+        Err(resp) => return resp,
+    };
+    let page = query
+        .page
+        .clone()
+        .or_else(|| game.manifest.pages.get(participant.page_index as usize).map(|p| p.name.clone()))
+        .unwrap_or_default();
+    if game.manifest.page(&page).is_none() {
+        return (StatusCode::NOT_FOUND, format!("game `{}` has no page `{page}`", game.name())).into_response();
+    }
+    ws.max_message_size(HARD_FRAME_LIMIT.max(state.config.frame_bytes))
+        .on_upgrade(move |socket| serve(state, game, participant, page, query.after, socket))
+}
+
+/// The participant and their game, or a 404 response naming what is missing.
+fn lookup(state: &AppState, code: &str) -> Result<(Participant, Arc<Game>), Response> {
+    let not_found = |what: String| (StatusCode::NOT_FOUND, what).into_response();
+    let participant = match state.store.participant(code) {
+        Ok(Some(p)) => p,
+        Ok(None) => return Err(not_found("unknown participant".into())),
+        Err(e) => return Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()),
+    };
+    let session = match state.store.session(&participant.session) {
+        Ok(Some(s)) => s,
+        _ => return Err(not_found("unknown session".into())),
+    };
+    match state.games.get(&session.game) {
+        Some(game) => Ok((participant, game.clone())),
+        None => Err(not_found(format!("game `{}` is not loaded on this server", session.game))),
+    }
+}
+
+fn error_text(reason: &str) -> Message {
+    Message::Text(serde_json::json!({ "error": reason }).to_string().into())
+}
+
+async fn serve(
+    state: Arc<AppState>,
+    game: Arc<Game>,
+    participant: Participant,
+    page: String,
+    after: Option<u64>,
+    mut socket: WebSocket,
+) {
+    let code = participant.code.clone();
+    let (frames, mut outgoing) = mpsc::channel::<Arc<str>>(SOCKET_QUEUE);
+    let mailbox = state.hub.mailbox(&game, &participant.group_key());
+    let subscribed =
+        mailbox.send(Command::Subscribe { id: participant.id_in_group, after, frames: frames.clone() }).await;
+    if subscribed.is_err() {
+        let _ = socket.send(error_text("the group is not available; try again")).await;
+        return;
+    }
+    state.monitor.update(&code, |a| a.connected += 1);
+    loop {
+        tokio::select! {
+            incoming = socket.recv() => {
+                let text = match incoming {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Binary(_))) => {
+                        state.monitor.update(&code, |a| a.errors += 1);
+                        if socket.send(error_text("binary frames are not accepted: send JSON text")).await.is_err() {
+                            break;
+                        }
+                        continue;
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                };
+                state.monitor.update(&code, |a| a.sent += 1);
+                match check(&state, &game, &participant, &page, text.as_str()) {
+                    Ok(()) => {
+                        let cmd = Command::Live {
+                            id: participant.id_in_group,
+                            page: page.clone(),
+                            payload: text.as_str().to_string(),
+                            errors: frames.clone(),
+                        };
+                        if mailbox.send(cmd).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(reason) => {
+                        state.monitor.update(&code, |a| a.errors += 1);
+                        if socket.send(error_text(&reason)).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            frame = outgoing.recv() => {
+                // `frames` is held here, so `None` never comes; a subscriber dropped by its
+                // actor (queue full) is detected by the closed channel below.
+                let Some(frame) = frame else { break };
+                if frame.starts_with("{\"error\"") {
+                    state.monitor.update(&code, |a| a.errors += 1);
+                } else {
+                    state.monitor.update(&code, |a| a.received += 1);
+                }
+                if socket.send(Message::Text(frame.as_ref().into())).await.is_err() {
+                    break;
+                }
+                if frames.strong_count() == 1 && outgoing.is_empty() {
+                    // Only our own handle is left: the actor dropped this subscriber because
+                    // the socket fell behind. Close; the client resumes from its last seq.
+                    break;
+                }
+            }
+        }
+    }
+    state.monitor.update(&code, |a| a.connected = a.connected.saturating_sub(1));
+}
+
+/// Why a client frame is refused, or Ok.
+fn check(state: &AppState, game: &Game, connected: &Participant, page: &str, text: &str) -> Result<(), String> {
+    let cap = state.config.frame_bytes;
+    if text.len() > cap {
+        return Err(format!("frame of {} bytes is above the limit of {cap} bytes", text.len()));
+    }
+    if !state.monitor.take_token(&connected.code, state.config.rate_per_second, state.config.rate_burst) {
+        return Err(format!("too many messages: the limit is {} per second", state.config.rate_per_second));
+    }
+    if let Err(e) = serde_json::from_str::<IgnoredAny>(text) {
+        return Err(format!("frame is not JSON: {e}"));
+    }
+    let now = match state.store.participant(&connected.code) {
+        Ok(Some(p)) => p,
+        Ok(None) => return Err("unknown participant".into()),
+        Err(e) => return Err(e.to_string()),
+    };
+    let current = game.manifest.pages.get(now.page_index as usize);
+    match current {
+        Some(p) if p.name == page && now.round == connected.round => {
+            if p.live {
+                Ok(())
+            } else {
+                Err(format!("page `{page}` has no live channel"))
+            }
+        }
+        Some(p) => Err(format!("you are on page `{}` of round {}, not on page `{page}` of round {}", p.name, now.round, connected.round)),
+        None => Err("you have finished the session".into()),
+    }
+}

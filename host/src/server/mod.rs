@@ -1,0 +1,53 @@
+//! `stoa serve`: the HTTP and WebSocket server.
+//!
+//! - [`state`]: `AppState` — games, store, group hub, admin token, monitor, config.
+//! - `live`: the `/live/{participant}` WebSocket: checks frames, forwards calls, writes frames.
+//! - `group_actor`: one task per active group; serializes its calls, commits durably, routes.
+//! - `participant`: `/p/{participant}` pages — rendering, form submission, page flow, wait
+//!   pages, timeouts.
+//! - `api`: `/api/sessions` — create, inspect, export (admin token).
+//! - `admin`: `/admin` pages — games, sessions, links, live monitor, export.
+//! - `assets`: `/static/live.js` and the page layout.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+
+pub(crate) mod admin;
+pub(crate) mod api;
+pub(crate) mod assets;
+pub(crate) mod group_actor;
+pub(crate) mod live;
+pub(crate) mod participant;
+pub mod state;
+
+pub use state::{AppState, ServerConfig};
+
+/// The whole application; tests call it with their own state.
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/live/{participant}", get(live::socket))
+        .route("/static/live.js", get(assets::live_js))
+        .merge(participant::routes())
+        .merge(api::routes())
+        .merge(admin::routes())
+        .with_state(state)
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then waits for open requests and
+/// flushes the store, so nothing acknowledged is lost.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    participant::start_timers(&state);
+    axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await?;
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || store.wait_durable())
+        .await
+        .map_err(std::io::Error::other)?
+        .map_err(std::io::Error::other)
+}
