@@ -7,3 +7,4 @@ mod support;
 mod core_auction;
 mod core_hostile;
 mod core_bots;
+mod server_live;

@@ -12,11 +12,11 @@ pub(crate) fn root() -> PathBuf {
 }
 
 /// The runtime shared by every test, caching compiled components under `target/stoa-cache`.
-pub(crate) fn runtime() -> &'static Runtime {
-    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+pub(crate) fn runtime() -> &'static Arc<Runtime> {
+    static RUNTIME: OnceLock<Arc<Runtime>> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         let config = RuntimeConfig { cache_dir: Some(root().join("target/stoa-cache")), ..RuntimeConfig::default() };
-        Runtime::new(config).expect("runtime")
+        Arc::new(Runtime::new(config).expect("runtime"))
     })
 }
 
@@ -46,4 +46,49 @@ pub(crate) fn session_group(game: &Game, store: &Store, participants: u32, group
 /// Parses JSON text, panicking with the text on failure.
 pub(crate) fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// A real server on `127.0.0.1:0` serving `games` (paths from the repository root) with
+/// its data in `data`; stopped (gracefully, store flushed) by [`TestServer::stop`].
+pub(crate) struct TestServer {
+    pub(crate) addr: std::net::SocketAddr,
+    pub(crate) state: Arc<stoa::server::AppState>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// The admin token of every test server.
+pub(crate) const TOKEN: &str = "test-admin-token";
+
+impl TestServer {
+    pub(crate) async fn start(games: &[&str], data: &std::path::Path) -> TestServer {
+        TestServer::start_with(games, data, stoa::server::ServerConfig::default()).await
+    }
+
+    pub(crate) async fn start_with(games: &[&str], data: &std::path::Path, config: stoa::server::ServerConfig) -> TestServer {
+        let loaded = games.iter().map(|p| {
+            let g = game(p);
+            (g.name().to_string(), g)
+        });
+        let store = Store::open(data).expect("open store");
+        let state = stoa::server::AppState::new(runtime().clone(), loaded.collect(), store, Some(TOKEN.into()), config)
+            .expect("state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(stoa::server::run(listener, state.clone(), async move {
+            let _ = rx.await;
+        }));
+        TestServer { addr, state, stop: Some(tx), task: Some(task) }
+    }
+
+    /// Stops the server and waits until its store is flushed and closed.
+    pub(crate) async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server stopped cleanly");
+        }
+    }
 }
