@@ -1,0 +1,79 @@
+# Python and JavaScript games: included by the main Makefile (run make from the repository root).
+#
+#   make py-games        every Python game's component (sets up .venv with componentize-py first)
+#   make js-games        every JavaScript game's component (runs `npm ci` in sdk/js first)
+#   make py-sdk-test     the Python SDK and games' unit tests, under plain CPython
+#   make js-sdk-test     the JavaScript SDK and games' unit tests, under Node
+#   make py-js-bots      `stoa bots` on every Python and JavaScript game
+#   make py-js-test      all three of the above
+#   make py-js-clean     removes the built components (not .venv or node_modules)
+#
+# A game named NAME lives in example-games/NAME and builds to example-games/NAME/target/NAME.wasm
+# (the `component` of its game.toml). A component is rebuilt only when its game's sources or
+# manifest, the SDK or the WIT change; the toolchains are pinned (componentize-py by version here,
+# componentize-js by sdk/js/package-lock.json) and installed once, behind stamp files.
+
+PYTHON ?= python3
+NODE ?= node
+NPM ?= npm
+# Where the project-local virtual environment goes (gitignored).
+STOA_VENV ?= .venv
+COMPONENTIZE_PY_VERSION ?= 0.25.1
+PY_GAMES ?= auction-python bargaining-python
+JS_GAMES ?= auction-js
+# How the bots target runs the stoa command.
+STOA ?= cargo run -q -p stoa-host --
+
+GAMES_DIR := example-games
+WIT_FILES := $(wildcard wit/*.wit)
+PY_SDK_FILES := sdk/python/build.py $(wildcard sdk/python/stoa/*.py)
+JS_SDK_FILES := sdk/js/build.mjs sdk/js/stoa.js sdk/js/world.js
+PY_STAMP := $(STOA_VENV)/.componentize-py-$(COMPONENTIZE_PY_VERSION)
+JS_STAMP := sdk/js/node_modules/.npm-ci-stamp
+
+game_component = $(GAMES_DIR)/$(1)/target/$(1).wasm
+PY_COMPONENTS := $(foreach g,$(PY_GAMES),$(call game_component,$(g)))
+JS_COMPONENTS := $(foreach g,$(JS_GAMES),$(call game_component,$(g)))
+
+.PHONY: py-games js-games py-sdk-test js-sdk-test py-js-bots py-js-test py-js-clean
+
+py-games: $(PY_COMPONENTS)
+js-games: $(JS_COMPONENTS)
+
+# The virtual environment, and componentize-py pinned in it. The stamp names the version, so
+# changing COMPONENTIZE_PY_VERSION reinstalls.
+$(PY_STAMP):
+	$(PYTHON) -m venv $(STOA_VENV)
+	$(STOA_VENV)/bin/python -m pip install --quiet componentize-py==$(COMPONENTIZE_PY_VERSION)
+	touch $@
+
+# componentize-js and its dependencies, exactly as the committed lock file says.
+$(JS_STAMP): sdk/js/package.json sdk/js/package-lock.json
+	cd sdk/js && $(NPM) ci --no-audit --no-fund
+	touch $@
+
+# One rule per game: its component depends on the game's sources and manifest, the SDK and the WIT.
+define py_game_rule
+$(call game_component,$(1)): $(GAMES_DIR)/$(1)/game.toml $(wildcard $(GAMES_DIR)/$(1)/src/*.py) $(PY_SDK_FILES) $(WIT_FILES) $(PY_STAMP)
+	$(STOA_VENV)/bin/python sdk/python/build.py $(GAMES_DIR)/$(1)
+endef
+define js_game_rule
+$(call game_component,$(1)): $(GAMES_DIR)/$(1)/game.toml $(wildcard $(GAMES_DIR)/$(1)/src/*.js) $(JS_SDK_FILES) $(WIT_FILES) $(JS_STAMP)
+	$(NODE) sdk/js/build.mjs $(GAMES_DIR)/$(1)
+endef
+$(foreach g,$(PY_GAMES),$(eval $(call py_game_rule,$(g))))
+$(foreach g,$(JS_GAMES),$(eval $(call js_game_rule,$(g))))
+
+py-sdk-test:
+	$(PYTHON) -m unittest discover -s sdk/python/tests
+
+js-sdk-test:
+	$(NODE) --test sdk/js/test/
+
+py-js-bots: $(PY_COMPONENTS) $(JS_COMPONENTS)
+	@set -e; for g in $(PY_GAMES) $(JS_GAMES); do $(STOA) bots $(GAMES_DIR)/$$g; done
+
+py-js-test: py-sdk-test js-sdk-test py-js-bots
+
+py-js-clean:
+	rm -rf $(foreach g,$(PY_GAMES) $(JS_GAMES),$(GAMES_DIR)/$(g)/target)

@@ -1,0 +1,193 @@
+// The JavaScript SDK and the JavaScript example game under Node, against a fake host.
+// Run: `npm test` in sdk/js (or `make js-sdk-test`). The component itself is checked by
+// `stoa bots` (`make js-games-bots`).
+
+import assert from "node:assert/strict";
+import { dirname, join } from "node:path";
+import { describe, it, mock } from "node:test";
+import { fileURLToPath } from "node:url";
+import { errorText, FieldError, Group, LiveError, world } from "../stoa.js";
+import { FakeHost } from "./fake-host.js";
+import * as auction from "../../../example-games/auction-js/src/game.js";
+
+const AUCTION = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "example-games", "auction-js");
+
+// A live call with a JS payload; routed messages as {to: payload}.
+function live(host, id, payload, page = "Bid") {
+  return Object.fromEntries(host.live(page, id, JSON.stringify(payload)).map((m) => [m.to, JSON.parse(m.payload)]));
+}
+
+function quietly(fn) {
+  const restore = mock.method(console, "error", () => {});
+  try {
+    return fn();
+  } finally {
+    restore.mock.restore();
+  }
+}
+
+describe("field access", () => {
+  const setup = () => {
+    const host = new FakeHost(AUCTION, auction, 3);
+    host.writable = true;
+    return { host, group: new Group(host.ctx("Bid"), host) };
+  };
+
+  it("reads fields as properties or through get, JSON-decoded", () => {
+    const { host, group } = setup();
+    host.group.history = [{ bidder: 1, bid: 3 }];
+    assert.equal(group.max_bid, 0);
+    assert.deepEqual(group.get("history"), [{ bidder: 1, bid: 3 }]);
+  });
+
+  it("writes fields as properties or through set", () => {
+    const { host, group } = setup();
+    group.max_bid = 12;
+    group.set("history", [1, "two"]);
+    assert.equal(host.group.max_bid, 12);
+    assert.deepEqual(group.history, [1, "two"]);
+  });
+
+  it("reaches players and their fields", () => {
+    const { host, group } = setup();
+    const p = group.getPlayerById(2);
+    p.bids += 1;
+    group.player(2).set("bids", group.player(2).get("bids") + 1);
+    assert.equal(host.player[2].bids, 2);
+    assert.deepEqual(p.getOthersInGroup().map((q) => q.idInGroup), [1, 3]);
+    assert.deepEqual(group.getPlayers().map((q) => q.idInGroup), [1, 2, 3]);
+  });
+
+  it("turns a refused write into a FieldError naming the field", () => {
+    const { group } = setup();
+    assert.throws(() => (group.max_bid = "lots"), (e) => e instanceof FieldError && e.message.startsWith("group.max_bid: "));
+    assert.throws(() => (group.player(1).bids = 1.5), (e) => e instanceof FieldError && e.message.startsWith("player(1).bids: "));
+    assert.throws(() => group.nope, FieldError);
+  });
+
+  it("refuses values JSON would change or drop before asking the host", () => {
+    const { host, group } = setup();
+    assert.throws(() => (group.max_bid = NaN), FieldError);
+    assert.throws(() => (group.history = [Infinity]), FieldError);
+    assert.throws(() => (group.history = undefined), FieldError);
+    assert.equal(host.group.max_bid, 0);
+  });
+
+  it("keeps context names read-only and out of the fields", () => {
+    const { group } = setup();
+    assert.deepEqual([group.page, group.roundNumber, group.session, group.idInSubsession], ["Bid", 1, "s1", 1]);
+    assert.throws(() => (group.page = "x"), TypeError);
+    assert.equal(group.then, undefined); // not awaited as a thenable
+    assert.throws(() => group.getPlayerById(4), RangeError);
+    assert.throws(() => group.getPlayerById(0), RangeError);
+  });
+});
+
+describe("exports", () => {
+  const host = () => new FakeHost(AUCTION, auction, 3);
+  const ctx = { session: "s1", roundNumber: 1, page: "Bid", groupId: 1, players: 3 };
+
+  it("turns a returned object into messages, 0 first", () => {
+    const w = world({ liveMethod: (g, id, p) => ({ [id]: { you: p }, 0: { all: true } }) }, host());
+    assert.deepEqual(w.liveMethod(ctx, 2, "5"), [
+      { to: 0, payload: '{"all":true}' },
+      { to: 2, payload: '{"you":5}' },
+    ]);
+    assert.deepEqual(world({ liveMethod: () => undefined }, host()).liveMethod(ctx, 1, "{}"), []);
+  });
+
+  it("answers a bad address or shape with err", () => {
+    for (const routed of [{ 4: 1 }, { "-1": 1 }, { x: 1 }, [[0, 1]], 7]) {
+      const r = quietly(() => world({ liveMethod: () => routed }, host()).liveMethod(ctx, 1, "{}"));
+      assert.equal(r.tag, "err", JSON.stringify(routed));
+    }
+  });
+
+  it("answers an exception with err holding its one-line text", () => {
+    const w = world({ liveMethod: () => { throw new RangeError("bad bid"); } }, host());
+    assert.deepEqual(quietly(() => w.liveMethod(ctx, 1, "{}")), { tag: "err", val: "RangeError: bad bid" });
+    assert.equal(errorText("plain"), "plain");
+    assert.equal(errorText(new FieldError("group.x: no")), "FieldError: group.x: no");
+  });
+
+  it("has defaults for the optional functions", () => {
+    const w = world({}, host());
+    assert.equal(w.errorMessage(ctx, 1, "{}"), undefined);
+    assert.equal(w.varsForTemplate(ctx, 1), "{}");
+    assert.equal(w.callLiveMethod(ctx, undefined), undefined);
+    assert.equal(quietly(() => w.liveMethod(ctx, 1, "{}")).tag, "err");
+  });
+
+  it("passes errorMessage's text, or nothing, or oTree's per-field object", () => {
+    const w = world({ errorMessage: (g, id, v) => v.why }, host());
+    assert.equal(w.errorMessage(ctx, 1, "{}"), undefined);
+    assert.equal(w.errorMessage(ctx, 1, '{"why":"no"}'), "no");
+    assert.equal(world({ errorMessage: () => ({ bid: "too low" }) }, host()).errorMessage(ctx, 1, "{}"), "bid: too low");
+  });
+
+  it("gives callLiveMethod a method returning what was routed, and LiveError on err", () => {
+    const h = host();
+    let seen;
+    h.exports = world({
+      liveMethod: auction.liveMethod,
+      callLiveMethod(method, bot) {
+        seen = { ...bot, routed: method(2, { type: "connect" }) };
+        assert.throws(() => method(1, { type: "nonsense" }), (e) => e instanceof LiveError && e.message.startsWith("TypeError: expected"));
+      },
+    }, h);
+    quietly(() => h.bots("Bid", "a"));
+    assert.equal(seen.page, "Bid");
+    assert.equal(seen.case, "a");
+    assert.equal(seen.roundNumber, 1);
+    assert.ok(seen.group instanceof Group);
+    assert.deepEqual(seen.routed, { 2: { type: "state", max_bid: 0, history: [] } });
+  });
+});
+
+describe("auction-js", () => {
+  it("passes its bots in both cases", () => {
+    for (const c of ["a", "b"]) {
+      const h = new FakeHost(AUCTION, auction, 3);
+      h.bots("Bid", c);
+      h.bots("Results", c);
+      assert.equal(h.group.max_bid, 20);
+      assert.deepEqual([1, 2, 3].map((id) => h.player[id].bids), [1, 1, 1]);
+    }
+  });
+
+  it("broadcasts a higher bid and records it", () => {
+    const h = new FakeHost(AUCTION, auction, 3);
+    assert.deepEqual(live(h, 2, { bid: 7 }), { 0: { type: "new_max", max_bid: 7, bidder: 2 } });
+    assert.deepEqual(h.group, { max_bid: 7, history: [{ bidder: 2, bid: 7 }], highest_bidder: 2 });
+    assert.equal(h.player[2].bids, 1);
+  });
+
+  it("turns a lower bid back to the bidder alone", () => {
+    const h = new FakeHost(AUCTION, auction, 3);
+    live(h, 1, 10);
+    assert.deepEqual(live(h, 3, 10), { 3: { type: "rejected", max_bid: 10, bid: 10 } });
+    assert.equal(h.player[3].bids, 1);
+  });
+
+  it("echoes seq, even null", () => {
+    const h = new FakeHost(AUCTION, auction, 3);
+    assert.equal(live(h, 1, { bid: 3, seq: "x" })[0].seq, "x");
+    assert.equal(live(h, 1, { bid: 1, seq: null })[1].seq, null);
+    assert.equal(live(h, 1, { type: "connect", seq: 4 })[1].seq, 4);
+  });
+
+  it("refuses anything else and writes nothing", () => {
+    const h = new FakeHost(AUCTION, auction, 3);
+    for (const payload of [{ type: "hello" }, "10", 10.5, true, null, [], { bid: "9" }]) {
+      assert.throws(() => quietly(() => live(h, 1, payload)), (e) => e instanceof LiveError && e.message.includes("expected"));
+    }
+    assert.equal(h.player[1].bids, 0);
+  });
+
+  it("gives the templates max_bid, highest_bidder and is_winner", () => {
+    const h = new FakeHost(AUCTION, auction, 3);
+    assert.deepEqual(h.vars("Results", 1), { max_bid: 0, highest_bidder: 0, is_winner: false });
+    live(h, 3, 4);
+    assert.deepEqual(h.vars("Results", 3), { max_bid: 4, highest_bidder: 3, is_winner: true });
+  });
+});

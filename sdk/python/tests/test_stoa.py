@@ -1,0 +1,239 @@
+"""The Python SDK and the Python example games under plain CPython, against a fake host.
+
+Run: `python3 -m unittest discover -s sdk/python/tests -t sdk/python` (or `make py-sdk-test`).
+The components themselves are checked by `stoa bots` (`make py-games-bots`).
+"""
+
+import json
+import sys
+import unittest
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "sdk" / "python"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fake_host import FakeHost  # noqa: E402
+
+from stoa import FieldError, Group, LiveError, _exports  # noqa: E402
+
+AUCTION = ROOT / "example-games" / "auction-python"
+BARGAINING = ROOT / "example-games" / "bargaining-python"
+
+
+def game(**functions):
+    return SimpleNamespace(**functions)
+
+
+def live(host, id_in_group, payload, page="Bid"):
+    """A live call with a Python payload; routed messages as {to: payload}."""
+    return {to: json.loads(p) for to, p in host.live(page, id_in_group, json.dumps(payload))}
+
+
+class FieldAccess(unittest.TestCase):
+    def setUp(self):
+        self.host = FakeHost(AUCTION)
+        self.host.writable = True
+        self.group = Group(self.host.ctx("Bid"), self.host)
+
+    def test_attribute_and_item_reads_decode_json(self):
+        self.host.group["history"] = [{"bidder": 1, "bid": 3}]
+        self.assertEqual(self.group.max_bid, 0)
+        self.assertEqual(self.group["history"], [{"bidder": 1, "bid": 3}])
+
+    def test_writes_are_encoded_and_read_back(self):
+        self.group.max_bid = 12
+        self.group["history"] = [1, "two"]
+        self.assertEqual(self.host.group["max_bid"], 12)
+        self.assertEqual(self.group.history, [1, "two"])
+
+    def test_player_fields_read_and_write(self):
+        p = self.group.get_player_by_id(2)
+        p.bids += 1
+        self.group.player(2)["bids"] += 1
+        self.assertEqual(self.host.player[2]["bids"], 2)
+        self.assertEqual([q.id_in_group for q in p.get_others_in_group()], [1, 3])
+
+    def test_a_refused_write_raises_field_error_naming_the_field(self):
+        with self.assertRaises(FieldError) as e:
+            self.group.max_bid = "lots"
+        self.assertTrue(str(e.exception).startswith("group.max_bid: "), str(e.exception))
+        with self.assertRaises(FieldError) as e:
+            self.group.get_player_by_id(1).bids = 1.5
+        self.assertTrue(str(e.exception).startswith("player(1).bids: "), str(e.exception))
+
+    def test_an_undeclared_field_is_a_field_error_and_an_attribute_error(self):
+        with self.assertRaises(FieldError):
+            self.group.nope
+        self.assertFalse(hasattr(self.group, "nope"))
+        self.assertIsNone(getattr(self.group, "_private", None))
+
+    def test_values_json_cannot_hold_are_refused_before_the_host(self):
+        with self.assertRaises(FieldError):
+            self.group.max_bid = float("nan")
+        with self.assertRaises(FieldError):
+            self.group.history = {1, 2}
+
+    def test_context_names_are_read_only_and_not_fields(self):
+        self.assertEqual((self.group.page, self.group.round_number, self.group.session), ("Bid", 1, "s1"))
+        self.assertEqual(self.group.id_in_subsession, 1)
+        with self.assertRaises(AttributeError):
+            self.group.page = "x"
+        with self.assertRaises(AttributeError):
+            self.group.get_player_by_id(1).id_in_group = 3
+
+    def test_no_such_player_is_a_value_error(self):
+        for bad in (0, 4, True, "1"):
+            with self.assertRaises(ValueError):
+                self.group.get_player_by_id(bad)
+
+
+class Exports(unittest.TestCase):
+    def setUp(self):
+        self.host = FakeHost(AUCTION)
+        self.ctx = self.host.ctx("Bid")
+
+    def call(self, app, payload):
+        self.host.writable = True
+        return _exports.live_method(app, self.ctx, self.host, 1, json.dumps(payload))
+
+    def test_a_returned_dict_becomes_messages_in_order(self):
+        app = game(live_method=lambda g, i, p: {i: {"you": p}, 0: {"all": True}})
+        self.assertEqual(self.call(app, 5), [(1, '{"you":5}'), (0, '{"all":true}')])
+
+    def test_none_routes_nothing(self):
+        self.assertEqual(self.call(game(live_method=lambda g, i, p: None), {}), [])
+
+    def test_bad_addresses_and_shapes_are_errors(self):
+        for routed in ({4: 1}, {-1: 1}, {"1": 1}, {True: 1}, [(0, 1)]):
+            with self.subTest(routed=routed), self.assertRaises((TypeError, ValueError)):
+                self.call(game(live_method=lambda g, i, p, r=routed: r), {})
+
+    def test_error_text_is_the_tracebacks_last_line(self):
+        self.assertEqual(_exports.error_text(ValueError("bad bid")), "ValueError: bad bid")
+        self.assertEqual(_exports.error_text(AssertionError()), "AssertionError")
+        self.assertEqual(_exports.error_text(FieldError("x: y")), "stoa.FieldError: x: y")
+        self.assertEqual(_exports.error_text(KeyError("bid")), "KeyError: 'bid'")
+
+    def test_report_returns_the_last_line_and_logs_the_frames(self):
+        import io
+        from contextlib import redirect_stderr
+
+        try:
+            {}["bid"]
+        except KeyError as e:
+            err = io.StringIO()
+            with redirect_stderr(err):
+                self.assertEqual(_exports.report(e), "KeyError: 'bid'")
+        self.assertIn("in test_report_returns_the_last_line_and_logs_the_frames", err.getvalue())
+
+    def test_missing_optional_functions_have_defaults(self):
+        app = game()
+        self.assertIsNone(_exports.error_message(app, self.ctx, self.host, 1, "{}"))
+        self.assertEqual(_exports.vars_for_template(app, self.ctx, self.host, 1), "{}")
+        _exports.call_live_method(app, self.ctx, self.host, None)
+        with self.assertRaises(NotImplementedError):
+            self.call(app, {})
+
+    def test_error_message_text_none_and_otree_dict(self):
+        app = game(error_message=lambda g, i, v: v.get("why"))
+        self.assertIsNone(_exports.error_message(app, self.ctx, self.host, 1, "{}"))
+        self.assertEqual(_exports.error_message(app, self.ctx, self.host, 1, '{"why": "no"}'), "no")
+        app = game(error_message=lambda g, i, v: {"bid": "too low"})
+        self.assertEqual(_exports.error_message(app, self.ctx, self.host, 1, "{}"), "bid: too low")
+
+    def test_call_live_method_gets_otree_keywords_and_a_method(self):
+        seen = {}
+
+        def bots(method, group, page, round_number, case):
+            seen.update(page=page, round_number=round_number, case=case, group=group)
+            seen["routed"] = method(2, {"type": "connect"})
+
+        self.host.app = game(live_method=self.host.app.live_method, call_live_method=bots)
+        self.host.bots("Bid", "a")
+        self.assertEqual((seen["page"], seen["round_number"], seen["case"]), ("Bid", 1, "a"))
+        self.assertEqual(seen["routed"], {2: {"type": "state", "max_bid": 0, "history": []}})
+        self.assertIs(type(seen["group"]), Group)
+
+    def test_a_refused_bot_call_raises_live_error(self):
+        def bots(method, **kwargs):
+            method(1, {"type": "nonsense"})
+
+        self.host.app = game(live_method=self.host.app.live_method, call_live_method=bots)
+        with self.assertRaises(LiveError) as e:
+            self.host.bots("Bid")
+        self.assertTrue(str(e.exception).startswith("ValueError: expected"), str(e.exception))
+
+
+class AuctionPython(unittest.TestCase):
+    def setUp(self):
+        self.host = FakeHost(AUCTION)
+
+    def test_bots_pass_in_both_cases(self):
+        for case in ("a", "b"):
+            with self.subTest(case=case):
+                host = FakeHost(AUCTION)
+                host.bots("Bid", case)
+                host.bots("Results", case)  # not a live page: nothing happens
+                self.assertEqual(host.group["max_bid"], 20)
+                self.assertEqual([p["bids"] for p in host.player.values()], [1, 1, 1])
+
+    def test_a_higher_bid_is_broadcast_and_recorded(self):
+        self.assertEqual(live(self.host, 2, {"bid": 7}), {0: {"type": "new_max", "max_bid": 7, "bidder": 2}})
+        self.assertEqual(self.host.group, {"max_bid": 7, "history": [{"bidder": 2, "bid": 7}], "highest_bidder": 2})
+        self.assertEqual(self.host.player[2]["bids"], 1)
+
+    def test_a_lower_bid_goes_back_to_the_bidder_alone(self):
+        live(self.host, 1, 10)
+        self.assertEqual(live(self.host, 3, 10), {3: {"type": "rejected", "max_bid": 10, "bid": 10}})
+        self.assertEqual(self.host.player[3]["bids"], 1)
+
+    def test_seq_is_echoed_even_when_null(self):
+        self.assertEqual(live(self.host, 1, {"bid": 3, "seq": "x"})[0]["seq"], "x")
+        self.assertIsNone(live(self.host, 1, {"bid": 1, "seq": None})[1]["seq"])
+        self.assertEqual(live(self.host, 1, {"type": "connect", "seq": 4})[1]["seq"], 4)
+
+    def test_anything_else_is_an_error_and_writes_nothing(self):
+        for payload in ({"type": "hello"}, "10", 10.5, True, None, [], {"bid": "9"}):
+            with self.subTest(payload=payload), self.assertRaises(LiveError) as e:
+                live(self.host, 1, payload)
+            self.assertIn("expected", str(e.exception))
+        self.assertEqual(self.host.player[1]["bids"], 0)
+
+    def test_vars_for_template(self):
+        self.assertEqual(self.host.vars("Results", 1), {"max_bid": 0, "highest_bidder": 0, "is_winner": False})
+        live(self.host, 3, 4)
+        self.assertEqual(self.host.vars("Results", 3), {"max_bid": 4, "highest_bidder": 3, "is_winner": True})
+        self.assertIsNone(self.host.error_message("Bid", 1))
+
+
+class BargainingPython(unittest.TestCase):
+    def setUp(self):
+        self.host = FakeHost(BARGAINING)
+
+    def test_bots_pass(self):
+        self.host.bots("Bargain")
+        self.assertEqual(self.host.group, {"deal_price": 70, "done": True})
+        self.assertEqual(self.host.player[1], {"offer": 50, "accepted": True})
+
+    def test_an_offer_goes_to_the_other_player_only(self):
+        self.assertEqual(
+            live(self.host, 2, {"type": "offer", "amount": 30}, "Bargain"),
+            {1: {"type": "offer", "from": 2, "amount": 30}},
+        )
+
+    def test_accepting_needs_an_offer_and_closes_the_deal(self):
+        with self.assertRaises(LiveError):
+            live(self.host, 1, {"type": "accept"}, "Bargain")
+        live(self.host, 1, {"type": "offer", "amount": 0}, "Bargain")
+        self.assertEqual(live(self.host, 2, {"type": "accept"}, "Bargain"), {0: {"type": "deal", "price": 0}})
+        with self.assertRaises(LiveError) as e:
+            live(self.host, 1, {"type": "offer", "amount": 5}, "Bargain")
+        self.assertIn("already done", str(e.exception))
+        self.assertEqual(self.host.vars("Results", 1)["deal_price"], 0)
+        self.assertTrue(self.host.vars("Results", 2)["has_partner_offer"])
+
+
+if __name__ == "__main__":
+    unittest.main()
