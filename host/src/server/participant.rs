@@ -1,14 +1,244 @@
-//! Placeholder until the participant routes land.
+//! `/p/{participant}`: a participant's pages.
+//!
+//! - `GET` renders the current page: the game's template (`vars-for-template` + fields) in the
+//!   host layout, with live.js on live pages, a countdown on timed pages, a poll on wait pages.
+//!   A page past its deadline is left first (the timer may not have fired yet).
+//! - `POST` submits the page's form (`application/x-www-form-urlencoded`): every field but the
+//!   host's own `stoa_*` ones becomes a JSON object of strings (a repeated name keeps its last
+//!   value) for `error-message`. A refusal shows the page again with the text; else the
+//!   participant moves on. The form names its page and round (`stoa_page`, `stoa_round`): a
+//!   submit for a page the participant has left (a double submit, a late timeout) moves nobody.
+//!   Either way the answer is a 303 to `GET /p/{participant}`.
+//! - `GET /p/{participant}/position`: `{"round", "page", "finished"}`, polled by wait pages.
 
 use std::sync::Arc;
 
-use axum::Router;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Map, Value};
 
+use crate::game::Game;
+use crate::manifest::PageKind;
+use crate::server::flow::{self, deadline, finished};
+use crate::server::layout::{self, PageView};
 use crate::server::state::AppState;
+use crate::store::{Participant, Session, StoreError, now_ms};
+
+pub(crate) use crate::server::flow::start_timers;
 
 pub(crate) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
+    Router::new().route("/p/{participant}", get(show).post(submit)).route("/p/{participant}/position", get(position))
 }
 
-/// Schedules page timeouts (placeholder).
-pub(crate) fn start_timers(_state: &Arc<AppState>) {}
+/// A timeout submitted by the page's countdown counts if it is at most this early by the
+/// server's clock (the page computed its deadline from a value the server sent).
+const TIMEOUT_SLACK_MS: u64 = 1000;
+
+/// Why a participant page cannot be shown; answered as an HTML page.
+#[derive(Debug)]
+enum PageError {
+    NotFound,
+    Unavailable(String),
+    BadRequest(String),
+    Internal(String),
+}
+
+impl From<StoreError> for PageError {
+    fn from(e: StoreError) -> Self {
+        PageError::Internal(e.to_string())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            PageError::NotFound => layout::message(StatusCode::NOT_FOUND, "Page not found", "There is no participant with this link. Check the link you were given."),
+            PageError::Unavailable(why) => layout::message(StatusCode::SERVICE_UNAVAILABLE, "Not available", &why),
+            PageError::BadRequest(why) => layout::message(StatusCode::BAD_REQUEST, "Bad request", &why),
+            PageError::Internal(why) => {
+                tracing::error!("participant page failed: {why}");
+                layout::message(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", &why)
+            }
+        }
+    }
+}
+
+/// A participant with their session and game, positioned: an overdue page left, a complete
+/// wait page released.
+struct Current {
+    p: Participant,
+    session: Session,
+    game: Arc<Game>,
+}
+
+async fn current(state: &Arc<AppState>, code: &str) -> Result<Current, PageError> {
+    let p = state.store.participant(code)?.ok_or(PageError::NotFound)?;
+    let session = state.store.session(&p.session)?.ok_or(PageError::NotFound)?;
+    let game = state
+        .games
+        .get(&session.game)
+        .cloned()
+        .ok_or_else(|| PageError::Unavailable(format!("The game `{}` of this session is not running on this server.", session.game)))?;
+    if deadline(&p, &game.manifest).is_some_and(|d| now_ms() >= d) {
+        flow::advance(state, &game, &session, &p).await?;
+    } else if game.manifest.pages.get(p.page_index as usize).is_some_and(|pg| pg.kind == PageKind::Wait) {
+        flow::settle(state, &game, &session, p.group).await?;
+    } else {
+        return Ok(Current { p, session, game });
+    }
+    let p = state.store.participant(code)?.ok_or(PageError::NotFound)?;
+    Ok(Current { p, session, game })
+}
+
+async fn show(State(state): State<Arc<AppState>>, Path(code): Path<String>) -> Response {
+    match current(&state, &code).await {
+        Ok(at) => render(&state, &at, None, StatusCode::OK).await.unwrap_or_else(IntoResponse::into_response),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The current page in the layout, with `error` in its error box.
+async fn render(state: &Arc<AppState>, at: &Current, error: Option<String>, status: StatusCode) -> Result<Response, PageError> {
+    let manifest = &at.game.manifest;
+    let Some(page) = manifest.pages.get(at.p.page_index as usize) else {
+        return Ok(layout::message(StatusCode::OK, "You have finished", "Thank you for taking part. You can close this page."));
+    };
+    let (game, store, p, name) = (at.game.clone(), state.store.clone(), at.p.clone(), page.name.clone());
+    let players = at.session.players_per_group;
+    let body = tokio::task::spawn_blocking(move || crate::pages::render(&game, &store, &p.group_key(), players, &name, p.id_in_group, &p.code))
+        .await
+        .map_err(|e| PageError::Internal(format!("page task failed: {e}")))?
+        .map_err(|e| PageError::Internal(format!("the game could not show page `{}`: {e}", page.name)))?;
+    let view = PageView {
+        participant: at.p.code.clone(),
+        page: page.name.clone(),
+        round: at.p.round,
+        num_rounds: manifest.num_rounds,
+        body,
+        error,
+        live: page.live,
+        wait: page.kind == PageKind::Wait,
+        timeout_ms: deadline(&at.p, manifest).map(|d| d.saturating_sub(now_ms()).max(1)),
+    };
+    Ok(layout::html(status, "page", &view))
+}
+
+/// The submitted form: the host's fields and the game's values.
+struct Submission {
+    page: Option<String>,
+    round: Option<u32>,
+    timeout: bool,
+    values: Map<String, Value>,
+}
+
+fn split(fields: Vec<(String, String)>) -> Submission {
+    let mut s = Submission { page: None, round: None, timeout: false, values: Map::new() };
+    for (name, value) in fields {
+        match name.as_str() {
+            "stoa_page" => s.page = Some(value),
+            "stoa_round" => s.round = value.parse().ok(),
+            "stoa_timeout" => s.timeout = value == "1",
+            _ if name.starts_with("stoa_") => {}
+            _ => {
+                s.values.insert(name, Value::String(value));
+            }
+        }
+    }
+    s
+}
+
+async fn submit(
+    State(state): State<Arc<AppState>>,
+    Path(code): Path<String>,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    match try_submit(&state, &code, form).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn try_submit(
+    state: &Arc<AppState>,
+    code: &str,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<Response, PageError> {
+    let at = current(state, code).await?;
+    let Form(fields) = form.map_err(|e| PageError::BadRequest(format!("The form could not be read: {e}")))?;
+    let sub = split(fields);
+    let back = Redirect::to(&format!("/p/{code}")).into_response();
+    let Some(page) = at.game.manifest.pages.get(at.p.page_index as usize) else { return Ok(back) };
+    let (Some(name), Some(round)) = (&sub.page, sub.round) else {
+        return Err(PageError::BadRequest("The form does not say which page it submits (stoa_page and stoa_round are missing).".into()));
+    };
+    // A page left already (double submit, timer), or a wait page, which nobody submits.
+    if *name != page.name || round != at.p.round || page.kind == PageKind::Wait {
+        return Ok(back);
+    }
+    let timed_out = sub.timeout && deadline(&at.p, &at.game.manifest).is_some_and(|d| now_ms() + TIMEOUT_SLACK_MS >= d);
+    if !timed_out {
+        let (game, store, p, page_name) = (at.game.clone(), state.store.clone(), at.p.clone(), page.name.clone());
+        let values = Value::Object(sub.values).to_string();
+        let players = at.session.players_per_group;
+        let verdict = tokio::task::spawn_blocking(move || game.error_message(&store, &p.group_key(), players, &page_name, p.id_in_group, &values))
+            .await
+            .map_err(|e| PageError::Internal(format!("error-message task failed: {e}")))?;
+        match verdict {
+            Ok(None) => {}
+            Ok(Some(text)) => return render(state, &at, Some(text), StatusCode::OK).await,
+            Err(e) => {
+                let text = format!("Your answers could not be checked (the game failed: {e}). Please try again.");
+                return render(state, &at, Some(text), StatusCode::INTERNAL_SERVER_ERROR).await;
+            }
+        }
+    }
+    flow::advance(state, &at.game, &at.session, &at.p).await?;
+    Ok(back)
+}
+
+async fn position(State(state): State<Arc<AppState>>, Path(code): Path<String>) -> Response {
+    match current(&state, &code).await {
+        Ok(at) => {
+            let page = at.game.manifest.pages.get(at.p.page_index as usize).map(|p| p.name.as_str());
+            Json(serde_json::json!({
+                "round": at.p.round,
+                "page": page.unwrap_or("finished"),
+                "finished": finished(&at.p, &at.game.manifest),
+            }))
+            .into_response()
+        }
+        Err(PageError::NotFound) => (StatusCode::NOT_FOUND, Json(serde_json::json!({ "error": "unknown participant" }))).into_response(),
+        Err(e) => {
+            let status = e.into_response().status();
+            (status, Json(serde_json::json!({ "error": "position unavailable" }))).into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_fields_are_split_from_the_game_values() {
+        let s = split(vec![
+            ("stoa_page".into(), "Bid".into()),
+            ("stoa_round".into(), "2".into()),
+            ("stoa_timeout".into(), "1".into()),
+            ("stoa_other".into(), "x".into()),
+            ("offer".into(), "1".into()),
+            ("offer".into(), "5".into()),
+        ]);
+        assert_eq!((s.page.as_deref(), s.round, s.timeout), (Some("Bid"), Some(2), true));
+        assert_eq!(Value::Object(s.values), serde_json::json!({"offer": "5"}));
+    }
+
+    #[test]
+    fn a_form_without_inputs_gives_an_empty_object() {
+        assert_eq!(Value::Object(split(Vec::new()).values).to_string(), "{}");
+    }
+}

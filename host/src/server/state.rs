@@ -45,6 +45,8 @@ pub struct AppState {
     pub(crate) hub: GroupHub,
     /// Connection state and message counts per participant, for the admin monitor.
     pub monitor: Monitor,
+    /// Serializes page moves per group (wait pages, timeouts, submits).
+    pub(crate) flow: crate::server::flow::Flow,
 }
 
 impl std::fmt::Debug for AppState {
@@ -82,6 +84,7 @@ impl AppState {
             admin_token,
             config,
             monitor: Monitor::default(),
+            flow: crate::server::flow::Flow::default(),
         }))
     }
 

@@ -1,0 +1,104 @@
+//! Who may use the experimenter's side: the admin token as `Authorization: Bearer`, or the
+//! `stoa_admin` cookie that `/admin?token=` sets; and the same-origin check on admin forms.
+//!
+//! The cookie holds a digest of the token, not the token: it is fixed-length ASCII (any token
+//! fits in a cookie) and a leaked cookie jar does not reveal the token itself. It is HttpOnly
+//! and SameSite=Strict, so other sites can neither read it nor make a browser send it with a
+//! form; forms also check `Origin` when the browser sends one.
+
+use axum::http::{HeaderMap, header};
+use sha2::{Digest, Sha256};
+
+use crate::server::state::AppState;
+
+/// The cookie's name.
+pub(crate) const COOKIE: &str = "stoa_admin";
+
+/// The bearer token of a request, if it has one.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+/// The value of cookie `name`, if the request has it.
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Whether the request carries the admin token as a bearer token.
+pub(crate) fn has_bearer(state: &AppState, headers: &HeaderMap) -> bool {
+    bearer(headers).is_some_and(|t| state.is_admin(t))
+}
+
+/// Whether the request is the experimenter's: bearer token or admin cookie.
+pub(crate) fn is_admin(state: &AppState, headers: &HeaderMap) -> bool {
+    has_bearer(state, headers) || cookie(headers, COOKIE).is_some_and(|c| constant_eq(c.as_bytes(), cookie_value(state).as_bytes()))
+}
+
+/// The cookie value for this server's token.
+pub(crate) fn cookie_value(state: &AppState) -> String {
+    hex::encode(Sha256::digest(format!("stoa-admin-cookie:{}", state.admin_token)))
+}
+
+/// The `Set-Cookie` header that signs the browser in.
+pub(crate) fn set_cookie(state: &AppState) -> String {
+    format!("{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict", cookie_value(state))
+}
+
+/// Whether a state-changing request may proceed: no `Origin` header (not a browser form, or an
+/// old browser: the SameSite cookie still protects it), or an `Origin` naming this host.
+pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else { return true };
+    let (Ok(origin), Some(Ok(host))) = (origin.to_str(), headers.get(header::HOST).map(|h| h.to_str())) else {
+        return false;
+    };
+    origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host)
+}
+
+fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(k.clone(), HeaderValue::from_str(v).expect("header"));
+        }
+        h
+    }
+
+    #[test]
+    fn bearer_is_case_insensitive_in_its_scheme_only() {
+        assert_eq!(bearer(&headers(&[(header::AUTHORIZATION, "bearer abc")])), Some("abc"));
+        assert_eq!(bearer(&headers(&[(header::AUTHORIZATION, "Basic abc")])), None);
+        assert_eq!(bearer(&headers(&[])), None);
+    }
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let h = headers(&[(header::COOKIE, "a=1; stoa_admin=xyz; b=2")]);
+        assert_eq!(cookie(&h, COOKIE), Some("xyz"));
+        assert_eq!(cookie(&h, "stoa"), None);
+    }
+
+    #[test]
+    fn origin_must_name_the_host_when_present() {
+        assert!(same_origin(&headers(&[(header::HOST, "127.0.0.1:8000")])));
+        assert!(same_origin(&headers(&[(header::HOST, "127.0.0.1:8000"), (header::ORIGIN, "http://127.0.0.1:8000")])));
+        assert!(!same_origin(&headers(&[(header::HOST, "127.0.0.1:8000"), (header::ORIGIN, "http://evil.example")])));
+        assert!(!same_origin(&headers(&[(header::HOST, "127.0.0.1:8000"), (header::ORIGIN, "null")])));
+    }
+}
