@@ -71,7 +71,8 @@ js-sdk-test:
 	$(NODE) --test sdk/js/test/
 
 py-js-bots: $(PY_COMPONENTS) $(JS_COMPONENTS)
-	@set -e; for g in $(PY_GAMES) $(JS_GAMES); do $(STOA) bots $(GAMES_DIR)/$$g; done
+	@failed=""; for g in $(PY_GAMES) $(JS_GAMES); do $(STOA) bots $(GAMES_DIR)/$$g || failed="$$failed $$g"; done; \
+	if [ -n "$$failed" ]; then echo "bots failed:$$failed"; exit 1; fi
 
 py-js-test: py-sdk-test js-sdk-test py-js-bots
 

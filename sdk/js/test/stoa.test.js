@@ -132,7 +132,7 @@ describe("exports", () => {
       liveMethod: auction.liveMethod,
       callLiveMethod(method, bot) {
         seen = { ...bot, routed: method(2, { type: "connect" }) };
-        assert.throws(() => method(1, { type: "nonsense" }), (e) => e instanceof LiveError && e.message.startsWith("TypeError: expected"));
+        assert.throws(() => method(1, { type: "nonsense" }), (e) => e instanceof LiveError && e.message.startsWith('Error: unknown message type "nonsense"'));
       },
     }, h);
     quietly(() => h.bots("Bid", "a"));
@@ -176,12 +176,41 @@ describe("auction-js", () => {
     assert.equal(live(h, 1, { type: "connect", seq: 4 })[1].seq, 4);
   });
 
-  it("refuses anything else and writes nothing", () => {
+  it("refuses anything else with the reason and writes nothing", () => {
     const h = new FakeHost(AUCTION, auction, 3);
-    for (const payload of [{ type: "hello" }, "10", 10.5, true, null, [], { bid: "9" }]) {
-      assert.throws(() => quietly(() => live(h, 1, payload)), (e) => e instanceof LiveError && e.message.includes("expected"));
+    const reasons = [
+      [-1, "Error: bid must be a non-negative integer, got -1"],
+      [2.5, "Error: bid must be a non-negative integer, got 2.5"],
+      ["10", 'Error: expected {"bid": N}, a bare number N or {"type": "connect"}, got "10"'],
+      [true, 'Error: expected {"bid": N}, a bare number N or {"type": "connect"}, got true'],
+      [null, 'Error: expected {"bid": N}, a bare number N or {"type": "connect"}, got null'],
+    ];
+    for (const [payload, reason] of reasons) {
+      assert.throws(() => quietly(() => live(h, 1, payload)), (e) => e instanceof LiveError && e.message === reason);
+    }
+    for (const [payload, start] of [
+      [{ bid: "9" }, "Error: bid must be a non-negative integer"],
+      [{ type: "sell" }, 'Error: unknown message type "sell"'],
+      [{}, 'Error: a bid needs a "bid" key'],
+      [{ type: 5 }, 'Error: a bid needs a "bid" key'],
+      [{ bid: "x".repeat(200) }, "Error: bid must be a non-negative integer"],
+    ]) {
+      assert.throws(() => quietly(() => live(h, 1, payload)), (e) => e instanceof LiveError && e.message.startsWith(start));
     }
     assert.equal(h.player[1].bids, 0);
+  });
+
+  it("takes a typed bid as a bid", () => {
+    const h = new FakeHost(AUCTION, auction, 3);
+    assert.deepEqual(live(h, 1, { type: "bid", bid: 0, seq: 3 }), { 1: { type: "rejected", max_bid: 0, bid: 0, seq: 3 } });
+  });
+
+  it("runs its bots from what the group holds, and refuses unknown cases", () => {
+    const h = new FakeHost(AUCTION, auction, 3);
+    live(h, 2, 50);
+    h.bots("Bid", "a");
+    assert.equal(h.group.max_bid, 70);
+    assert.throws(() => quietly(() => h.bots("Bid", "c")), /unknown bot case "c"/);
   });
 
   it("gives the templates max_bid, highest_bidder and is_winner", () => {

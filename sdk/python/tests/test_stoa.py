@@ -163,7 +163,7 @@ class Exports(unittest.TestCase):
         self.host.app = game(live_method=self.host.app.live_method, call_live_method=bots)
         with self.assertRaises(LiveError) as e:
             self.host.bots("Bid")
-        self.assertTrue(str(e.exception).startswith("ValueError: expected"), str(e.exception))
+        self.assertTrue(str(e.exception).startswith('ValueError: unknown message type "nonsense"'), str(e.exception))
 
 
 class AuctionPython(unittest.TestCase):
@@ -194,12 +194,42 @@ class AuctionPython(unittest.TestCase):
         self.assertIsNone(live(self.host, 1, {"bid": 1, "seq": None})[1]["seq"])
         self.assertEqual(live(self.host, 1, {"type": "connect", "seq": 4})[1]["seq"], 4)
 
-    def test_anything_else_is_an_error_and_writes_nothing(self):
-        for payload in ({"type": "hello"}, "10", 10.5, True, None, [], {"bid": "9"}):
+    def test_anything_else_is_refused_with_the_reason_and_writes_nothing(self):
+        reasons = {
+            -1: "ValueError: bid must be a non-negative integer, got -1",
+            2.5: "ValueError: bid must be a non-negative integer, got 2.5",
+            "10": 'ValueError: expected {"bid": N}, a bare number N or {"type": "connect"}, got "10"',
+            True: 'ValueError: expected {"bid": N}, a bare number N or {"type": "connect"}, got true',
+            None: 'ValueError: expected {"bid": N}, a bare number N or {"type": "connect"}, got null',
+        }
+        for payload, reason in reasons.items():
             with self.subTest(payload=payload), self.assertRaises(LiveError) as e:
                 live(self.host, 1, payload)
-            self.assertIn("expected", str(e.exception))
+            self.assertEqual(str(e.exception), reason)
+        for payload, start in (
+            ({"bid": "9"}, "ValueError: bid must be a non-negative integer"),
+            ({"type": "sell"}, 'ValueError: unknown message type "sell"'),
+            ({}, 'ValueError: a bid needs a "bid" key'),
+            ({"type": 5}, 'ValueError: a bid needs a "bid" key'),
+            ({"bid": "x" * 200}, "ValueError: bid must be a non-negative integer"),
+        ):
+            with self.subTest(payload=payload), self.assertRaises(LiveError) as e:
+                live(self.host, 1, payload)
+            self.assertTrue(str(e.exception).startswith(start), str(e.exception))
+        self.assertTrue(str(e.exception).endswith("x..."), str(e.exception))
         self.assertEqual(self.host.player[1]["bids"], 0)
+
+    def test_a_typed_bid_is_a_bid(self):
+        self.assertEqual(live(self.host, 1, {"type": "bid", "bid": 0, "seq": 3}), {1: {"type": "rejected", "max_bid": 0, "bid": 0, "seq": 3}})
+
+    def test_bots_start_from_what_the_group_holds(self):
+        live(self.host, 2, 50)
+        self.host.bots("Bid", "a")
+        self.assertEqual(self.host.group["max_bid"], 70)
+
+    def test_an_unknown_bot_case_fails_the_run(self):
+        with self.assertRaises(ValueError):
+            self.host.bots("Bid", "c")
 
     def test_vars_for_template(self):
         self.assertEqual(self.host.vars("Results", 1), {"max_bid": 0, "highest_bidder": 0, "is_winner": False})
