@@ -1,0 +1,121 @@
+//! The auction's bot: a short scripted auction through the bot driver, checking what each
+//! call routes and to whom. It plays on the `Bid` page only, and starts from whatever the
+//! group holds (a fresh group has `max_bid` 0), so bids are relative to the current maximum.
+//!
+//! Case "a" (and no case) bids with `{"bid": N}`; case "b" bids with bare numbers and also
+//! checks that a negative bid is refused.
+
+use stoa_sdk::{Context, Message, Result, Value, bail, bot, ensure, group, json, player};
+
+use crate::{Entry, history, max_bid};
+
+/// Runs the script for `case`; an `Err` names the step that went wrong.
+pub(crate) fn play(ctx: &Context, case: Option<&str>) -> Result<()> {
+    if ctx.page != "Bid" {
+        return Ok(());
+    }
+    let bare = match case {
+        None | Some("a") => false,
+        Some("b") => true,
+        Some(other) => bail!("unknown bot case {other:?} (this game has \"a\" and \"b\")"),
+    };
+    ensure!(
+        ctx.players >= 3,
+        "the auction bot needs 3 players, the group has {}",
+        ctx.players
+    );
+
+    let base = max_bid()?;
+    let past = history()?.len();
+    let bid = |n: i64| if bare { json!(n) } else { json!({"bid": n}) };
+
+    step("player 1 connects", || {
+        let m = &one(1, json!({"type": "connect"}), 1)?;
+        expect_field(m, "type", json!("state"))?;
+        expect_field(m, "max_bid", json!(base))?;
+        let seen = m.payload["history"].as_array().map_or(0, Vec::len);
+        bot::expect_eq(seen, past, "history length")
+    })?;
+
+    step("player 1 bids base+10", || {
+        let m = &one(1, bid(base + 10), 0)?;
+        expect_field(m, "type", json!("new_max"))?;
+        expect_field(m, "max_bid", json!(base + 10))?;
+        expect_field(m, "bidder", json!(1))
+    })?;
+
+    step("player 2 bids base+5", || {
+        let m = &one(2, bid(base + 5), 2)?;
+        expect_field(m, "type", json!("rejected"))?;
+        expect_field(m, "max_bid", json!(base + 10))?;
+        expect_field(m, "bid", json!(base + 5))
+    })?;
+
+    // A seq must come back in the reply; case "b" uses a number, case "a" a string.
+    let seq = if bare { json!(4) } else { json!("bot-4") };
+    step("player 3 bids base+20 with a seq", || {
+        let m = &one(3, json!({"bid": base + 20, "seq": seq}), 0)?;
+        expect_field(m, "type", json!("new_max"))?;
+        expect_field(m, "max_bid", json!(base + 20))?;
+        expect_field(m, "bidder", json!(3))?;
+        expect_field(m, "seq", seq.clone())
+    })?;
+
+    if bare {
+        step("player 2 bids -5", || match bot::live_method(2, -5) {
+            Err(e) if e.message().contains("non-negative integer") => Ok(()),
+            Err(e) => bail!("refused for the wrong reason: {e}"),
+            Ok(out) => bail!(
+                "a negative bid was accepted and routed {} message(s)",
+                out.len()
+            ),
+        })?;
+    }
+
+    step("player 1 reconnects", || {
+        let m = &one(1, json!({"type": "connect"}), 1)?;
+        expect_field(m, "type", json!("state"))?;
+        expect_field(m, "max_bid", json!(base + 20))?;
+        let entries: Vec<Entry> = serde_json::from_value(m.payload["history"].clone())?;
+        bot::expect_eq(entries.len(), past + 2, "history length")?;
+        bot::expect_eq(
+            entries.last(),
+            Some(&Entry {
+                bidder: 3,
+                bid: base + 20,
+            }),
+            "last entry",
+        )
+    })?;
+
+    // The bot's own instance sees every committed write.
+    step("fields after the auction", || {
+        bot::expect_eq(group().get::<u32>("highest_bidder")?, 3, "highest_bidder")?;
+        bot::expect(
+            player(2).get::<i64>("bids")? >= 1,
+            "player 2's bids were not counted",
+        )
+    })
+}
+
+/// Runs one step, naming it in its error.
+fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
+    f().map_err(|e| e.context(format_args!("bot step `{name}`")))
+}
+
+/// Sends `payload` as player `id` and expects exactly one message, routed to `to`.
+fn one(id: u32, payload: Value, to: u32) -> Result<Message> {
+    let out = bot::live_method(id, payload)?;
+    let m = bot::single(&out)?.clone();
+    bot::expect_eq(m.to, to, "recipient")?;
+    Ok(m)
+}
+
+/// Checks one key of a message's payload.
+fn expect_field(m: &Message, key: &str, expected: Value) -> Result<()> {
+    bot::expect_eq(
+        &m.payload[key],
+        &expected,
+        format_args!("`{key}` of {}", m.payload),
+    )
+}
