@@ -50,11 +50,6 @@ class LiveError(Exception):
     game's ``live_method`` answered with an error, whose text this carries."""
 
 
-# Exceptions defined here print as `stoa.FieldError: ...`, whichever module raised them.
-FieldError.__module__ = "stoa"
-LiveError.__module__ = "stoa"
-
-
 class Group:
     """The calling group: its fields as attributes (``group.max_bid``) or items
     (``group["max_bid"]``), its players, and where the call happens.
