@@ -2,9 +2,13 @@
 //! components built from source by `make games` (the Makefile's `test` target builds them
 //! first), a real sled database on disk, and — for the server — real sockets.
 
+mod server_support;
 mod support;
 
 mod core_auction;
 mod core_hostile;
 mod core_bots;
 mod server_live;
+mod server_pages;
+mod server_api;
+mod browser;

@@ -23,7 +23,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::server::auth;
+use crate::server::{auth, flow};
 use crate::server::export::{self, ExportQuery};
 use crate::server::state::AppState;
 use crate::store::{Session, StoreError};
@@ -70,13 +70,17 @@ struct NewSession {
     participants: u32,
 }
 
-/// Creates a session of `game` with `participants` participants; the errors say what is wrong.
-pub(crate) fn create_session(state: &AppState, game: &str, participants: u32) -> Result<Session, ApiError> {
+/// Creates a session of `game` with `participants` participants and starts the timer of its
+/// first page if that page has a timeout; the errors say what is wrong.
+pub(crate) fn create_session(state: &Arc<AppState>, game: &str, participants: u32) -> Result<Session, ApiError> {
     let Some(loaded) = state.games.get(game) else {
         let names: Vec<&str> = state.games.keys().map(String::as_str).collect();
         return Err(ApiError(StatusCode::BAD_REQUEST, format!("unknown game `{game}`; this server has: {}", names.join(", "))));
     };
-    let (session, _) = state.store.create_session(&loaded.manifest, participants)?;
+    let (session, people) = state.store.create_session(&loaded.manifest, participants)?;
+    for p in &people {
+        flow::schedule(state, loaded, p);
+    }
     Ok(session)
 }
 

@@ -1,0 +1,184 @@
+//! Headless Chromium against the real server, driven over WebDriver (chromedriver, started
+//! here on a free port): a bid typed in one participant's page reaches another's through
+//! live.js, and the admin pages sign in, create a session and monitor it.
+//!
+//! Chromium and chromedriver come from Debian (`make browser`). Without them these tests
+//! fail, never skip: a browser test that silently does not run proves nothing. Screenshots
+//! land in `target/screenshots/` for a person to look at.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use futures_util::FutureExt;
+use hyper_util::client::legacy::connect::HttpConnector;
+
+use crate::server_support::{codes, create_session, eventually, submit};
+use crate::support::{TOKEN, TestServer, root};
+
+/// A chromedriver process of ours; killed (by its own handle) when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn installed(candidates: &[&str]) -> Option<PathBuf> {
+    candidates.iter().map(PathBuf::from).find(|p| p.is_file())
+}
+
+/// Starts chromedriver and opens a Chromium session with a fresh profile.
+async fn browser() -> (Driver, Client) {
+    let (Some(chromium), Some(chromedriver)) = (
+        installed(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]),
+        installed(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]),
+    ) else {
+        panic!("headless Chromium is not installed: run `make browser` (Debian packages chromium and chromium-driver)");
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+    let child = Command::new(&chromedriver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e} (run `make browser`)", chromedriver.display()));
+    let profile = tempfile::tempdir().expect("profile dir");
+    let driver = Driver { child, url: format!("http://127.0.0.1:{port}"), _profile: profile };
+    let args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1100,900",
+        &format!("--user-data-dir={}", driver._profile.path().display()),
+    ];
+    let mut caps = serde_json::Map::new();
+    caps.insert("goog:chromeOptions".into(), serde_json::json!({ "binary": chromium, "args": args }));
+    let client = eventually(Duration::from_secs(20), "chromedriver to accept a session", || {
+        let (caps, url) = (caps.clone(), driver.url.clone());
+        async move { ClientBuilder::new(HttpConnector::new()).capabilities(caps).connect(&url).await.ok() }
+    })
+    .await;
+    (driver, client)
+}
+
+/// Runs `test` with a browser, then always closes the browser session (so Chromium exits
+/// even when the test fails), then passes the test's panic on.
+async fn with_browser<F, Fut>(test: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let (driver, client) = browser().await;
+    let outcome = std::panic::AssertUnwindSafe(test(client.clone())).catch_unwind().await;
+    let _ = client.close().await;
+    drop(driver);
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// The text of the element at `css`, once it equals `expected` (polled, 10 s at most).
+async fn wait_text(client: &Client, css: &str, expected: &str) {
+    let mut last = String::new();
+    let found = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Ok(el) = client.find(Locator::Css(css)).await
+                && let Ok(text) = el.text().await
+            {
+                if text.trim() == expected {
+                    return;
+                }
+                last = text;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(found.is_ok(), "`{css}` never read `{expected}` (last: `{last}`)");
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    let dir: PathBuf = root().join("target/screenshots");
+    let png = client.screenshot().await.expect("screenshot");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    std::fs::write(Path::new(&dir).join(format!("{name}.png")), png).expect("write screenshot");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bid_typed_in_one_page_appears_in_the_other_players_page() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(&["example-games/auction"], &dir.path().join("data")).await;
+    let people = codes(&create_session(&server, "auction", 3).await);
+    let base = format!("http://{}", server.addr);
+    with_browser(|b| async move {
+        b.goto(&format!("{base}/p/{}", people[0])).await.expect("open player 1");
+        wait_text(&b, "#max-bid", "0").await;
+        let first = b.window().await.expect("window");
+        let second = b.new_window(true).await.expect("new tab").handle;
+        b.switch_to_window(second).await.expect("switch");
+        b.goto(&format!("{base}/p/{}", people[1])).await.expect("open player 2");
+        b.find(Locator::Css("#bid")).await.expect("bid box").send_keys("37").await.expect("type");
+        b.find(Locator::Css("#send-bid")).await.expect("bid button").click().await.expect("click");
+        wait_text(&b, "#max-bid", "37").await;
+        wait_text(&b, "#status", "Your bid of 37 leads.").await;
+        screenshot(&b, "auction-bid").await;
+        b.switch_to_window(first).await.expect("switch back");
+        wait_text(&b, "#max-bid", "37").await;
+        wait_text(&b, "#history li", "player 2 bid 37").await;
+        // The page's own submit button posts the host's form: on to Results.
+        b.find(Locator::Css("#form button[type=submit]")).await.expect("Next").click().await.expect("submit");
+        wait_text(&b, "h2", "Results").await;
+        let url = b.current_url().await.expect("url");
+        assert_eq!(url.path(), format!("/p/{}", people[0]));
+    })
+    .await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_signs_in_creates_a_session_and_watches_the_monitor() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(&["example-games/auction"], &dir.path().join("data")).await;
+    let base = format!("http://{}", server.addr);
+    let srv = &server;
+    with_browser(|b| async move {
+        b.goto(&format!("{base}/admin?token={TOKEN}")).await.expect("sign in");
+        assert_eq!(b.current_url().await.expect("url").path(), "/admin", "the token link redirects to /admin");
+        wait_text(&b, "#games td strong", "auction").await;
+        let count = b.find(Locator::Css("input[name=participants]")).await.expect("participants box");
+        count.clear().await.expect("clear");
+        count.send_keys("6").await.expect("type");
+        b.find(Locator::Css("#create-session button[type=submit]")).await.expect("create").click().await.expect("click");
+        let links = eventually(Duration::from_secs(10), "six participant links", || async {
+            let found = b.find_all(Locator::Css("a.participant-link")).await.ok()?;
+            (found.len() == 6).then_some(found)
+        })
+        .await;
+        let session = &srv.state.store.sessions().expect("sessions")[0];
+        for (link, code) in links.iter().zip(&session.participants) {
+            assert_eq!(link.attr("href").await.expect("href"), Some(format!("{base}/p/{code}")));
+        }
+        // The monitor refreshes itself: a participant moves on, the table follows.
+        let row = format!("tr[data-code=\"{}\"] td.page", session.participants[4]);
+        wait_text(&b, &row, "Bid").await;
+        assert_eq!(submit(srv, &session.participants[4], "Bid", 1).await.status, 303);
+        wait_text(&b, &row, "Results").await;
+        screenshot(&b, "admin-session").await;
+    })
+    .await;
+    server.stop().await;
+}
