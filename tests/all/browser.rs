@@ -15,7 +15,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use futures_util::FutureExt;
 use hyper_util::client::legacy::connect::HttpConnector;
 
-use crate::server_support::{codes, create_session, eventually, submit};
+use crate::server_support::{codes, create_session, eventually, flow_game, submit};
 use crate::support::{TOKEN, TestServer, root};
 
 /// A chromedriver process of ours; killed (by its own handle) when dropped.
@@ -178,6 +178,37 @@ async fn the_admin_signs_in_creates_a_session_and_watches_the_monitor() {
         assert_eq!(submit(srv, &session.participants[4], "Bid", 1).await.status, 303);
         wait_text(&b, &row, "Results").await;
         screenshot(&b, "admin-session").await;
+    })
+    .await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_page_counts_down_and_a_wait_page_moves_on_by_itself() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let game = flow_game(dir.path(), 60);
+    let server = TestServer::start(&[game.to_str().expect("utf-8 path")], &dir.path().join("data")).await;
+    let people = codes(&create_session(&server, "pages-flow", 3).await);
+    let base = format!("http://{}", server.addr);
+    let srv = &server;
+    with_browser(|b| async move {
+        b.goto(&format!("{base}/p/{}", people[0])).await.expect("open Intro");
+        let shown = eventually(Duration::from_secs(5), "the countdown", || async {
+            let text = b.find(Locator::Css("#stoa-timer")).await.ok()?.text().await.ok()?;
+            (text == "1:00" || text.starts_with("0:5")).then_some(text)
+        })
+        .await;
+        assert!(shown == "1:00" || shown.starts_with("0:5"), "{shown}");
+        b.find(Locator::Css("#form button[type=submit]")).await.expect("Start").click().await.expect("submit Intro");
+        wait_text(&b, "#max-bid", "0").await;
+        b.find(Locator::Css("#form button[type=submit]")).await.expect("Done").click().await.expect("submit Bid");
+        wait_text(&b, "#waiting", "Waiting for the other players of group 1.").await;
+        // The two others finish Bid over plain HTTP; the waiting page notices by itself.
+        for c in &people[1..] {
+            assert_eq!(submit(srv, c, "Intro", 1).await.status, 303);
+            assert_eq!(submit(srv, c, "Bid", 1).await.status, 303);
+        }
+        wait_text(&b, "#result", "Round 1: the highest bid was 0.").await;
     })
     .await;
     server.stop().await;
