@@ -24,16 +24,17 @@ JS_GAMES ?= auction-js
 # How the bots target runs the stoa command.
 STOA ?= cargo run -q -p stoa-host --
 
-GAMES_DIR := example-games
-WIT_FILES := $(wildcard wit/*.wit)
+# Internal names carry PYJS_/PY_/JS_ so they cannot clash with the including Makefile's.
+PYJS_GAMES_DIR := example-games
+PYJS_WIT_FILES := $(wildcard wit/*.wit)
 PY_SDK_FILES := sdk/python/build.py $(wildcard sdk/python/stoa/*.py)
 JS_SDK_FILES := sdk/js/build.mjs sdk/js/stoa.js sdk/js/world.js
 PY_STAMP := $(STOA_VENV)/.componentize-py-$(COMPONENTIZE_PY_VERSION)
 JS_STAMP := sdk/js/node_modules/.npm-ci-stamp
 
-game_component = $(GAMES_DIR)/$(1)/target/$(1).wasm
-PY_COMPONENTS := $(foreach g,$(PY_GAMES),$(call game_component,$(g)))
-JS_COMPONENTS := $(foreach g,$(JS_GAMES),$(call game_component,$(g)))
+pyjs_component = $(PYJS_GAMES_DIR)/$(1)/target/$(1).wasm
+PY_COMPONENTS := $(foreach g,$(PY_GAMES),$(call pyjs_component,$(g)))
+JS_COMPONENTS := $(foreach g,$(JS_GAMES),$(call pyjs_component,$(g)))
 
 .PHONY: py-games js-games py-sdk-test js-sdk-test py-js-bots py-js-test py-js-clean
 
@@ -54,12 +55,12 @@ $(JS_STAMP): sdk/js/package.json sdk/js/package-lock.json
 
 # One rule per game: its component depends on the game's sources and manifest, the SDK and the WIT.
 define py_game_rule
-$(call game_component,$(1)): $(GAMES_DIR)/$(1)/game.toml $(wildcard $(GAMES_DIR)/$(1)/src/*.py) $(PY_SDK_FILES) $(WIT_FILES) $(PY_STAMP)
-	$(STOA_VENV)/bin/python sdk/python/build.py $(GAMES_DIR)/$(1)
+$(call pyjs_component,$(1)): $(PYJS_GAMES_DIR)/$(1)/game.toml $(wildcard $(PYJS_GAMES_DIR)/$(1)/src/*.py) $(PY_SDK_FILES) $(PYJS_WIT_FILES) $(PY_STAMP)
+	$(STOA_VENV)/bin/python sdk/python/build.py $(PYJS_GAMES_DIR)/$(1)
 endef
 define js_game_rule
-$(call game_component,$(1)): $(GAMES_DIR)/$(1)/game.toml $(wildcard $(GAMES_DIR)/$(1)/src/*.js) $(JS_SDK_FILES) $(WIT_FILES) $(JS_STAMP)
-	$(NODE) sdk/js/build.mjs $(GAMES_DIR)/$(1)
+$(call pyjs_component,$(1)): $(PYJS_GAMES_DIR)/$(1)/game.toml $(wildcard $(PYJS_GAMES_DIR)/$(1)/src/*.js) $(JS_SDK_FILES) $(PYJS_WIT_FILES) $(JS_STAMP)
+	$(NODE) sdk/js/build.mjs $(PYJS_GAMES_DIR)/$(1)
 endef
 $(foreach g,$(PY_GAMES),$(eval $(call py_game_rule,$(g))))
 $(foreach g,$(JS_GAMES),$(eval $(call js_game_rule,$(g))))
@@ -71,10 +72,10 @@ js-sdk-test:
 	$(NODE) --test sdk/js/test/
 
 py-js-bots: $(PY_COMPONENTS) $(JS_COMPONENTS)
-	@failed=""; for g in $(PY_GAMES) $(JS_GAMES); do $(STOA) bots $(GAMES_DIR)/$$g || failed="$$failed $$g"; done; \
+	@failed=""; for g in $(PY_GAMES) $(JS_GAMES); do $(STOA) bots $(PYJS_GAMES_DIR)/$$g || failed="$$failed $$g"; done; \
 	if [ -n "$$failed" ]; then echo "bots failed:$$failed"; exit 1; fi
 
 py-js-test: py-sdk-test js-sdk-test py-js-bots
 
 py-js-clean:
-	rm -rf $(foreach g,$(PY_GAMES) $(JS_GAMES),$(GAMES_DIR)/$(g)/target)
+	rm -rf $(foreach g,$(PY_GAMES) $(JS_GAMES),$(PYJS_GAMES_DIR)/$(g)/target)
