@@ -4,14 +4,17 @@
 
 use std::time::Duration;
 
-use crate::server_support::{codes, create_session, eventually, flow_game, get, live_send, position, stored_position, submit};
+use crate::server_support::{
+    codes, create_session, eventually, flow_game, get, live_send, position, start_when_released, stored_position, submit,
+};
 use crate::support::TestServer;
 
 const AUCTION: &str = "example-games/auction";
 
+/// A server of the pages-flow game on `dir`'s data (a restart when a server ran there).
 async fn flow_server(dir: &tempfile::TempDir, intro_timeout: u32) -> TestServer {
     let game = flow_game(dir.path(), intro_timeout);
-    TestServer::start(&[game.to_str().expect("utf-8 path")], &dir.path().join("data")).await
+    start_when_released(&[game.to_str().expect("utf-8 path")], &dir.path().join("data")).await
 }
 
 /// Moves all three participants from Intro to Bid by submitting Intro.

@@ -127,6 +127,16 @@ pub(crate) async fn live_send(server: &TestServer, code: &str, page: &str, paylo
     frame
 }
 
+/// Starts a server on `data` once the previous one has released the database (its last
+/// tasks drop their handles a moment after it stops).
+pub(crate) async fn start_when_released(games: &[&str], data: &Path) -> TestServer {
+    let released = eventually(Duration::from_secs(10), "the previous server to release the database", || async {
+        stoa::Store::open(data).ok().map(drop)
+    });
+    released.await;
+    TestServer::start(games, data).await
+}
+
 /// Writes the "pages-flow" game into `dir`: the auction's component (copied; manifests may
 /// not point outside their folder) with pages `Intro` (timeout `intro_timeout` s), `Bid`
 /// (live), `Wait` (wait page) and `Results`, two rounds, groups of 3. Returns its folder.
