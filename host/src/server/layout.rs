@@ -30,7 +30,6 @@ static HOST: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
     hb.set_strict_mode(true);
     for (name, text) in TEMPLATES {
         // These are compiled into the binary and parsed by the unit test below.
-        #[allow(clippy::expect_used)]
         hb.register_template_string(name, *text).expect("host templates parse");
     }
     hb
