@@ -25,7 +25,7 @@ build: host games
 host:
 	$(CARGO) build --release -p stoa-host
 
-games: rust-games
+games: rust-games py-games js-games
 
 # The wasm target, installed once per toolchain.
 setup:
@@ -45,10 +45,11 @@ browser:
 		echo "installing chromium and chromium-driver"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
--include mk/guests-py-js.mk
+include mk/guests-py-js.mk
 
 test: games browser
 	$(CARGO) test -p stoa-host --no-fail-fast
+	$(MAKE) --no-print-directory py-sdk-test js-sdk-test py-js-bots
 
 bench: games
 	$(CARGO) bench -p stoa-host --bench core

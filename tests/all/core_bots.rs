@@ -38,7 +38,7 @@ fn stoa_bots_command_prints_one_json_document_and_exits_zero() {
 #[test]
 fn stoa_bots_fails_naming_group_player_payload_and_reason() {
     let out = Command::new(env!("CARGO_BIN_EXE_stoa"))
-        .args(["bots", "tests/fixtures/looper", "--participants", "2"])
+        .args(["bots", "tests/fixtures/looper", "--participants", "2", "--case", "nested"])
         .current_dir(root())
         .env("STOA_CACHE_DIR", root().join("target/stoa-cache"))
         .output()
@@ -47,8 +47,21 @@ fn stoa_bots_fails_naming_group_player_payload_and_reason() {
     assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
     assert!(stderr.contains("group 1"), "{stderr}");
     assert!(stderr.contains("player 1"), "{stderr}");
-    assert!(stderr.contains("loop"), "{stderr}");
+    assert!(stderr.contains("\"loop\""), "the payload is named: {stderr}");
     assert!(stderr.contains("deadline"), "{stderr}");
+}
+
+#[test]
+fn a_bot_that_never_returns_is_stopped_at_the_bot_deadline() {
+    let looper = game("tests/fixtures/looper");
+    let store = Store::temporary().expect("store");
+    let key = stoa::GroupKey { session: store.create_session(&looper.manifest, 2).expect("session").0.code, round: 1, group: 1 };
+    let mut group = store.group(key, 2).expect("group");
+    let started = std::time::Instant::now();
+    let (calls, verdict) = looper.bot_run(&store, &mut group, "Play", Some("spin"));
+    assert!(calls.is_empty());
+    assert!(matches!(verdict, Err(stoa::CallError::Deadline(d)) if d == looper.limits.bot_deadline), "{verdict:?}");
+    assert!(started.elapsed() < looper.limits.bot_deadline * 2);
 }
 
 #[test]

@@ -61,17 +61,6 @@ pub(crate) fn play(ctx: &Context, case: Option<&str>) -> Result<()> {
         expect_field(m, "seq", seq.clone())
     })?;
 
-    if bare {
-        step("player 2 bids -5", || match bot::live_method(2, -5) {
-            Err(e) if e.message().contains("non-negative integer") => Ok(()),
-            Err(e) => bail!("refused for the wrong reason: {e}"),
-            Ok(out) => bail!(
-                "a negative bid was accepted and routed {} message(s)",
-                out.len()
-            ),
-        })?;
-    }
-
     step("player 1 reconnects", || {
         let m = &one(1, json!({"type": "connect"}), 1)?;
         expect_field(m, "type", json!("state"))?;
