@@ -12,3 +12,4 @@ mod server_live;
 mod server_pages;
 mod server_api;
 mod browser;
+mod example_games;
