@@ -15,7 +15,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use futures_util::FutureExt;
 use hyper_util::client::legacy::connect::HttpConnector;
 
-use crate::server_support::{codes, create_session, eventually, flow_game, submit};
+use crate::server_support::{codes, create_session, eventually, flow_game, live_send, position, submit};
 use crate::support::{TOKEN, TestServer, root};
 
 /// A chromedriver process of ours; killed (by its own handle) when dropped.
@@ -209,6 +209,43 @@ async fn a_timed_page_counts_down_and_a_wait_page_moves_on_by_itself() {
             assert_eq!(submit(srv, c, "Bid", 1).await.status, 303);
         }
         wait_text(&b, "#result", "Round 1: the highest bid was 0.").await;
+    })
+    .await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keep_on_page_game_refuses_an_early_submit_then_moves_on_by_itself_after_ten_messages() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(&["example-games/keep-on-page"], &dir.path().join("data")).await;
+    let people = codes(&create_session(&server, "keep-on-page", 2).await);
+    let base = format!("http://{}", server.addr);
+    let srv = &server;
+    with_browser(|b| async move {
+        b.goto(&format!("{base}/p/{}", people[0])).await.expect("open player 1");
+        wait_text(&b, "#count", "0").await;
+        // Too early: the page's own Next button is refused with the game's text.
+        b.find(Locator::Css("#form button[type=submit]")).await.expect("Next").click().await.expect("submit");
+        wait_text(&b, "#stoa-error", "The group has sent 0 of 10 messages; please stay on this page.").await;
+        wait_text(&b, "h2", "Stay on this page").await;
+        assert_eq!(position(srv, &people[0]).await, (1, "Chat".to_string()));
+        screenshot(&b, "keep-on-page-refused").await;
+        // Three messages from this page, seven from the other player's socket.
+        for n in 1..=3 {
+            b.find(Locator::Css("#send")).await.expect("send button").click().await.expect("click");
+            wait_text(&b, "#count", &n.to_string()).await;
+        }
+        for n in 4..=10 {
+            let frame = live_send(srv, &people[1], "Chat", r#"{"type": "message"}"#).await;
+            assert_eq!(frame["data"], serde_json::json!({"type": "progress", "count": n}), "{frame}");
+        }
+        // game_finished: the page submits itself, nobody clicks.
+        wait_text(&b, "#outcome", "Your group sent 10 of 10 messages; you sent 3.").await;
+        assert_eq!(position(srv, &people[0]).await, (1, "Results".to_string()));
+        // A page opened after the group finished moves on at once.
+        b.goto(&format!("{base}/p/{}", people[1])).await.expect("open player 2");
+        wait_text(&b, "#outcome", "Your group sent 10 of 10 messages; you sent 7.").await;
+        assert_eq!(position(srv, &people[1]).await, (1, "Results".to_string()));
     })
     .await;
     server.stop().await;
