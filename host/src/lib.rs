@@ -14,6 +14,7 @@
 //! - `group_commit`: one fsync shared by concurrent calls.
 //! - [`pages`]: template data and rendering of a page.
 //! - [`bots`]: headless bot runs (`stoa bots`).
+//! - [`scaffold`]: `stoa new` — a new game package from the templates in `host/scaffold/`.
 //! - `bindings`: the one `bindgen!` of `wit/game.wit`.
 //! - [`server`]: `stoa serve` — pages, live WebSocket, group actors, API, admin.
 //! - `guest_output`: a game's stdout/stderr, capped, to the host log.
@@ -29,6 +30,7 @@ pub mod live_log;
 pub mod manifest;
 pub mod pages;
 pub mod runtime;
+pub mod scaffold;
 pub mod server;
 pub mod store;
 

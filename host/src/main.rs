@@ -60,6 +60,17 @@ enum Command {
         /// The game package.
         game_dir: PathBuf,
     },
+    /// Write a new game package (a live counter with a bot) to DIR/NAME, ready to build.
+    New {
+        /// The game's name: ASCII letters, digits, `-` and `_`, starting with a letter.
+        name: String,
+        /// Its language: rust, python or js.
+        #[arg(long)]
+        lang: stoa::scaffold::Lang,
+        /// The folder to create the game's folder in.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -129,6 +140,11 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 m.group_fields.len(),
                 m.player_fields.len()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::New { name, lang, dir } => {
+            let game = stoa::scaffold::new_game(&name, lang, &dir, &stoa::scaffold::checkout())?;
+            print!("{}", stoa::scaffold::next_steps(&game, lang));
             Ok(ExitCode::SUCCESS)
         }
     }
