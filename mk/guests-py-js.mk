@@ -1,6 +1,6 @@
 # Python and JavaScript games: included by the main Makefile (run make from the repository root).
 #
-#   make py-games        every Python game's component (sets up .venv with componentize-py first)
+#   make py-games        every Python game's and Python test fixture's component (sets up .venv first)
 #   make js-games        every JavaScript game's component (runs `npm ci` in sdk/js first)
 #   make py-sdk-test     the Python SDK and games' unit tests, under plain CPython
 #   make js-sdk-test     the JavaScript SDK and games' unit tests, under Node
@@ -9,7 +9,7 @@
 #   make py-js-clean     removes the built components (not .venv or node_modules)
 #
 # A game named NAME lives in example-games/NAME and builds to example-games/NAME/target/NAME.wasm
-# (the `component` of its game.toml). A component is rebuilt only when its game's sources or
+# (the `component` of its game.toml); a Python test fixture likewise in tests/fixtures/NAME. A component is rebuilt only when its game's sources or
 # manifest, the SDK or the WIT change; the toolchains are pinned (componentize-py by version here,
 # componentize-js by sdk/js/package-lock.json) and installed once, behind stamp files.
 
@@ -20,12 +20,15 @@ NPM ?= npm
 STOA_VENV ?= .venv
 COMPONENTIZE_PY_VERSION ?= 0.25.1
 PY_GAMES ?= auction-python bargaining-python
+# Hostile Python test games (tests/fixtures/NAME, each with a README "Expectations").
+PY_FIXTURES ?= raiser-python looper-python
 JS_GAMES ?= auction-js
 # How the bots target runs the stoa command.
 STOA ?= cargo run -q -p stoa-host --
 
 # Internal names carry PYJS_/PY_/JS_ so they cannot clash with the including Makefile's.
 PYJS_GAMES_DIR := example-games
+PYJS_FIXTURES_DIR := tests/fixtures
 PYJS_WIT_FILES := $(wildcard wit/*.wit)
 PY_SDK_FILES := sdk/python/build.py $(wildcard sdk/python/stoa/*.py)
 JS_SDK_FILES := sdk/js/build.mjs sdk/js/stoa.js sdk/js/world.js
@@ -34,11 +37,12 @@ JS_STAMP := sdk/js/node_modules/.npm-ci-stamp
 
 pyjs_component = $(PYJS_GAMES_DIR)/$(1)/target/$(1).wasm
 PY_COMPONENTS := $(foreach g,$(PY_GAMES),$(call pyjs_component,$(g)))
+PY_FIXTURE_COMPONENTS := $(foreach g,$(PY_FIXTURES),$(PYJS_FIXTURES_DIR)/$(g)/target/$(g).wasm)
 JS_COMPONENTS := $(foreach g,$(JS_GAMES),$(call pyjs_component,$(g)))
 
 .PHONY: py-games js-games py-sdk-test js-sdk-test py-js-bots py-js-test py-js-clean
 
-py-games: $(PY_COMPONENTS)
+py-games: $(PY_COMPONENTS) $(PY_FIXTURE_COMPONENTS)
 js-games: $(JS_COMPONENTS)
 
 # The virtual environment, and componentize-py pinned in it. The stamp names the version, so
@@ -54,15 +58,17 @@ $(JS_STAMP): sdk/js/package.json sdk/js/package-lock.json
 	touch $@
 
 # One rule per game: its component depends on the game's sources and manifest, the SDK and the WIT.
+# py_game_rule takes the game's folder ($(1)) and name ($(2)).
 define py_game_rule
-$(call pyjs_component,$(1)): $(PYJS_GAMES_DIR)/$(1)/game.toml $(wildcard $(PYJS_GAMES_DIR)/$(1)/src/*.py) $(PY_SDK_FILES) $(PYJS_WIT_FILES) $(PY_STAMP)
-	$(STOA_VENV)/bin/python sdk/python/build.py $(PYJS_GAMES_DIR)/$(1)
+$(1)/target/$(2).wasm: $(1)/game.toml $(wildcard $(1)/src/*.py) $(PY_SDK_FILES) $(PYJS_WIT_FILES) $(PY_STAMP)
+	$(STOA_VENV)/bin/python sdk/python/build.py $(1)
 endef
 define js_game_rule
 $(call pyjs_component,$(1)): $(PYJS_GAMES_DIR)/$(1)/game.toml $(wildcard $(PYJS_GAMES_DIR)/$(1)/src/*.js) $(JS_SDK_FILES) $(PYJS_WIT_FILES) $(JS_STAMP)
 	$(NODE) sdk/js/build.mjs $(PYJS_GAMES_DIR)/$(1)
 endef
-$(foreach g,$(PY_GAMES),$(eval $(call py_game_rule,$(g))))
+$(foreach g,$(PY_GAMES),$(eval $(call py_game_rule,$(PYJS_GAMES_DIR)/$(g),$(g))))
+$(foreach g,$(PY_FIXTURES),$(eval $(call py_game_rule,$(PYJS_FIXTURES_DIR)/$(g),$(g))))
 $(foreach g,$(JS_GAMES),$(eval $(call js_game_rule,$(g))))
 
 py-sdk-test:
@@ -78,4 +84,4 @@ py-js-bots: $(PY_COMPONENTS) $(JS_COMPONENTS)
 py-js-test: py-sdk-test js-sdk-test py-js-bots
 
 py-js-clean:
-	rm -rf $(foreach g,$(PY_GAMES) $(JS_GAMES),$(PYJS_GAMES_DIR)/$(g)/target)
+	rm -rf $(foreach g,$(PY_GAMES) $(JS_GAMES),$(PYJS_GAMES_DIR)/$(g)/target) $(foreach g,$(PY_FIXTURES),$(PYJS_FIXTURES_DIR)/$(g)/target)
