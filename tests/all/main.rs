@@ -13,3 +13,5 @@ mod server_pages;
 mod server_api;
 mod browser;
 mod example_games;
+mod languages;
+mod scaffold;
