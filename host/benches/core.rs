@@ -50,6 +50,11 @@ fn per_call(game: &Arc<Game>, store: &Store, calls: usize, per_group: usize, dur
     times
 }
 
+/// `STOA_BENCH=percall,durable,bots` runs only those sections (all by default).
+fn section(name: &str) -> bool {
+    std::env::var("STOA_BENCH").map(|v| v.split(',').any(|s| s == name)).unwrap_or(true)
+}
+
 fn main() {
     let cache = root().join("target/stoa-cache");
     let runtime = Runtime::new(RuntimeConfig { cache_dir: Some(cache), ..RuntimeConfig::default() }).expect("runtime");
@@ -57,6 +62,8 @@ fn main() {
     let auctions: Vec<(&str, Arc<Game>)> = ["auction", "auction-python", "auction-js"]
         .iter()
         .filter(|name| root().join("example-games").join(name).join("game.toml").is_file())
+        // `STOA_BENCH_GAMES=auction,auction-js` limits the games measured.
+        .filter(|name| std::env::var("STOA_BENCH_GAMES").map(|v| v.split(',').any(|g| g == **name)).unwrap_or(true))
         .filter_map(|name| match Game::load(&runtime, &root().join("example-games").join(name)) {
             Ok(g) => Some((*name, g)),
             Err(e) => {
@@ -66,6 +73,7 @@ fn main() {
         })
         .collect();
 
+    if section("percall") {
     println!("\n## Per-call cost (fresh instance + live-method + sled transaction)\n");
     println!("| game | calls | median µs | p99 µs | calls/s (1 thread) |");
     println!("|---|---|---|---|---|");
@@ -76,6 +84,18 @@ fn main() {
         let mut t = per_call(game, &store, n, 10, false);
         t.sort();
         let total: Duration = t.iter().sum();
+        // The same calls' wasm part alone: a fresh instance running a read-only export.
+        let (session, _) = store.create_session(&game.manifest, game.manifest.players_per_group).expect("session");
+        let key = GroupKey { session: session.code, round: 1, group: 1 };
+        let mut w: Vec<Duration> = (0..n / 4)
+            .map(|_| {
+                let t = Instant::now();
+                game.vars_for_template(&store, &key, game.manifest.players_per_group, "Results", 1).expect("vars");
+                t.elapsed()
+            })
+            .collect();
+        w.sort();
+        println!("| {name} (fresh instance + vars-for-template only) | {} | {} | {} | - |", n / 4, micros(percentile(&w, 0.5)), micros(percentile(&w, 0.99)));
         println!(
             "| {name} | {n} | {} | {} | {:.0} |",
             micros(percentile(&t, 0.5)),
@@ -84,7 +104,9 @@ fn main() {
         );
     }
 
-    if let Some((_, auction)) = auctions.iter().find(|(n, _)| *n == "auction") {
+    }
+
+    if let Some((_, auction)) = auctions.iter().find(|(n, _)| *n == "auction").filter(|_| section("durable")) {
         println!("\n## Durable calls (fsync before the call returns), Rust auction\n");
         println!("| mode | calls | median µs | p99 µs | calls/s | fsyncs |");
         println!("|---|---|---|---|---|---|");
@@ -121,6 +143,9 @@ fn main() {
         );
     }
 
+    if !section("bots") {
+        return;
+    }
     println!("\n## Headless bots (`stoa bots`), live calls per second\n");
     println!("| game | participants | threads | live calls | seconds | live calls/s |");
     println!("|---|---|---|---|---|---|");

@@ -50,10 +50,11 @@ impl Default for RuntimeConfig {
 
 /// `$STOA_CACHE_DIR`, else `$XDG_CACHE_HOME/stoa`, else `~/.cache/stoa`.
 pub fn default_cache_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("STOA_CACHE_DIR") {
+    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = set("STOA_CACHE_DIR") {
         return Some(PathBuf::from(dir));
     }
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+    if let Some(dir) = set("XDG_CACHE_HOME") {
         return Some(PathBuf::from(dir).join("stoa"));
     }
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("stoa"))
