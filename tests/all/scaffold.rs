@@ -4,7 +4,9 @@
 //! Slow: each language builds once (Rust compiles the SDK for wasm, its dependencies cached
 //! under `target/stoa-new`; Python and JavaScript run componentize-py/-js, which `make
 //! games` set up). Each such build is a new component (the builds are not byte-identical), so
-//! `stoa bots` compiles it afresh into a cache that goes away with the test's folder.
+//! `stoa bots` compiles it afresh into a cache that goes away with the test's folder. Builds
+//! and bots run under `nice`, so they take spare CPU from, not time away from, the suite's
+//! timing-sensitive tests running beside them.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -12,9 +14,16 @@ use std::time::Instant;
 
 use crate::support::root;
 
+/// `program` at the lowest CPU priority.
+fn niced(program: &str) -> Command {
+    let mut command = Command::new("nice");
+    command.args(["-n", "19", program]);
+    command
+}
+
 /// Runs the `stoa` binary with `args` in `dir`, caching compiled components in `dir/.cache`.
 fn stoa(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stoa"))
+    niced(env!("CARGO_BIN_EXE_stoa"))
         .args(args)
         .current_dir(dir)
         .env("STOA_CACHE_DIR", dir.join(".cache"))
@@ -37,7 +46,7 @@ fn new_game_builds_and_passes_its_bots(lang: &str) {
     assert!(game.join("game.toml").is_file() && game.join("Makefile").is_file() && game.join("README.md").is_file());
 
     let started = Instant::now();
-    let built = Command::new("make")
+    let built = niced("make")
         .current_dir(&game)
         // Rust: the game's own workspace, its dependencies compiled once for every test run
         // (not the suite's own target folder, which the running `cargo test` holds).
