@@ -34,13 +34,15 @@ fn per_call(game: &Arc<Game>, store: &Store, calls: usize, per_group: usize, dur
     let mut times = Vec::with_capacity(calls);
     for g in 1..=groups {
         let mut group = store.group(GroupKey { session: session.code.clone(), round: 1, group: g }, ppg).expect("group");
+        // Kept between the group's calls when the game has `warm_instances`.
+        let mut slot = None;
         for i in 0..per_group {
             let id = (i as u32 % ppg) + 1;
             // Rising and falling bids: half broadcast a new max, half are rejected.
             let bid = if i % 2 == 0 { 10 * (i + 1) } else { 1 };
             let payload = format!(r#"{{"bid": {bid}, "seq": {i}}}"#);
             let t = Instant::now();
-            game.live_call(store, &mut group, "Bid", id, &payload).expect("live call");
+            game.live_call_in(&mut slot, store, &mut group, "Bid", id, &payload).expect("live call");
             if durable {
                 store.wait_durable().expect("durable");
             }

@@ -34,6 +34,8 @@ pub(crate) struct BotEnv {
     pub(crate) group: Group,
     pub(crate) page: String,
     pub(crate) calls: Vec<BotCall>,
+    /// The group's warm instance for nested live calls (games with `warm_instances`).
+    pub(crate) warm: Option<crate::game::Instance>,
 }
 
 /// The data of one call's store.
@@ -188,7 +190,7 @@ impl bot_driver::Host for CallState {
         let Mode::Bot(env) = &mut self.mode else {
             return Err("bot-driver is only available inside call-live-method".into());
         };
-        let result = self.game.clone().live_call(&self.store, &mut env.group, &env.page, id_in_group, &payload);
+        let result = self.game.clone().live_call_in(&mut env.warm, &self.store, &mut env.group, &env.page, id_in_group, &payload);
         let answer = match &result {
             Ok(c) => Ok(c.messages.iter().map(|m| types::Message { to: m.to, payload: m.payload.clone() }).collect()),
             Err(e) => Err(e.to_string()),

@@ -80,6 +80,32 @@ pub struct BotCall {
     pub result: Result<Vec<Routed>, CallError>,
 }
 
+/// A game instance with its store, kept by a caller between calls of one group (never
+/// shared across groups or sessions). See [`Game::live_call_in`].
+pub struct Instance {
+    store: wasmtime::Store<CallState>,
+    exports: crate::bindings::Game,
+}
+
+impl Instance {
+    /// The group this instance serves.
+    pub fn group(&self) -> &GroupKey {
+        &self.store.data().group
+    }
+}
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance").field("group", &self.store.data().group).finish_non_exhaustive()
+    }
+}
+
+/// What a call leaves behind: its field writes and its mode (a bot's state).
+struct Taken {
+    writes: Vec<(Vec<u8>, String)>,
+    mode: Mode,
+}
+
 /// A loaded game.
 pub struct Game {
     /// The manifest.
@@ -160,26 +186,59 @@ impl Game {
         }
     }
 
-    /// Runs `f` on a fresh instance in a fresh store, then logs the game's output.
+    /// Runs `f` on the instance in `slot` when `reuse` allows and it belongs to `group`, else
+    /// on a fresh instance in a fresh store; then logs the game's output. When `reuse` is set
+    /// and the call did not trap, the instance goes back into `slot` for the group's next
+    /// call. Returns the call's field writes and its mode (a bot's state) with the result.
+    #[allow(clippy::too_many_arguments)]
     fn run<R>(
         self: &Arc<Self>,
+        slot: &mut Option<Instance>,
+        reuse: bool,
         store: &Store,
         group: &GroupKey,
         players: u32,
         mode: Mode,
         deadline: Duration,
         f: impl FnOnce(&crate::bindings::Game, &mut wasmtime::Store<CallState>) -> wasmtime::Result<R>,
-    ) -> (Result<R, CallError>, CallState) {
-        let state = CallState::new(self.clone(), store.clone(), group.clone(), players, mode);
-        let mut wstore = wasmtime::Store::new(&self.engine, state);
-        wstore.limiter(|s| s);
-        wstore.set_epoch_deadline(Runtime::ticks(deadline));
-        wstore.epoch_deadline_trap();
-        let result = self.pre.instantiate(&mut wstore).and_then(|instance| f(&instance, &mut wstore));
-        let state = wstore.into_data();
-        let result = result.map_err(|e| self.classify(e, &state, deadline));
-        self.log_output(&state, group);
-        (result, state)
+    ) -> (Result<R, CallError>, Taken) {
+        let mut instance = match slot.take() {
+            Some(i) if reuse && i.store.data().group == *group => i,
+            _ => {
+                let state = CallState::new(self.clone(), store.clone(), group.clone(), players, Mode::ReadOnly("start"));
+                let mut wstore = wasmtime::Store::new(&self.engine, state);
+                wstore.limiter(|s| s);
+                wstore.epoch_deadline_trap();
+                // A start function that loops is stopped like a call.
+                wstore.set_epoch_deadline(Runtime::ticks(deadline));
+                match self.pre.instantiate(&mut wstore) {
+                    Ok(exports) => Instance { store: wstore, exports },
+                    Err(e) => {
+                        let err = self.classify(e, wstore.data(), deadline);
+                        self.log_output(wstore.data(), group);
+                        return (Err(err), Taken { writes: Vec::new(), mode });
+                    }
+                }
+            }
+        };
+        let state = instance.store.data_mut();
+        state.mode = mode;
+        state.players = players;
+        state.writes.clear();
+        state.memory_refused = None;
+        instance.store.set_epoch_deadline(Runtime::ticks(deadline));
+        let result = f(&instance.exports, &mut instance.store);
+        let state = instance.store.data_mut();
+        let taken =
+            Taken { writes: state.writes.drain().collect(), mode: std::mem::replace(&mut state.mode, Mode::ReadOnly("idle")) };
+        // Classify before logging: a trap's reason quotes the game's last stderr lines.
+        let result = result.map_err(|e| self.classify(e, instance.store.data(), deadline));
+        self.log_output(instance.store.data(), group);
+        if result.is_ok() && reuse {
+            *slot = Some(instance);
+        }
+        // Otherwise the instance is dropped here: a trapped one can never be entered again.
+        (result, taken)
     }
 
     fn classify(&self, e: wasmtime::Error, state: &CallState, deadline: Duration) -> CallError {
@@ -226,7 +285,26 @@ impl Game {
         id_in_group: u32,
         payload: &str,
     ) -> Result<Committed, CallError> {
-        let result = self.try_live_call(store, group, page, id_in_group, payload);
+        self.live_call_in(&mut None, store, group, page, id_in_group, payload)
+    }
+
+    /// [`Game::live_call`] keeping the group's instance in `slot` between calls when the
+    /// manifest says `warm_instances = true`; a trap, a limit hit or a refused reply drops it.
+    pub fn live_call_in(
+        self: &Arc<Self>,
+        slot: &mut Option<Instance>,
+        store: &Store,
+        group: &mut Group,
+        page: &str,
+        id_in_group: u32,
+        payload: &str,
+    ) -> Result<Committed, CallError> {
+        let result = self.try_live_call(slot, store, group, page, id_in_group, payload);
+        if matches!(result, Err(CallError::Output(_) | CallError::Host(_))) {
+            // The instance answered, but with something refused: start the next call afresh.
+            // (A trap already dropped it; a game's own `err` leaves it sound.)
+            *slot = None;
+        }
         if let Err(e) = &result {
             tracing::debug!(game = %self.manifest.name, %group.key, player = id_in_group, "live call failed: {e}");
             store.log_failure(group, page, id_in_group, payload, &e.to_string())?;
@@ -236,6 +314,7 @@ impl Game {
 
     fn try_live_call(
         self: &Arc<Self>,
+        slot: &mut Option<Instance>,
         store: &Store,
         group: &mut Group,
         page: &str,
@@ -249,7 +328,8 @@ impl Game {
             return Err(CallError::BadInput(format!("payload is not JSON: {e}")));
         }
         let ctx = self.context(&group.key, group.players, page);
-        let (result, state) = self.run(store, &group.key, group.players, Mode::Live, self.limits.deadline, |g, s| {
+        let reuse = self.manifest.warm_instances;
+        let (result, taken) = self.run(slot, reuse, store, &group.key, group.players, Mode::Live, self.limits.deadline, |g, s| {
             g.call_live_method(s, &ctx, id, &payload.to_string())
         });
         let messages = result?.map_err(CallError::Refused)?;
@@ -278,7 +358,7 @@ impl Game {
             }
             out.push((m.to, m.payload));
         }
-        let (call, messages) = store.commit_call(group, page, id, payload, state.writes.into_iter().collect(), out)?;
+        let (call, messages) = store.commit_call(group, page, id, payload, taken.writes, out)?;
         Ok(Committed { call, messages })
     }
 
@@ -292,8 +372,23 @@ impl Game {
         id_in_group: u32,
         values: &str,
     ) -> Result<Option<String>, CallError> {
+        self.error_message_in(&mut None, store, group, players, page, id_in_group, values)
+    }
+
+    /// [`Game::error_message`] on the read-only instance kept in `slot` for `group`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn error_message_in(
+        self: &Arc<Self>,
+        slot: &mut Option<Instance>,
+        store: &Store,
+        group: &GroupKey,
+        players: u32,
+        page: &str,
+        id_in_group: u32,
+        values: &str,
+    ) -> Result<Option<String>, CallError> {
         let ctx = self.context(group, players, page);
-        self.run(store, group, players, Mode::ReadOnly("error-message"), self.limits.deadline, |g, s| {
+        self.run(slot, true, store, group, players, Mode::ReadOnly("error-message"), self.limits.deadline, |g, s| {
             g.call_error_message(s, &ctx, id_in_group, &values.to_string())
         })
         .0
@@ -308,9 +403,22 @@ impl Game {
         page: &str,
         id_in_group: u32,
     ) -> Result<serde_json::Map<String, serde_json::Value>, CallError> {
+        self.vars_for_template_in(&mut None, store, group, players, page, id_in_group)
+    }
+
+    /// [`Game::vars_for_template`] on the read-only instance kept in `slot` for `group`.
+    pub fn vars_for_template_in(
+        self: &Arc<Self>,
+        slot: &mut Option<Instance>,
+        store: &Store,
+        group: &GroupKey,
+        players: u32,
+        page: &str,
+        id_in_group: u32,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, CallError> {
         let ctx = self.context(group, players, page);
         let text = self
-            .run(store, group, players, Mode::ReadOnly("vars-for-template"), self.limits.deadline, |g, s| {
+            .run(slot, true, store, group, players, Mode::ReadOnly("vars-for-template"), self.limits.deadline, |g, s| {
                 g.call_vars_for_template(s, &ctx, id_in_group)
             })
             .0?;
@@ -333,12 +441,13 @@ impl Game {
         case: Option<&str>,
     ) -> (Vec<BotCall>, Result<(), CallError>) {
         let ctx = self.context(&group.key, group.players, page);
-        let env = BotEnv { group: group.clone(), page: page.to_string(), calls: Vec::new() };
+        let env = BotEnv { group: group.clone(), page: page.to_string(), calls: Vec::new(), warm: None };
         let key = group.key.clone();
-        let (result, state) = self.run(store, &key, group.players, Mode::Bot(Box::new(env)), self.limits.bot_deadline, |g, s| {
-            g.call_call_live_method(s, &ctx, case)
-        });
-        let Mode::Bot(env) = state.mode else {
+        let (result, taken) =
+            self.run(&mut None, false, store, &key, group.players, Mode::Bot(Box::new(env)), self.limits.bot_deadline, |g, s| {
+                g.call_call_live_method(s, &ctx, case)
+            });
+        let Mode::Bot(env) = taken.mode else {
             return (Vec::new(), Err(CallError::Host("bot state lost".into())));
         };
         *group = env.group;

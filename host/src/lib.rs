@@ -34,7 +34,7 @@ pub mod scaffold;
 pub mod server;
 pub mod store;
 
-pub use game::{CallError, Committed, Game, LoadError};
+pub use game::{CallError, Committed, Game, Instance, LoadError};
 pub use live_log::{Group, Routed};
 pub use manifest::Manifest;
 pub use runtime::{Runtime, RuntimeConfig};

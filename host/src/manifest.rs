@@ -114,6 +114,10 @@ pub struct Manifest {
     pub component: PathBuf,
     /// Bot cases; the bot session is run once per case.
     pub bot_cases: Vec<String>,
+    /// Whether one instance may serve successive live calls of one group (never of another
+    /// group or session); it is dropped after a trap, a refused reply or idleness. Large
+    /// guests (Python, JavaScript) start much faster this way; memory is not persisted.
+    pub warm_instances: bool,
     /// Group fields by name.
     pub group_fields: BTreeMap<String, FieldSpec>,
     /// Player fields by name.
@@ -134,6 +138,8 @@ struct RawManifest {
     component: PathBuf,
     #[serde(default)]
     bot_cases: Vec<String>,
+    #[serde(default)]
+    warm_instances: bool,
     #[serde(default)]
     group: RawFields,
     #[serde(default)]
@@ -254,6 +260,7 @@ impl Manifest {
             num_rounds: raw.num_rounds,
             component: raw.component,
             bot_cases: raw.bot_cases,
+            warm_instances: raw.warm_instances,
             group_fields,
             player_fields,
             pages: raw

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use crate::game::{CallError, Game};
+use crate::game::{CallError, Game, Instance};
 use crate::store::{GroupKey, Store};
 
 /// The variables a page's template sees.
@@ -20,7 +20,22 @@ pub fn template_data(
     id_in_group: u32,
     participant: &str,
 ) -> Result<Value, CallError> {
-    let mut data: Map<String, Value> = game.vars_for_template(store, group, players, page, id_in_group)?;
+    template_data_in(&mut None, game, store, group, players, page, id_in_group, participant)
+}
+
+/// [`template_data`] running `vars-for-template` on the read-only instance kept in `slot`.
+#[allow(clippy::too_many_arguments)]
+pub fn template_data_in(
+    slot: &mut Option<Instance>,
+    game: &Arc<Game>,
+    store: &Store,
+    group: &GroupKey,
+    players: u32,
+    page: &str,
+    id_in_group: u32,
+    participant: &str,
+) -> Result<Value, CallError> {
+    let mut data: Map<String, Value> = game.vars_for_template_in(slot, store, group, players, page, id_in_group)?;
     let mut player = Map::new();
     player.insert("id_in_group".into(), json!(id_in_group));
     for (k, v) in store.player_fields(&game.manifest, group, id_in_group)? {
@@ -50,7 +65,22 @@ pub fn render(
     id_in_group: u32,
     participant: &str,
 ) -> Result<String, CallError> {
-    let data = template_data(game, store, group, players, page, id_in_group, participant)?;
+    render_in(&mut None, game, store, group, players, page, id_in_group, participant)
+}
+
+/// [`render`] running `vars-for-template` on the read-only instance kept in `slot`.
+#[allow(clippy::too_many_arguments)]
+pub fn render_in(
+    slot: &mut Option<Instance>,
+    game: &Arc<Game>,
+    store: &Store,
+    group: &GroupKey,
+    players: u32,
+    page: &str,
+    id_in_group: u32,
+    participant: &str,
+) -> Result<String, CallError> {
+    let data = template_data_in(slot, game, store, group, players, page, id_in_group, participant)?;
     game.templates
         .render(page, &data)
         .map_err(|e| CallError::Output(format!("template of page `{page}` failed: {e}")))

@@ -108,3 +108,27 @@ fn bad_field_writes_are_errors_the_game_sees() {
     assert!(text("bad_player").contains("99"), "{seen}");
     assert!(!text("undeclared_read").is_empty());
 }
+
+#[test]
+fn a_trap_drops_a_warm_instance() {
+    // The looper's component under a manifest that keeps warm instances.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = crate::support::root().join("tests/fixtures/looper");
+    std::fs::create_dir_all(dir.path().join("target")).expect("mkdir");
+    std::fs::create_dir_all(dir.path().join("templates")).expect("mkdir");
+    for f in ["target/looper.wasm", "templates/Play.hbs", "templates/End.hbs"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).expect("copy");
+    }
+    let manifest = std::fs::read_to_string(src.join("game.toml")).expect("manifest");
+    std::fs::write(dir.path().join("game.toml"), manifest.replace("component =", "warm_instances = true\ncomponent =")).expect("write");
+    let looper = stoa::Game::load(crate::support::runtime(), dir.path()).expect("load");
+    let (_d, store) = store();
+    let mut group = session_group(&looper, &store, 2, 1);
+    let mut slot = None;
+    looper.live_call_in(&mut slot, &store, &mut group, "Play", 1, r#""hi""#).expect("ok");
+    assert!(slot.is_some(), "kept warm");
+    let err = looper.live_call_in(&mut slot, &store, &mut group, "Play", 1, r#""loop""#).expect_err("loops");
+    assert!(matches!(err, CallError::Deadline(_)));
+    assert!(slot.is_none(), "a trapped instance is never entered again");
+    looper.live_call_in(&mut slot, &store, &mut group, "Play", 1, r#""hi""#).expect("a fresh instance serves the next call");
+}

@@ -277,3 +277,24 @@ async fn a_looping_python_game_gets_a_deadline_error_frame_while_another_group_i
     free.close(None).await.ok();
     server.stop().await;
 }
+
+#[test]
+fn a_warm_instance_serves_only_its_own_group() {
+    let auction = game("example-games/auction-python");
+    assert!(auction.manifest.warm_instances);
+    let (_dir, store) = store();
+    let (session, _) = store.create_session(&auction.manifest, 6).expect("session");
+    let key = |g| stoa::GroupKey { session: session.code.clone(), round: 1, group: g };
+    let mut g1 = store.group(key(1), 3).expect("group");
+    let mut g2 = store.group(key(2), 3).expect("group");
+    let mut slot = None;
+    auction.live_call_in(&mut slot, &store, &mut g1, "Bid", 1, r#"{"bid": 10}"#).expect("bid");
+    assert_eq!(slot.as_ref().map(|i| i.group().clone()), Some(key(1)), "kept for group 1");
+    let c = auction.live_call_in(&mut slot, &store, &mut g2, "Bid", 1, r#"{"type": "connect"}"#).expect("connect");
+    assert_eq!(crate::support::json(&c.messages[0].payload)["max_bid"], 0, "group 2 sees its own fields");
+    assert_eq!(slot.as_ref().map(|i| i.group().clone()), Some(key(2)), "group 2 got its own instance");
+    auction.live_call_in(&mut slot, &store, &mut g2, "Bid", 1, r#"{"bid": "lots"}"#).expect_err("refused");
+    assert_eq!(slot.as_ref().map(|i| i.group().clone()), Some(key(2)), "a game's own err keeps the instance");
+    let fields = store.group_fields(&auction.manifest, &key(1)).expect("fields");
+    assert_eq!(fields["max_bid"], 10);
+}

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use crate::game::{CallError, Game};
+use crate::game::{CallError, Game, Instance};
 use crate::live_log::Group;
 use crate::store::{GroupKey, Store};
 
@@ -25,6 +25,9 @@ pub(crate) const SOCKET_QUEUE: usize = 4096;
 
 /// Most calls run back to back before their shared flush.
 const BATCH: usize = 256;
+
+/// A warm instance unused this long is dropped (its memory goes back to the pool).
+const WARM_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Frames to one socket.
 pub(crate) type FrameSender = mpsc::Sender<Arc<str>>;
@@ -82,7 +85,17 @@ async fn run(game: Arc<Game>, store: Store, key: GroupKey, mut rx: mpsc::Receive
         Err(e) => return tracing::error!(%key, "cannot open the group's log: {e}"),
     };
     let mut subscribers: Vec<Subscriber> = Vec::new();
-    while let Some(first) = rx.recv().await {
+    // The group's warm instance, for games with `warm_instances`; dropped when idle.
+    let mut warm: Option<Instance> = None;
+    loop {
+        let first = match tokio::time::timeout(WARM_IDLE, rx.recv()).await {
+            Ok(Some(cmd)) => cmd,
+            Ok(None) => break,
+            Err(_) => {
+                warm = None;
+                continue;
+            }
+        };
         let mut calls = Vec::new();
         let mut next = Some(first);
         while let Some(cmd) = next.take() {
@@ -90,7 +103,7 @@ async fn run(game: Arc<Game>, store: Store, key: GroupKey, mut rx: mpsc::Receive
                 Command::Live { id, page, payload, errors } => calls.push((id, page, payload, errors)),
                 Command::Subscribe { id, after, frames } => {
                     // Calls taken before this subscription are routed before it replays.
-                    group = run_calls(&game, &store, group, std::mem::take(&mut calls), &mut subscribers).await;
+                    (group, warm) = run_calls(&game, &store, group, warm, std::mem::take(&mut calls), &mut subscribers).await;
                     subscribe(&store, &group.key, id, after, frames, &mut subscribers).await;
                 }
             }
@@ -98,7 +111,7 @@ async fn run(game: Arc<Game>, store: Store, key: GroupKey, mut rx: mpsc::Receive
                 next = rx.try_recv().ok();
             }
         }
-        group = run_calls(&game, &store, group, calls, &mut subscribers).await;
+        (group, warm) = run_calls(&game, &store, group, warm, calls, &mut subscribers).await;
     }
 }
 
@@ -107,31 +120,33 @@ async fn run_calls(
     game: &Arc<Game>,
     store: &Store,
     group: Group,
+    warm: Option<Instance>,
     calls: Vec<(u32, String, String, FrameSender)>,
     subscribers: &mut Vec<Subscriber>,
-) -> Group {
+) -> (Group, Option<Instance>) {
     if calls.is_empty() {
-        return group;
+        return (group, warm);
     }
     let (game2, store2) = (game.clone(), store.clone());
     let backup = group.clone();
     let joined = tokio::task::spawn_blocking(move || {
         let mut group = group;
+        let mut warm = warm;
         let mut results = Vec::with_capacity(calls.len());
         for (id, page, payload, errors) in calls {
-            let result = game2.live_call(&store2, &mut group, &page, id, &payload);
+            let result = game2.live_call_in(&mut warm, &store2, &mut group, &page, id, &payload);
             results.push((result, errors));
         }
         let durable = store2.wait_durable();
-        (group, results, durable)
+        (group, warm, results, durable)
     })
     .await;
-    let (group, results, durable) = match joined {
+    let (group, warm, results, durable) = match joined {
         Ok(done) => done,
         Err(e) => {
             tracing::error!(key = %backup.key, "a live call batch panicked: {e}");
             // Re-read the position from the log: whatever was committed stays committed.
-            return store.group(backup.key.clone(), backup.players).unwrap_or(backup);
+            return (store.group(backup.key.clone(), backup.players).unwrap_or(backup), None);
         }
     };
     for (result, errors) in results {
@@ -152,7 +167,7 @@ async fn run_calls(
             subscribers.retain(|s| !m.reaches(s.id) || s.frames.try_send(frame.clone()).is_ok());
         }
     }
-    group
+    (group, warm)
 }
 
 async fn subscribe(
