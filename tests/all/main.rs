@@ -9,6 +9,7 @@ mod core_auction;
 mod core_hostile;
 mod core_bots;
 mod server_live;
+mod crash;
 mod server_pages;
 mod server_api;
 mod browser;
