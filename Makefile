@@ -49,7 +49,7 @@ include mk/guests-py-js.mk
 
 test: games browser
 	$(CARGO) test -p stoa-host --no-fail-fast
-	$(MAKE) --no-print-directory py-sdk-test js-sdk-test py-js-bots
+	$(MAKE) --no-print-directory py-sdk-test js-sdk-test
 
 bench: games
 	$(CARGO) bench -p stoa-host --bench core
