@@ -18,7 +18,8 @@ fn an_infinite_loop_is_stopped_at_the_deadline_and_writes_nothing() {
     let took = started.elapsed();
     assert!(matches!(err, CallError::Deadline(_)), "{err:?}");
     assert!(took >= looper.limits.deadline, "stopped early: {took:?}");
-    assert!(took < looper.limits.deadline * 3, "stopped late: {took:?}");
+    // Wall-clock bound generous enough for a busy 2-core CI machine.
+    assert!(took < looper.limits.deadline * 10, "stopped late: {took:?}");
     let fields = store.group_fields(&looper.manifest, &group.key).expect("fields");
     assert_eq!(fields["touched"], json!(false), "the write before the loop was rolled back");
     let calls = store.calls(&group.key).expect("log");
@@ -112,15 +113,7 @@ fn bad_field_writes_are_errors_the_game_sees() {
 #[test]
 fn a_trap_drops_a_warm_instance() {
     // The looper's component under a manifest that keeps warm instances.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let src = crate::support::root().join("tests/fixtures/looper");
-    std::fs::create_dir_all(dir.path().join("target")).expect("mkdir");
-    std::fs::create_dir_all(dir.path().join("templates")).expect("mkdir");
-    for f in ["target/looper.wasm", "templates/Play.hbs", "templates/End.hbs"] {
-        std::fs::copy(src.join(f), dir.path().join(f)).expect("copy");
-    }
-    let manifest = std::fs::read_to_string(src.join("game.toml")).expect("manifest");
-    std::fs::write(dir.path().join("game.toml"), manifest.replace("component =", "warm_instances = true\ncomponent =")).expect("write");
+    let dir = crate::support::looper_copy(|m| m.replace("component =", "warm_instances = true\ncomponent ="));
     let looper = stoa::Game::load(crate::support::runtime(), dir.path()).expect("load");
     let (_d, store) = store();
     let mut group = session_group(&looper, &store, 2, 1);

@@ -92,3 +92,19 @@ impl TestServer {
         }
     }
 }
+
+/// A copy of the looper fixture in a temporary directory, its manifest passed through `edit`
+/// (to turn on warm instances, or give a loop more time on a busy machine).
+pub(crate) fn looper_copy(edit: impl Fn(&str) -> String) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = root().join("tests/fixtures/looper");
+    for sub in ["target", "templates"] {
+        std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
+    }
+    for f in ["target/looper.wasm", "templates/Play.hbs", "templates/End.hbs"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).expect("copy");
+    }
+    let manifest = std::fs::read_to_string(src.join("game.toml")).expect("manifest");
+    std::fs::write(dir.path().join("game.toml"), edit(&manifest)).expect("write");
+    dir
+}
