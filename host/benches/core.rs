@@ -80,7 +80,11 @@ fn main() {
     println!("| game | calls | median µs | p99 µs | calls/s (1 thread) |");
     println!("|---|---|---|---|---|");
     for (name, game) in &auctions {
-        let store = Store::open(&dir.path().join(format!("percall-{name}"))).expect("store");
+        let store = if std::env::var("STOA_BENCH_TEMP").is_ok() {
+            Store::temporary().expect("store")
+        } else {
+            Store::open(&dir.path().join(format!("percall-{name}"))).expect("store")
+        };
         let n = if *name == "auction" { 20_000 } else { 2_000 };
         per_call(game, &store, n / 10, 10, false); // warm-up
         let mut t = per_call(game, &store, n, 10, false);

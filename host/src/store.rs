@@ -160,9 +160,10 @@ impl Store {
         Store::from_config(sled::Config::new().path(dir))
     }
 
-    /// A database that lives in a temporary directory and disappears when dropped.
+    /// A database that lives in a temporary directory and disappears when dropped. Nothing
+    /// in it needs to survive a crash, so sled's background flusher is off.
     pub fn temporary() -> Result<Store, StoreError> {
-        Store::from_config(sled::Config::new().temporary(true))
+        Store::from_config(sled::Config::new().temporary(true).flush_every_ms(None))
     }
 
     fn from_config(config: sled::Config) -> Result<Store, StoreError> {
