@@ -47,12 +47,19 @@ pub(crate) struct CallState {
     pub(crate) group: GroupKey,
     pub(crate) players: u32,
     pub(crate) mode: Mode,
-    /// This call's field writes, by sled key, as JSON text.
-    pub(crate) writes: HashMap<Vec<u8>, String>,
+    /// This call's field writes, by sled key.
+    pub(crate) writes: HashMap<Vec<u8>, Write>,
     /// Set when the game tried to grow a memory past its cap (the size it asked for).
     pub(crate) memory_refused: Option<usize>,
     pub(crate) stdout: GuestOutput,
     pub(crate) stderr: GuestOutput,
+}
+
+/// One field write: which field (player None = group field) and its JSON text.
+pub(crate) struct Write {
+    pub(crate) player: Option<u32>,
+    pub(crate) name: String,
+    pub(crate) value: String,
 }
 
 /// Guest stdout/stderr kept per call before it goes to the host log.
@@ -80,8 +87,8 @@ impl CallState {
     }
 
     fn read(&self, key: Vec<u8>, spec: &FieldSpec) -> Result<String, String> {
-        if let Some(v) = self.writes.get(&key) {
-            return Ok(v.clone());
+        if let Some(w) = self.writes.get(&key) {
+            return Ok(w.value.clone());
         }
         match self.store.live_get(&key) {
             Ok(Some(v)) => Ok(String::from_utf8_lossy(&v).into_owned()),
@@ -90,7 +97,11 @@ impl CallState {
         }
     }
 
-    fn write(&mut self, key: Vec<u8>, what: &str, spec: &FieldSpec, value: String) -> Result<(), String> {
+    fn write(&mut self, key: Vec<u8>, field: (Option<u32>, &str), spec: &FieldSpec, value: String) -> Result<(), String> {
+        let what = match field {
+            (None, name) => format!("group field `{name}`"),
+            (Some(_), name) => format!("player field `{name}`"),
+        };
         match &self.mode {
             Mode::Live => {}
             Mode::ReadOnly(export) => return Err(format!("fields are read-only in {export}; write them in live-method")),
@@ -111,7 +122,7 @@ impl CallState {
             Err(e) => Err(format!("value of {what} is not JSON: {e}")),
             Ok(false) => Err(format!("{what} is {}, and {} is not", spec.ty, shorten(&value, 60))),
             Ok(true) => {
-                self.writes.insert(key, value);
+                self.writes.insert(key, Write { player: field.0, name: field.1.to_string(), value });
                 Ok(())
             }
         }
@@ -166,7 +177,7 @@ impl fields::Host for CallState {
         let game = self.game.clone();
         let spec = game.manifest.group_fields.get(&name).ok_or_else(|| format!("no group field `{name}` in game.toml"))?;
         let key = self.group.group_field(&name);
-        self.write(key, &format!("group field `{name}`"), spec, value)
+        self.write(key, (None, &name), spec, value)
     }
 
     fn player_get(&mut self, id_in_group: u32, name: String) -> Result<String, String> {
@@ -181,7 +192,7 @@ impl fields::Host for CallState {
         let game = self.game.clone();
         let spec = game.manifest.player_fields.get(&name).ok_or_else(|| format!("no player field `{name}` in game.toml"))?;
         let key = self.group.player_field(id_in_group, &name);
-        self.write(key, &format!("player field `{name}`"), spec, value)
+        self.write(key, (Some(id_in_group), &name), spec, value)
     }
 }
 

@@ -102,7 +102,7 @@ impl std::fmt::Debug for Instance {
 
 /// What a call leaves behind: its field writes and its mode (a bot's state).
 struct Taken {
-    writes: Vec<(Vec<u8>, String)>,
+    writes: Vec<crate::call::Write>,
     mode: Mode,
 }
 
@@ -230,7 +230,7 @@ impl Game {
         let result = f(&instance.exports, &mut instance.store);
         let state = instance.store.data_mut();
         let taken =
-            Taken { writes: state.writes.drain().collect(), mode: std::mem::replace(&mut state.mode, Mode::ReadOnly("idle")) };
+            Taken { writes: state.writes.drain().map(|(_, w)| w).collect(), mode: std::mem::replace(&mut state.mode, Mode::ReadOnly("idle")) };
         // Classify before logging: a trap's reason quotes the game's last stderr lines.
         let result = result.map_err(|e| self.classify(e, instance.store.data(), deadline));
         self.log_output(instance.store.data(), group);
@@ -358,7 +358,17 @@ impl Game {
             }
             out.push((m.to, m.payload));
         }
-        let (call, messages) = store.commit_call(group, page, id, payload, taken.writes, out)?;
+        let mut writes = crate::live_log::FieldWrites::default();
+        for w in taken.writes {
+            // The value was checked to be JSON when it was written.
+            let value = serde_json::value::RawValue::from_string(w.value)
+                .map_err(|e| CallError::Host(format!("field value is not JSON: {e}")))?;
+            match w.player {
+                None => writes.group.insert(w.name, value),
+                Some(id) => writes.players.entry(id).or_default().insert(w.name, value),
+            };
+        }
+        let (call, messages) = store.commit_call(group, page, id, payload, writes, out)?;
         Ok(Committed { call, messages })
     }
 

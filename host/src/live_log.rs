@@ -1,12 +1,20 @@
-//! The append-only live log of each group, and the one atomic batch a live call commits.
+//! The append-only live log of each group, and how a live call commits atomically.
 //!
 //! Per group, in the `live` tree:
 //! - `C` + group + call number (u64 BE) → [`CallEntry`]: every call, succeeded or failed;
-//! - `M` + group + seq (u64 BE) → [`StoredMessage`]: every routed message.
+//!   a successful call's entry holds its field writes and its messages;
+//! - `M` + group + seq (u64 BE) → [`StoredMessage`]: every routed message (for replay);
+//! - `A` + group → the number of the last call whose effects are materialized.
 //!
-//! A successful call writes its field values, its call entry and its messages in one
-//! `apply_batch`, so after a crash either all of them exist or none does. A failed call
-//! writes only its call entry, with the reason.
+//! The call entry is the commit record: one sled `insert`, atomic by itself. Its field
+//! values, `M` records and `A` marker are written right after it, and recovered from it when
+//! the store is opened after a crash (every entry past its group's marker is applied again),
+//! so after a crash a call either happened entirely or not at all. This is as atomic as a
+//! sled batch, and much cheaper: sled 0.34 rolls and writes its IO buffer for every batch
+//! (`pin_log`), which costs tens of microseconds and several thread hand-offs per call.
+//! A failed call writes only its call entry, with the reason.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -68,6 +76,30 @@ pub struct CallEntry {
     /// Why it failed (absent on success).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The field values it wrote.
+    #[serde(default, skip_serializing_if = "FieldWrites::is_empty")]
+    pub writes: FieldWrites,
+    /// The messages it routed, `(to, payload)`, with seqs from `seqs.0` on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<(u32, Box<RawValue>)>,
+}
+
+/// Field values written by one call.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct FieldWrites {
+    /// Group fields by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub group: BTreeMap<String, Box<RawValue>>,
+    /// Player fields by id in group, then name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub players: BTreeMap<u32, BTreeMap<String, Box<RawValue>>>,
+}
+
+impl FieldWrites {
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.group.is_empty() && self.players.is_empty()
+    }
 }
 
 /// A routed message as stored.
@@ -114,45 +146,96 @@ impl Store {
         Ok(Group { key, players, next_seq, next_call })
     }
 
-    /// Commits a successful call: field writes, call entry and messages in one atomic batch.
-    /// `payload` and every message payload must be JSON text (the caller has checked).
+    /// Commits a successful call: its call entry (the atomic commit record, holding the field
+    /// writes and messages), then the records derived from it. `payload` and every message
+    /// payload must be JSON text (the caller has checked).
     pub(crate) fn commit_call(
         &self,
         group: &mut Group,
         page: &str,
         sender: u32,
         payload: &str,
-        writes: Vec<(Vec<u8>, String)>,
+        writes: FieldWrites,
         messages: Vec<(u32, String)>,
     ) -> Result<(u64, Vec<Routed>), StoreError> {
         let call = group.next_call;
         let first = group.next_seq;
-        let mut batch = sled::Batch::default();
-        for (key, value) in writes {
-            batch.insert(key, value.into_bytes());
-        }
-        let mprefix = group.key.prefix(b'M');
-        let mut routed = Vec::with_capacity(messages.len());
-        for (i, (to, payload)) in messages.into_iter().enumerate() {
-            let seq = first + i as u64;
-            let stored = StoredMessage { call, to, payload: raw(&payload)? };
-            batch.insert(keyed(&mprefix, seq), serde_json::to_vec(&stored).unwrap_or_default());
-            routed.push(Routed { seq, to, payload });
-        }
         let entry = CallEntry {
             call,
             time_ms: now_ms(),
             page: page.to_string(),
             sender,
             payload: raw(payload)?,
-            seqs: routed.last().map(|last| (first, last.seq)),
+            seqs: (!messages.is_empty()).then(|| (first, first + messages.len() as u64 - 1)),
             error: None,
+            writes,
+            messages: messages.iter().map(|(to, p)| Ok((*to, raw(p)?))).collect::<Result<_, StoreError>>()?,
         };
-        batch.insert(keyed(&group.key.prefix(b'C'), call), serde_json::to_vec(&entry).unwrap_or_default());
-        self.live.apply_batch(batch)?;
+        self.live.insert(keyed(&group.key.prefix(b'C'), call), serde_json::to_vec(&entry).unwrap_or_default())?;
+        self.materialize(&group.key, &entry)?;
         group.next_call += 1;
-        group.next_seq += routed.len() as u64;
+        group.next_seq += messages.len() as u64;
+        let routed = messages.into_iter().enumerate().map(|(i, (to, payload))| Routed { seq: first + i as u64, to, payload }).collect();
         Ok((call, routed))
+    }
+
+    /// Writes what a committed call entry implies: field values, messages, the group's marker.
+    /// Idempotent, so recovery may apply an entry again.
+    fn materialize(&self, key: &GroupKey, entry: &CallEntry) -> Result<(), StoreError> {
+        for (name, value) in &entry.writes.group {
+            self.live.insert(key.group_field(name), value.get().as_bytes())?;
+        }
+        for (id, fields) in &entry.writes.players {
+            for (name, value) in fields {
+                self.live.insert(key.player_field(*id, name), value.get().as_bytes())?;
+            }
+        }
+        if let Some((first, _)) = entry.seqs {
+            let mprefix = key.prefix(b'M');
+            for (i, (to, payload)) in entry.messages.iter().enumerate() {
+                let stored = StoredMessage { call: entry.call, to: *to, payload: payload.clone() };
+                self.live.insert(keyed(&mprefix, first + i as u64), serde_json::to_vec(&stored).unwrap_or_default())?;
+            }
+        }
+        self.live.insert(key.prefix(b'A'), &entry.call.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// Applies again every successful call entry past its group's marker: the effects of calls
+    /// whose commit record reached the disk before a crash but whose derived records did not.
+    /// Returns how many entries were applied.
+    pub(crate) fn recover(&self) -> Result<usize, StoreError> {
+        let mut applied = 0;
+        let mut current: Option<(Vec<u8>, u64)> = None;
+        for kv in self.live.scan_prefix([b'C']) {
+            let (k, v) = kv?;
+            if k.len() < 9 {
+                continue;
+            }
+            let (body, number) = k[1..].split_at(k.len() - 9);
+            let call = u64::from_be_bytes(number.try_into().unwrap_or([0; 8]));
+            if current.as_ref().is_none_or(|(b, _)| b.as_slice() != body) {
+                let mut marker_key = vec![b'A'];
+                marker_key.extend_from_slice(body);
+                let marker = self.live.get(&marker_key)?.and_then(|m| m.as_ref().try_into().ok()).map(u64::from_be_bytes).unwrap_or(0);
+                current = Some((body.to_vec(), marker));
+            }
+            let marker = current.as_ref().map(|(_, m)| *m).unwrap_or(0);
+            if call <= marker {
+                continue;
+            }
+            let entry: CallEntry = serde_json::from_slice(&v)
+                .map_err(|e| StoreError::Corrupt { key: String::from_utf8_lossy(&k).into_owned(), reason: e.to_string() })?;
+            if entry.error.is_none() {
+                let key = GroupKey::from_body(body).ok_or_else(|| StoreError::Corrupt {
+                    key: String::from_utf8_lossy(&k).into_owned(),
+                    reason: "malformed group key".into(),
+                })?;
+                self.materialize(&key, &entry)?;
+                applied += 1;
+            }
+        }
+        Ok(applied)
     }
 
     /// Logs a failed call: its entry with the reason, nothing else.
@@ -174,6 +257,8 @@ impl Store {
             payload,
             seqs: None,
             error: Some(reason.to_string()),
+            writes: FieldWrites::default(),
+            messages: Vec::new(),
         };
         self.live.insert(keyed(&group.key.prefix(b'C'), call), serde_json::to_vec(&entry).unwrap_or_default())?;
         group.next_call += 1;
@@ -214,5 +299,58 @@ impl Store {
                 serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt { key: format!("{key} call"), reason: e.to_string() })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry_writes() -> FieldWrites {
+        let mut w = FieldWrites::default();
+        w.group.insert("max_bid".into(), raw("10").expect("json"));
+        w.players.entry(2).or_default().insert("bids".into(), raw("1").expect("json"));
+        w
+    }
+
+    #[test]
+    fn reopening_recovers_a_committed_call_whose_derived_records_were_lost() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = GroupKey { session: "s1".into(), round: 1, group: 3 };
+        {
+            let store = Store::open(dir.path()).expect("open");
+            let mut group = store.group(key.clone(), 3).expect("group");
+            store
+                .commit_call(&mut group, "Bid", 2, r#"{"bid":10}"#, entry_writes(), vec![(0, r#"{"new_max":10}"#.into())])
+                .expect("commit");
+            // What a crash right after the commit record would leave: the entry alone.
+            for k in [key.group_field("max_bid"), key.player_field(2, "bids"), keyed(&key.prefix(b'M'), 1), key.prefix(b'A')] {
+                store.live.remove(k).expect("remove");
+            }
+            assert!(store.live.get(key.group_field("max_bid")).expect("get").is_none());
+            store.wait_durable().expect("flush");
+        }
+        let store = Store::open(dir.path()).expect("reopen");
+        assert_eq!(store.live.get(key.group_field("max_bid")).expect("get").as_deref(), Some(&b"10"[..]));
+        assert_eq!(store.live.get(key.player_field(2, "bids")).expect("get").as_deref(), Some(&b"1"[..]));
+        let replay = store.messages_after(&key, 1, 0).expect("replay");
+        assert_eq!(replay.len(), 1);
+        assert_eq!(replay[0].seq, 1);
+        assert_eq!(store.group(key, 3).expect("group").next_seq, 2);
+    }
+
+    #[test]
+    fn a_failed_call_is_never_applied_by_recovery() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = GroupKey { session: "s1".into(), round: 1, group: 1 };
+        {
+            let store = Store::open(dir.path()).expect("open");
+            let mut group = store.group(key.clone(), 3).expect("group");
+            store.log_failure(&mut group, "Bid", 1, "1", "nope").expect("log");
+            store.wait_durable().expect("flush");
+        }
+        let store = Store::open(dir.path()).expect("reopen");
+        assert!(store.live.get(key.prefix(b'A')).expect("get").is_none());
+        assert_eq!(store.calls(&key).expect("calls").len(), 1);
     }
 }

@@ -61,6 +61,20 @@ impl GroupKey {
         k
     }
 
+    /// The group of a key body (`session \0 round group`, the prefix without its tag).
+    pub(crate) fn from_body(body: &[u8]) -> Option<GroupKey> {
+        let zero = body.iter().position(|&b| b == 0)?;
+        let rest = body.get(zero + 1..)?;
+        if rest.len() != 8 {
+            return None;
+        }
+        Some(GroupKey {
+            session: String::from_utf8(body[..zero].to_vec()).ok()?,
+            round: u32::from_be_bytes(rest[..4].try_into().ok()?),
+            group: u32::from_be_bytes(rest[4..].try_into().ok()?),
+        })
+    }
+
     /// The key of a group field.
     pub(crate) fn group_field(&self, name: &str) -> Vec<u8> {
         let mut k = self.prefix(b'G');
@@ -168,13 +182,18 @@ impl Store {
 
     fn from_config(config: sled::Config) -> Result<Store, StoreError> {
         let db = config.open()?;
-        Ok(Store {
+        let store = Store {
             live: db.open_tree("live")?,
             sessions: db.open_tree("sessions")?,
             participants: db.open_tree("participants")?,
             meta: db.open_tree("meta")?,
             commit: Arc::new(GroupCommit::new(db)),
-        })
+        };
+        let recovered = store.recover()?;
+        if recovered > 0 {
+            tracing::info!("recovered the effects of {recovered} committed live call(s) after a crash");
+        }
+        Ok(store)
     }
 
     /// Blocks until everything written so far is on disk; concurrent callers share fsyncs.
