@@ -3,11 +3,13 @@
 //! - [`state`]: `AppState` — games, store, group hub, admin token, monitor, config.
 //! - `live`: the `/live/{participant}` WebSocket: checks frames, forwards calls, writes frames.
 //! - `group_actor`: one task per active group; serializes its calls, commits durably, routes.
-//! - `participant`: `/p/{participant}` pages — rendering, form submission, page flow, wait
-//!   pages, timeouts.
-//! - `api`: `/api/sessions` — create, inspect, export (admin token).
-//! - `admin`: `/admin` pages — games, sessions, links, live monitor, export.
-//! - `assets`: `/static/live.js` and the page layout.
+//! - `participant`: `/p/{participant}` pages — rendering and form submission.
+//! - `flow`: page moves — the sequence, rounds, wait pages, restart-proof timeouts.
+//! - `layout`: the host page around a game's template (`host/templates/`).
+//! - `api`: `/api/sessions` — create, inspect (admin token); `export`: CSV and JSON export.
+//! - `admin`: `/admin` pages — games, sessions, links, live monitor, export; `auth`: the
+//!   admin token, its cookie and the origin check.
+//! - `assets`: `/static/live.js`.
 
 use std::future::Future;
 use std::sync::Arc;
