@@ -4,14 +4,13 @@
 //! players on the page until the group has sent 10 messages.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
 
 use crate::server_support::{codes, create_session, get, position, submit};
 use crate::support::{TestServer, game, root};
+use crate::ws::{self, Ws};
 
 const BARGAINING: &str = "example-games/bargaining";
 const CHAT: &str = "example-games/chat";
@@ -53,8 +52,6 @@ fn keep_on_page_bots_send_ten_messages_and_may_then_leave_the_page() {
 
 // --- a WebSocket client per player --------------------------------------------------------
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// One participant's live socket on `page`.
 struct Player {
     ws: Ws,
@@ -62,26 +59,16 @@ struct Player {
 
 impl Player {
     async fn connect(server: &TestServer, code: &str, page: &str) -> Player {
-        let url = format!("ws://{}/live/{code}?page={page}", server.addr);
-        Player { ws: tokio_tungstenite::connect_async(url).await.expect("connect").0 }
+        Player { ws: ws::connect(server, code, &format!("page={page}")).await }
     }
 
     async fn send(&mut self, payload: Value) {
-        self.ws.send(Message::Text(payload.to_string().into())).await.expect("send");
+        ws::send(&mut self.ws, &payload.to_string()).await;
     }
 
     /// The next frame as JSON, or None after `wait`.
     async fn next(&mut self, wait: Duration) -> Option<Value> {
-        let deadline = Instant::now() + wait;
-        loop {
-            let left = deadline.checked_duration_since(Instant::now())?;
-            match tokio::time::timeout(left, self.ws.next()).await {
-                Ok(Some(Ok(Message::Text(t)))) => return Some(serde_json::from_str(&t).expect("frame is JSON")),
-                Ok(Some(Ok(_))) => continue,
-                Ok(Some(Err(e))) => panic!("socket error: {e}"),
-                Ok(None) | Err(_) => return None,
-            }
-        }
+        ws::next(&mut self.ws, wait).await
     }
 
     /// The payload of the next routed message.

@@ -5,12 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use stoa::{CallError, Store, bots};
-use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::{TestServer, game, json, session_group, store};
+use crate::ws::{connect, expect, next, send};
 
 #[test]
 fn python_and_js_example_games_pass_their_bots_in_every_case() {
@@ -29,35 +28,6 @@ fn python_and_js_example_games_pass_their_bots_in_every_case() {
             assert!(report.groups.iter().all(|r| !r.calls.is_empty()), "{path}: every group's bot played");
         }
     }
-}
-
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect(server: &TestServer, code: &str, query: &str) -> Ws {
-    let url = format!("ws://{}/live/{code}?{query}", server.addr);
-    tokio_tungstenite::connect_async(url).await.expect("connect").0
-}
-
-async fn send(ws: &mut Ws, text: &str) {
-    ws.send(Message::Text(text.into())).await.expect("send");
-}
-
-/// The next text frame as JSON, or None after `wait`.
-async fn next(ws: &mut Ws, wait: Duration) -> Option<Value> {
-    let deadline = Instant::now() + wait;
-    loop {
-        let left = deadline.checked_duration_since(Instant::now())?;
-        match tokio::time::timeout(left, ws.next()).await {
-            Ok(Some(Ok(Message::Text(t)))) => return Some(serde_json::from_str(&t).expect("frame is JSON")),
-            Ok(Some(Ok(_))) => continue,
-            Ok(Some(Err(e))) => panic!("socket error: {e}"),
-            Ok(None) | Err(_) => return None,
-        }
-    }
-}
-
-async fn expect(ws: &mut Ws) -> Value {
-    next(ws, Duration::from_secs(5)).await.expect("a frame within 5 s")
 }
 
 /// A session of the served game `name` with `n` participants; their codes in order.

@@ -4,6 +4,7 @@
 
 mod server_support;
 mod support;
+mod ws;
 
 mod core_auction;
 mod core_hostile;

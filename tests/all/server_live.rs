@@ -2,52 +2,18 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use futures_util::SinkExt;
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::TestServer;
-
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use crate::ws::{connect, expect, expect_silence, next, send};
 
 /// A session of `game` with `n` participants; their codes in order.
 fn session(server: &TestServer, game: &str, n: u32) -> Vec<String> {
     let game = &server.state.games[game];
     let (session, _) = server.state.store.create_session(&game.manifest, n).expect("session");
     session.participants
-}
-
-async fn connect(server: &TestServer, code: &str, query: &str) -> Ws {
-    let url = format!("ws://{}/live/{code}?{query}", server.addr);
-    tokio_tungstenite::connect_async(url).await.expect("connect").0
-}
-
-async fn send(ws: &mut Ws, text: &str) {
-    ws.send(Message::Text(text.into())).await.expect("send");
-}
-
-/// The next text frame as JSON, or None after `wait`.
-async fn next(ws: &mut Ws, wait: Duration) -> Option<Value> {
-    let deadline = Instant::now() + wait;
-    loop {
-        let left = deadline.checked_duration_since(Instant::now())?;
-        match tokio::time::timeout(left, ws.next()).await {
-            Ok(Some(Ok(Message::Text(t)))) => return Some(serde_json::from_str(&t).expect("frame is JSON")),
-            Ok(Some(Ok(_))) => continue,
-            Ok(Some(Err(e))) => panic!("socket error: {e}"),
-            Ok(None) | Err(_) => return None,
-        }
-    }
-}
-
-async fn expect(ws: &mut Ws) -> Value {
-    next(ws, Duration::from_secs(5)).await.expect("a frame within 5 s")
-}
-
-async fn expect_silence(ws: &mut Ws) {
-    if let Some(f) = next(ws, Duration::from_millis(300)).await {
-        panic!("expected no frame, got {f}");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

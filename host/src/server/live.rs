@@ -54,8 +54,27 @@ pub(crate) async fn socket(
     if game.manifest.page(&page).is_none() {
         return (StatusCode::NOT_FOUND, format!("game `{}` has no page `{page}`", game.name())).into_response();
     }
-    ws.max_message_size(HARD_FRAME_LIMIT.max(state.config.frame_bytes))
-        .on_upgrade(move |socket| serve(state, game, participant, page, query.after, socket))
+    // Subscribe before the handshake completes: every message routed after the client sees
+    // the socket open reaches it (frames wait in the queue until the socket is served).
+    let (frames, outgoing) = mpsc::channel::<Arc<str>>(SOCKET_QUEUE);
+    let mailbox = state.hub.mailbox(&game, &participant.group_key());
+    let subscribe = Command::Subscribe { id: participant.id_in_group, after: query.after, frames: frames.clone() };
+    if mailbox.send(subscribe).await.is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the group is not available; try again").into_response();
+    }
+    let live = Live { state, game, participant, page, mailbox, frames, outgoing };
+    ws.max_message_size(HARD_FRAME_LIMIT.max(live.state.config.frame_bytes)).on_upgrade(move |socket| serve(live, socket))
+}
+
+/// A subscribed live connection waiting for its socket.
+struct Live {
+    state: Arc<AppState>,
+    game: Arc<Game>,
+    participant: Participant,
+    page: String,
+    mailbox: mpsc::Sender<Command>,
+    frames: mpsc::Sender<Arc<str>>,
+    outgoing: mpsc::Receiver<Arc<str>>,
 }
 
 /// The participant and their game, or a 404 response naming what is missing.
@@ -80,23 +99,9 @@ fn error_text(reason: &str) -> Message {
     Message::Text(serde_json::json!({ "error": reason }).to_string().into())
 }
 
-async fn serve(
-    state: Arc<AppState>,
-    game: Arc<Game>,
-    participant: Participant,
-    page: String,
-    after: Option<u64>,
-    mut socket: WebSocket,
-) {
+async fn serve(live: Live, mut socket: WebSocket) {
+    let Live { state, game, participant, page, mailbox, frames, mut outgoing } = live;
     let code = participant.code.clone();
-    let (frames, mut outgoing) = mpsc::channel::<Arc<str>>(SOCKET_QUEUE);
-    let mailbox = state.hub.mailbox(&game, &participant.group_key());
-    let subscribed =
-        mailbox.send(Command::Subscribe { id: participant.id_in_group, after, frames: frames.clone() }).await;
-    if subscribed.is_err() {
-        let _ = socket.send(error_text("the group is not available; try again")).await;
-        return;
-    }
     state.monitor.update(&code, |a| a.connected += 1);
     loop {
         tokio::select! {
