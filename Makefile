@@ -49,6 +49,7 @@ include mk/guests-py-js.mk
 
 test: games browser
 	$(CARGO) test -p stoa-host --no-fail-fast
+	$(CARGO) test -p stoa-sdk $(foreach d,$(filter example-games/%,$(RUST_GAME_DIRS)),-p $(call crate_of,$(d)))
 	$(MAKE) --no-print-directory py-sdk-test js-sdk-test
 
 bench: games

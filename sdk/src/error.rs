@@ -134,3 +134,13 @@ mod tests {
         );
     }
 }
+
+/// A JSON value as text for an error message, cut to 80 characters (`...` marks the cut), so a
+/// participant's huge payload cannot flood the error frame or the log.
+pub fn short(value: &serde_json::Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(80) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text,
+    }
+}

@@ -69,7 +69,7 @@ mod messages;
 pub mod bot;
 
 pub use context::Context;
-pub use error::{Error, Result};
+pub use error::{Error, Result, short};
 pub use fields::{Group, Player, group, player};
 pub use game::Game;
 pub use messages::{Message, Messages};

@@ -23,7 +23,7 @@
 mod bot;
 
 use serde::{Deserialize, Serialize};
-use stoa_sdk::{Context, Game, Messages, Result, Value, bail, group, json, player};
+use stoa_sdk::{Context, Game, Messages, Result, Value, bail, group, json, player, short};
 
 /// The game; it holds nothing, every call starts from the fields.
 struct Auction;
@@ -142,14 +142,6 @@ fn history() -> Result<Vec<Entry>> {
         .unwrap_or_default())
 }
 
-/// A value for an error message, cut to a readable length.
-fn short(value: &Value) -> String {
-    let text = value.to_string();
-    match text.char_indices().nth(80) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text,
-    }
-}
 
 #[cfg(test)]
 mod tests {

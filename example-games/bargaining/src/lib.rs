@@ -25,7 +25,7 @@
 mod bot;
 
 use serde::{Deserialize, Serialize};
-use stoa_sdk::{Context, Game, Messages, Result, Value, bail, ensure, group, json, player};
+use stoa_sdk::{Context, Game, Messages, Result, Value, bail, ensure, group, json, player, short};
 
 /// The game; it holds nothing, every call starts from the fields.
 struct Bargaining;
@@ -181,14 +181,6 @@ fn latest_offer() -> Result<Option<Offer>> {
     group().get("latest_offer")
 }
 
-/// A value for an error message, cut to a readable length.
-fn short(value: &Value) -> String {
-    let text = value.to_string();
-    match text.char_indices().nth(80) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text,
-    }
-}
 
 #[cfg(test)]
 mod tests {

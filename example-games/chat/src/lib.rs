@@ -21,7 +21,7 @@
 mod bot;
 
 use serde::{Deserialize, Serialize};
-use stoa_sdk::{Context, Game, Messages, Result, Value, bail, ensure, group, json, player};
+use stoa_sdk::{Context, Game, Messages, Result, Value, bail, ensure, group, json, player, short};
 
 /// The longest line, in characters (Unicode scalar values).
 const MAX_TEXT: usize = 500;
@@ -129,14 +129,6 @@ fn history() -> Result<Vec<Line>> {
         .unwrap_or_default())
 }
 
-/// A value for an error message, cut to a readable length.
-fn short(value: &Value) -> String {
-    let text = value.to_string();
-    match text.char_indices().nth(80) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text,
-    }
-}
 
 #[cfg(test)]
 mod tests {

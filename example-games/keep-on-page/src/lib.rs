@@ -21,7 +21,7 @@
 
 mod bot;
 
-use stoa_sdk::{Context, Game, Messages, Result, Value, bail, ensure, group, json, player};
+use stoa_sdk::{Context, Game, Messages, Result, Value, bail, ensure, group, json, player, short};
 
 /// The messages the group must send before anyone may leave the page.
 const GOAL: i64 = 10;
@@ -83,14 +83,6 @@ fn count() -> Result<i64> {
     Ok(group().get::<Option<i64>>("count")?.unwrap_or(0))
 }
 
-/// A value for an error message, cut to a readable length.
-fn short(value: &Value) -> String {
-    let text = value.to_string();
-    match text.char_indices().nth(80) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text,
-    }
-}
 
 #[cfg(test)]
 mod tests {
