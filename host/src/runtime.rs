@@ -93,10 +93,13 @@ impl Runtime {
             .max_core_instance_size(8 << 20)
             .max_component_instance_size(8 << 20)
             // Keep the first 64 KiB of a freed slot resident (reset by memset); the rest is
-            // reset with madvise. Measured: keeping 1 MiB resident costs more in memset than
-            // it saves in page faults for the Rust auction.
+            // reset with madvise. With PAGEMAP_SCAN (Linux 6.7+) only the pages the instance
+            // dirtied are reset: measured side by side, a fresh Rust instance went from 34 to
+            // 12.5 µs and a whole auction live call from 56 to 33 µs. Keeping more resident
+            // (1–4 MiB) measured no better, and costs RSS per slot.
             .linear_memory_keep_resident(64 << 10)
-            .table_keep_resident(64 << 10);
+            .table_keep_resident(64 << 10)
+            .pagemap_scan(wasmtime::Enabled::Auto);
         let mut wasm = Config::new();
         wasm.wasm_component_model(true)
             .epoch_interruption(true)
