@@ -63,7 +63,8 @@ pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
     origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host)
 }
 
-fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+/// Equality whose time depends only on the lengths, not on where the bytes differ.
+pub(crate) fn constant_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

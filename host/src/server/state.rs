@@ -90,13 +90,7 @@ impl AppState {
 
     /// Whether `given` is the admin token, compared in constant time.
     pub fn is_admin(&self, given: &str) -> bool {
-        let a = self.admin_token.as_bytes();
-        let b = given.as_bytes();
-        let mut diff = a.len() ^ b.len();
-        for i in 0..a.len().max(b.len()) {
-            diff |= (a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0xff)) as usize;
-        }
-        diff == 0
+        crate::server::auth::constant_eq(self.admin_token.as_bytes(), given.as_bytes())
     }
 }
 
