@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde::de::IgnoredAny;
+use serde_json::value::RawValue;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -55,11 +55,12 @@ pub(crate) struct CallState {
     pub(crate) stderr: GuestOutput,
 }
 
-/// One field write: which field (player None = group field) and its JSON text.
+/// One field write: which field (player None = group field) and its JSON value, checked once
+/// when written and committed as it is.
 pub(crate) struct Write {
     pub(crate) player: Option<u32>,
     pub(crate) name: String,
-    pub(crate) value: String,
+    pub(crate) value: Box<RawValue>,
 }
 
 /// Guest stdout/stderr kept per call before it goes to the host log.
@@ -88,7 +89,7 @@ impl CallState {
 
     fn read(&self, key: Vec<u8>, spec: &FieldSpec) -> Result<String, String> {
         if let Some(w) = self.writes.get(&key) {
-            return Ok(w.value.clone());
+            return Ok(w.value.get().to_string());
         }
         match self.store.live_get(&key) {
             Ok(Some(v)) => Ok(String::from_utf8_lossy(&v).into_owned()),
@@ -98,7 +99,8 @@ impl CallState {
     }
 
     fn write(&mut self, key: Vec<u8>, field: (Option<u32>, &str), spec: &FieldSpec, value: String) -> Result<(), String> {
-        let what = match field {
+        // Named only when a write is refused: no allocation on the path that succeeds.
+        let what = || match field {
             (None, name) => format!("group field `{name}`"),
             (Some(_), name) => format!("player field `{name}`"),
         };
@@ -111,21 +113,18 @@ impl CallState {
         }
         let cap = self.game.limits.field_bytes;
         if value.len() > cap {
-            return Err(format!("value of {what} is {} bytes, above the limit of {cap} bytes", value.len()));
+            return Err(format!("value of {} is {} bytes, above the limit of {cap} bytes", what(), value.len()));
         }
-        let fits = if spec.ty == crate::manifest::FieldType::Json {
-            serde_json::from_str::<IgnoredAny>(&value).map(|_| true)
-        } else {
-            serde_json::from_str::<serde_json::Value>(&value).map(|v| spec.ty.accepts(&v))
-        };
-        match fits {
-            Err(e) => Err(format!("value of {what} is not JSON: {e}")),
-            Ok(false) => Err(format!("{what} is {}, and {} is not", spec.ty, shorten(&value, 60))),
-            Ok(true) => {
-                self.writes.insert(key, Write { player: field.0, name: field.1.to_string(), value });
-                Ok(())
+        if spec.ty != crate::manifest::FieldType::Json {
+            match serde_json::from_str::<serde_json::Value>(&value) {
+                Err(e) => return Err(format!("value of {} is not JSON: {e}", what())),
+                Ok(v) if !spec.ty.accepts(&v) => return Err(format!("{} is {}, and {} is not", what(), spec.ty, shorten(&value, 60))),
+                Ok(_) => {}
             }
         }
+        let value = RawValue::from_string(value).map_err(|e| format!("value of {} is not JSON: {e}", what()))?;
+        self.writes.insert(key, Write { player: field.0, name: field.1.to_string(), value });
+        Ok(())
     }
 
     fn player_in_group(&self, id: u32) -> Result<(), String> {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::IgnoredAny;
+use serde_json::value::RawValue;
 use wasmtime::component::types::ComponentItem;
 
 use crate::bindings::{Context, GamePre};
@@ -353,19 +354,18 @@ impl Game {
             if bytes > self.limits.output_bytes {
                 return Err(CallError::Output(format!("its messages exceed the limit of {} bytes", self.limits.output_bytes)));
             }
-            if let Err(e) = serde_json::from_str::<IgnoredAny>(&m.payload) {
-                return Err(CallError::Output(format!("a payload is not JSON ({e}): {}", shorten(&m.payload, 60))));
-            }
-            out.push((m.to, m.payload));
+            // Checked once here; the log stores it as it is.
+            let payload: Box<RawValue> = match serde_json::from_str(&m.payload) {
+                Ok(p) => p,
+                Err(e) => return Err(CallError::Output(format!("a payload is not JSON ({e}): {}", shorten(&m.payload, 60)))),
+            };
+            out.push((m.to, payload));
         }
         let mut writes = crate::live_log::FieldWrites::default();
         for w in taken.writes {
-            // The value was checked to be JSON when it was written.
-            let value = serde_json::value::RawValue::from_string(w.value)
-                .map_err(|e| CallError::Host(format!("field value is not JSON: {e}")))?;
             match w.player {
-                None => writes.group.insert(w.name, value),
-                Some(id) => writes.players.entry(id).or_default().insert(w.name, value),
+                None => writes.group.insert(w.name, w.value),
+                Some(id) => writes.players.entry(id).or_default().insert(w.name, w.value),
             };
         }
         let (call, messages) = store.commit_call(group, page, id, payload, writes, out)?;

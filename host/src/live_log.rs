@@ -156,7 +156,7 @@ impl Store {
         sender: u32,
         payload: &str,
         writes: FieldWrites,
-        messages: Vec<(u32, String)>,
+        messages: Vec<(u32, Box<RawValue>)>,
     ) -> Result<(u64, Vec<Routed>), StoreError> {
         let call = group.next_call;
         let first = group.next_seq;
@@ -169,13 +169,18 @@ impl Store {
             seqs: (!messages.is_empty()).then(|| (first, first + messages.len() as u64 - 1)),
             error: None,
             writes,
-            messages: messages.iter().map(|(to, p)| Ok((*to, raw(p)?))).collect::<Result<_, StoreError>>()?,
+            messages,
         };
         self.live.insert(keyed(&group.key.prefix(b'C'), call), serde_json::to_vec(&entry).unwrap_or_default())?;
         self.materialize(&group.key, &entry)?;
         group.next_call += 1;
-        group.next_seq += messages.len() as u64;
-        let routed = messages.into_iter().enumerate().map(|(i, (to, payload))| Routed { seq: first + i as u64, to, payload }).collect();
+        group.next_seq += entry.messages.len() as u64;
+        let routed = entry
+            .messages
+            .iter()
+            .enumerate()
+            .map(|(i, (to, payload))| Routed { seq: first + i as u64, to: *to, payload: payload.get().to_string() })
+            .collect();
         Ok((call, routed))
     }
 
@@ -321,7 +326,7 @@ mod tests {
             let store = Store::open(dir.path()).expect("open");
             let mut group = store.group(key.clone(), 3).expect("group");
             store
-                .commit_call(&mut group, "Bid", 2, r#"{"bid":10}"#, entry_writes(), vec![(0, r#"{"new_max":10}"#.into())])
+                .commit_call(&mut group, "Bid", 2, r#"{"bid":10}"#, entry_writes(), vec![(0, raw(r#"{"new_max":10}"#).expect("json"))])
                 .expect("commit");
             // What a crash right after the commit record would leave: the entry alone.
             for k in [key.group_field("max_bid"), key.player_field(2, "bids"), keyed(&key.prefix(b'M'), 1), key.prefix(b'A')] {
