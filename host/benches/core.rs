@@ -180,7 +180,7 @@ fn main() {
     println!("|---|---|---|---|---|---|");
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     for (name, game) in &auctions {
-        let participants = if *name == "auction" { 3_000 } else { 300 };
+        let participants = std::env::var("STOA_BENCH_PARTICIPANTS").ok().and_then(|v| v.parse().ok()).unwrap_or(if *name == "auction" { 3_000 } else { 300 });
         let store = Store::temporary().expect("store");
         let report = bots::run(game, &store, participants, Some("a"), threads).expect("bots");
         assert!(report.passed, "{name}: {:?}", report.failures());

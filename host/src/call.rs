@@ -91,7 +91,7 @@ impl CallState {
         if let Some(w) = self.writes.get(&key) {
             return Ok(w.value.get().to_string());
         }
-        match self.store.live_get(&key) {
+        match self.store.field_record(&self.group, &key) {
             Ok(Some(v)) => Ok(String::from_utf8_lossy(&v).into_owned()),
             Ok(None) => Ok(spec.initial.clone()),
             Err(e) => Err(e.to_string()),

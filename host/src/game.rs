@@ -209,9 +209,8 @@ impl Game {
                 let state = CallState::new(self.clone(), store.clone(), group.clone(), players, Mode::ReadOnly("start"));
                 let mut wstore = wasmtime::Store::new(&self.engine, state);
                 wstore.limiter(|s| s);
-                wstore.epoch_deadline_trap();
                 // A start function that loops is stopped like a call.
-                wstore.set_epoch_deadline(Runtime::ticks(deadline));
+                Runtime::arm_deadline(&mut wstore, deadline);
                 match self.pre.instantiate(&mut wstore) {
                     Ok(exports) => Instance { store: wstore, exports },
                     Err(e) => {
@@ -227,7 +226,7 @@ impl Game {
         state.players = players;
         state.writes.clear();
         state.memory_refused = None;
-        instance.store.set_epoch_deadline(Runtime::ticks(deadline));
+        Runtime::arm_deadline(&mut instance.store, deadline);
         let result = f(&instance.exports, &mut instance.store);
         let state = instance.store.data_mut();
         let taken =

@@ -4,17 +4,24 @@
 //! - `C` + group + call number (u64 BE) → [`CallEntry`]: every call, succeeded or failed;
 //!   a successful call's entry holds its field writes and its messages;
 //! - `M` + group + seq (u64 BE) → [`StoredMessage`]: every routed message (for replay);
+//! - `G`/`P` + group + field → the field's current value;
 //! - `A` + group → the number of the last call whose effects are materialized.
 //!
-//! The call entry is the commit record: one sled `insert`, atomic by itself. Its field
-//! values, `M` records and `A` marker are written right after it, and recovered from it when
-//! the store is opened after a crash (every entry past its group's marker is applied again),
-//! so after a crash a call either happened entirely or not at all. This is as atomic as a
-//! sled batch, and much cheaper: sled 0.34 rolls and writes its IO buffer for every batch
-//! (`pin_log`), which costs tens of microseconds and several thread hand-offs per call.
+//! The call entry is the commit record: one sled `insert`, atomic by itself. Its `M` records
+//! are written right after it. Its field values and the `A` marker are *settled* later: they
+//! wait in memory ([`Unsettled`], where every read of a field looks first) and are written
+//! once for many calls — when the group has 64 unsettled calls or 256 KiB of values, when
+//! its owner says so ([`Store::settle`]: after a bot run, when a group goes idle) and when
+//! the store is dropped. A field written by ten calls in a row is then written to sled once.
+//! When the store is opened after a crash, every entry past its group's marker is applied
+//! again, in order (applying is idempotent), so after a crash a call either happened
+//! entirely or not at all. This is as atomic as a sled batch, and much cheaper: sled 0.34
+//! rolls and writes its IO buffer for every batch (`pin_log`), which costs tens of
+//! microseconds and several thread hand-offs per call.
 //! A failed call writes only its call entry, with the reason.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -113,6 +120,114 @@ pub struct StoredMessage {
     pub payload: Box<RawValue>,
 }
 
+/// The `live` keys and values of a call's field writes.
+fn field_records<'a>(key: &'a GroupKey, writes: &'a FieldWrites) -> impl Iterator<Item = (Vec<u8>, &'a RawValue)> {
+    let group = writes.group.iter().map(|(name, value)| (key.group_field(name), &**value));
+    let players = writes
+        .players
+        .iter()
+        .flat_map(move |(id, fields)| fields.iter().map(move |(name, value)| (key.player_field(*id, name), &**value)));
+    group.chain(players)
+}
+
+/// A group settles after this many unsettled calls...
+const SETTLE_CALLS: u32 = 64;
+/// ...or this many bytes of unsettled values.
+const SETTLE_BYTES: usize = 256 << 10;
+
+/// Field values of committed calls not yet written to the `live` tree, per group (see the
+/// module's documentation). Dropping it (with the last [`Store`] clone) settles every group.
+pub(crate) struct Unsettled {
+    live: sled::Tree,
+    groups: Mutex<HashMap<GroupKey, Pending>>,
+    /// One settle at a time, so an older copy is never written over a newer one.
+    settling: Mutex<()>,
+}
+
+#[derive(Default)]
+struct Pending {
+    /// `live` key → value, the latest of each.
+    records: HashMap<Vec<u8>, sled::IVec>,
+    /// The last call staged.
+    marker: u64,
+    calls: u32,
+    bytes: usize,
+}
+
+impl Unsettled {
+    pub(crate) fn new(live: sled::Tree) -> Unsettled {
+        Unsettled { live, groups: Mutex::new(HashMap::new()), settling: Mutex::new(()) }
+    }
+
+    fn groups(&self) -> std::sync::MutexGuard<'_, HashMap<GroupKey, Pending>> {
+        // The map stays consistent even if a holder panicked: every update is one insert.
+        self.groups.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The unsettled value of `key` in `group`, if any.
+    pub(crate) fn get(&self, group: &GroupKey, key: &[u8]) -> Option<sled::IVec> {
+        self.groups().get(group)?.records.get(key).cloned()
+    }
+
+    /// Stages call `call`'s writes; true when the group should settle now.
+    fn stage(&self, group: &GroupKey, call: u64, writes: FieldWrites) -> bool {
+        let mut groups = self.groups();
+        let pending = match groups.get_mut(group) {
+            Some(p) => p,
+            None => groups.entry(group.clone()).or_default(),
+        };
+        for (key, value) in field_records(group, &writes) {
+            pending.bytes += value.get().len();
+            pending.records.insert(key, sled::IVec::from(value.get().as_bytes()));
+        }
+        pending.marker = call;
+        pending.calls += 1;
+        pending.calls >= SETTLE_CALLS || pending.bytes >= SETTLE_BYTES
+    }
+
+    fn settle(&self, group: &GroupKey) -> Result<(), StoreError> {
+        // Written from a copy, and removed only once written, so a reader meanwhile sees the
+        // unsettled value or the same value in sled, never an older one.
+        let _one = self.settling.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some((records, marker)) = self
+            .groups()
+            .get(group)
+            .map(|p| (p.records.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>(), p.marker))
+        else {
+            return Ok(());
+        };
+        for (key, value) in records {
+            self.live.insert(key, value)?;
+        }
+        self.live.insert(group.prefix(b'A'), &marker.to_be_bytes())?;
+        let mut groups = self.groups();
+        if groups.get(group).is_some_and(|p| p.marker == marker) {
+            groups.remove(group);
+        }
+        Ok(())
+    }
+
+    /// What a crash does to the unsettled values: they are gone.
+    #[cfg(test)]
+    fn forget(&self) {
+        self.groups().clear();
+    }
+
+    fn settle_all(&self) -> Result<(), StoreError> {
+        let keys: Vec<GroupKey> = self.groups().keys().cloned().collect();
+        keys.iter().try_for_each(|k| self.settle(k))
+    }
+}
+
+impl Drop for Unsettled {
+    fn drop(&mut self) {
+        if let Err(e) = self.settle_all() {
+            // Nothing is lost: the next open re-applies the calls from their entries.
+            tracing::warn!("could not settle field values at close ({e}); the next start recovers them from the log");
+        }
+    }
+}
+
 fn keyed(prefix: &[u8], n: u64) -> Vec<u8> {
     let mut k = Vec::with_capacity(prefix.len() + 8);
     k.extend_from_slice(prefix);
@@ -172,7 +287,7 @@ impl Store {
             messages,
         };
         self.live.insert(keyed(&group.key.prefix(b'C'), call), serde_json::to_vec(&entry).unwrap_or_default())?;
-        self.materialize(&group.key, &entry)?;
+        self.store_messages(&group.key, &entry)?;
         group.next_call += 1;
         group.next_seq += entry.messages.len() as u64;
         let routed = entry
@@ -181,20 +296,36 @@ impl Store {
             .enumerate()
             .map(|(i, (to, payload))| Routed { seq: first + i as u64, to: *to, payload: payload.get().to_string() })
             .collect();
+        if self.unsettled.stage(&group.key, call, entry.writes) {
+            self.settle(&group.key)?;
+        }
         Ok((call, routed))
+    }
+
+    /// Writes the group's unsettled field values and marker to sled. Only the group's owner
+    /// (who serializes its calls) settles it; reads see the values either way.
+    pub fn settle(&self, key: &GroupKey) -> Result<(), StoreError> {
+        self.unsettled.settle(key)
+    }
+
+    /// [`Store::settle`] for every group (at shutdown).
+    pub fn settle_all(&self) -> Result<(), StoreError> {
+        self.unsettled.settle_all()
     }
 
     /// Writes what a committed call entry implies: field values, messages, the group's marker.
     /// Idempotent, so recovery may apply an entry again.
     fn materialize(&self, key: &GroupKey, entry: &CallEntry) -> Result<(), StoreError> {
-        for (name, value) in &entry.writes.group {
-            self.live.insert(key.group_field(name), value.get().as_bytes())?;
+        for (field, value) in field_records(key, &entry.writes) {
+            self.live.insert(field, value.get().as_bytes())?;
         }
-        for (id, fields) in &entry.writes.players {
-            for (name, value) in fields {
-                self.live.insert(key.player_field(*id, name), value.get().as_bytes())?;
-            }
-        }
+        self.store_messages(key, entry)?;
+        self.live.insert(key.prefix(b'A'), &entry.call.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// The `M` records of a committed call entry.
+    fn store_messages(&self, key: &GroupKey, entry: &CallEntry) -> Result<(), StoreError> {
         if let Some((first, _)) = entry.seqs {
             let mprefix = key.prefix(b'M');
             for (i, (to, payload)) in entry.messages.iter().enumerate() {
@@ -202,7 +333,6 @@ impl Store {
                 self.live.insert(keyed(&mprefix, first + i as u64), serde_json::to_vec(&stored).unwrap_or_default())?;
             }
         }
-        self.live.insert(key.prefix(b'A'), &entry.call.to_be_bytes())?;
         Ok(())
     }
 
@@ -318,6 +448,16 @@ mod tests {
         w
     }
 
+    fn bid(store: &Store, group: &mut Group, n: i64) {
+        let mut w = FieldWrites::default();
+        w.group.insert("max_bid".into(), raw(&n.to_string()).expect("json"));
+        store.commit_call(group, "Bid", 1, &n.to_string(), w, vec![(0, raw(&n.to_string()).expect("json"))]).expect("commit");
+    }
+
+    fn max_bid(store: &Store, key: &GroupKey) -> Option<Vec<u8>> {
+        store.live.get(key.group_field("max_bid")).expect("get").map(|v| v.to_vec())
+    }
+
     #[test]
     fn reopening_recovers_a_committed_call_whose_derived_records_were_lost() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -329,19 +469,65 @@ mod tests {
                 .commit_call(&mut group, "Bid", 2, r#"{"bid":10}"#, entry_writes(), vec![(0, raw(r#"{"new_max":10}"#).expect("json"))])
                 .expect("commit");
             // What a crash right after the commit record would leave: the entry alone.
-            for k in [key.group_field("max_bid"), key.player_field(2, "bids"), keyed(&key.prefix(b'M'), 1), key.prefix(b'A')] {
-                store.live.remove(k).expect("remove");
-            }
-            assert!(store.live.get(key.group_field("max_bid")).expect("get").is_none());
+            store.unsettled.forget();
+            store.live.remove(keyed(&key.prefix(b'M'), 1)).expect("remove");
+            assert!(max_bid(&store, &key).is_none());
             store.wait_durable().expect("flush");
         }
         let store = Store::open(dir.path()).expect("reopen");
-        assert_eq!(store.live.get(key.group_field("max_bid")).expect("get").as_deref(), Some(&b"10"[..]));
+        assert_eq!(max_bid(&store, &key).as_deref(), Some(&b"10"[..]));
         assert_eq!(store.live.get(key.player_field(2, "bids")).expect("get").as_deref(), Some(&b"1"[..]));
         let replay = store.messages_after(&key, 1, 0).expect("replay");
         assert_eq!(replay.len(), 1);
         assert_eq!(replay[0].seq, 1);
         assert_eq!(store.group(key, 3).expect("group").next_seq, 2);
+    }
+
+    #[test]
+    fn unsettled_values_are_read_first_and_written_once_when_the_group_settles() {
+        let store = Store::temporary().expect("store");
+        let key = GroupKey { session: "s1".into(), round: 1, group: 1 };
+        let manifest = crate::manifest::Manifest::parse(
+            std::path::Path::new("t/game.toml"),
+            "name = \"t\"\nplayers_per_group = 1\ncomponent = \"x.wasm\"\n[group.fields]\nmax_bid = { type = \"integer\", initial = 0 }\n[[page]]\nname = \"Bid\"\ntemplate = \"Bid.hbs\"\nlive = true\n",
+        )
+        .expect("manifest");
+        let mut group = store.group(key.clone(), 1).expect("group");
+        bid(&store, &mut group, 10);
+        bid(&store, &mut group, 20);
+        // Not in sled yet, but every reader sees it; the messages are in sled at once.
+        assert!(max_bid(&store, &key).is_none());
+        assert_eq!(store.field_record(&key, &key.group_field("max_bid")).expect("read").as_deref(), Some(&b"20"[..]));
+        assert_eq!(store.group_fields(&manifest, &key).expect("fields")["max_bid"], 20);
+        assert_eq!(store.messages(&key).expect("messages").len(), 2);
+        store.settle(&key).expect("settle");
+        assert_eq!(max_bid(&store, &key).as_deref(), Some(&b"20"[..]));
+        assert_eq!(store.live.get(key.prefix(b'A')).expect("marker").as_deref(), Some(&2u64.to_be_bytes()[..]));
+        // A group that keeps calling settles by itself.
+        for n in 0..i64::from(SETTLE_CALLS) {
+            bid(&store, &mut group, 100 + n);
+        }
+        assert_eq!(max_bid(&store, &key), Some((100 + i64::from(SETTLE_CALLS) - 1).to_string().into_bytes()));
+    }
+
+    #[test]
+    fn a_crash_with_several_unsettled_calls_recovers_the_last_values() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = GroupKey { session: "s1".into(), round: 1, group: 2 };
+        {
+            let store = Store::open(dir.path()).expect("open");
+            let mut group = store.group(key.clone(), 1).expect("group");
+            bid(&store, &mut group, 10);
+            store.settle(&key).expect("settle");
+            bid(&store, &mut group, 20);
+            bid(&store, &mut group, 30);
+            store.unsettled.forget();
+            store.wait_durable().expect("flush");
+            assert_eq!(max_bid(&store, &key).as_deref(), Some(&b"10"[..]));
+        }
+        let store = Store::open(dir.path()).expect("reopen");
+        assert_eq!(max_bid(&store, &key).as_deref(), Some(&b"30"[..]));
+        assert_eq!(store.live.get(key.prefix(b'A')).expect("marker").as_deref(), Some(&3u64.to_be_bytes()[..]));
     }
 
     #[test]

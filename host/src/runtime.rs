@@ -20,6 +20,23 @@ const WASMTIME_VERSION: &str = "wasmtime-48.0.8";
 /// How often the engine's epoch advances; deadlines are whole ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(2);
 
+/// A call's deadline is CPU time; on the wall clock it may take this many times as long
+/// (a machine so busy that a call waits longer than that for a core is overloaded).
+pub const WALL_FACTOR: u32 = 10;
+
+/// CPU time the calling thread has used.
+pub(crate) fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `clock_gettime` writes one `timespec` through the pointer, which points to a
+    // live local of that type; CLOCK_THREAD_CPUTIME_ID exists on every Linux.
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
+}
+
 /// What a host allows its games: defaults and maxima of the per-call limits, where compiled
 /// components are cached, and how many instances may be alive at once.
 #[derive(Debug, Clone)]
@@ -137,6 +154,25 @@ impl Runtime {
         (deadline.as_micros() as u64).div_ceil(EPOCH_TICK.as_micros() as u64) + 1
     }
 
+    /// Arms `store` so that what runs in it next traps with [`wasmtime::Trap::Interrupt`]
+    /// once it has used `deadline` of CPU time on the calling thread — or run
+    /// [`WALL_FACTOR`] times that long on the wall clock. A deadline counted on the wall
+    /// clock alone would fail sound calls whenever the machine is busy (a thread waiting for
+    /// a core is not the game's doing); CPU time is checked whenever the epoch says the
+    /// deadline has passed on the wall clock, and the call goes on for the CPU time left.
+    pub(crate) fn arm_deadline<T: 'static>(store: &mut wasmtime::Store<T>, deadline: Duration) {
+        let started = std::time::Instant::now();
+        let cpu_at_start = thread_cpu_time();
+        store.set_epoch_deadline(Runtime::ticks(deadline));
+        store.epoch_deadline_callback(move |_| {
+            let used = thread_cpu_time().saturating_sub(cpu_at_start);
+            if used >= deadline || started.elapsed() >= deadline * WALL_FACTOR {
+                return Err(wasmtime::Trap::Interrupt.into());
+            }
+            Ok(wasmtime::UpdateDeadline::Continue(Runtime::ticks(deadline - used)))
+        });
+    }
+
     /// Compiles a component file, or loads its compiled form from the cache (keyed by the
     /// file's SHA-256, the wasmtime version and the engine's settings).
     pub fn compile(&self, path: &Path) -> anyhow::Result<Component> {
@@ -201,5 +237,26 @@ fn store_cached(dir: &Path, file: &Path, component: &Component) -> anyhow::Resul
 impl Drop for Runtime {
     fn drop(&mut self) {
         self.ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_cpu_time_counts_work_and_not_sleep() {
+        let before = thread_cpu_time();
+        std::thread::sleep(Duration::from_millis(50));
+        let slept = thread_cpu_time() - before;
+        let before = thread_cpu_time();
+        let started = std::time::Instant::now();
+        let mut x = 0u64;
+        while started.elapsed() < Duration::from_millis(50) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        let worked = thread_cpu_time() - before;
+        assert!(slept < Duration::from_millis(10), "sleeping used {slept:?} of CPU");
+        assert!(worked > slept, "50 ms of work used {worked:?} of CPU, sleeping {slept:?}");
     }
 }

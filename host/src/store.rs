@@ -148,6 +148,8 @@ pub struct Store {
     participants: sled::Tree,
     meta: sled::Tree,
     commit: Arc<GroupCommit>,
+    /// Field values and log markers of committed calls not yet written to `live`.
+    pub(crate) unsettled: Arc<crate::live_log::Unsettled>,
 }
 
 impl std::fmt::Debug for Store {
@@ -182,8 +184,10 @@ impl Store {
 
     fn from_config(config: sled::Config) -> Result<Store, StoreError> {
         let db = config.open()?;
+        let live = db.open_tree("live")?;
         let store = Store {
-            live: db.open_tree("live")?,
+            unsettled: Arc::new(crate::live_log::Unsettled::new(live.clone())),
+            live,
             sessions: db.open_tree("sessions")?,
             participants: db.open_tree("participants")?,
             meta: db.open_tree("meta")?,
@@ -206,14 +210,17 @@ impl Store {
         self.commit.flushes()
     }
 
-    /// Reads a raw `live` record.
-    pub(crate) fn live_get(&self, key: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
+    /// Reads a field value of `group` (a `live` record, or its value still unsettled).
+    pub(crate) fn field_record(&self, group: &GroupKey, key: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
+        if let Some(value) = self.unsettled.get(group, key) {
+            return Ok(Some(value));
+        }
         Ok(self.live.get(key)?)
     }
 
     /// A group's fields, with initial values for those never written.
     pub fn group_fields(&self, manifest: &Manifest, group: &GroupKey) -> Result<BTreeMap<String, Value>, StoreError> {
-        manifest.group_fields.iter().map(|(name, spec)| Ok((name.clone(), self.field(&group.group_field(name), &spec.initial)?))).collect()
+        manifest.group_fields.iter().map(|(name, spec)| Ok((name.clone(), self.field(group, &group.group_field(name), &spec.initial)?))).collect()
     }
 
     /// A player's fields, with initial values for those never written.
@@ -226,12 +233,12 @@ impl Store {
         manifest
             .player_fields
             .iter()
-            .map(|(name, spec)| Ok((name.clone(), self.field(&group.player_field(id_in_group, name), &spec.initial)?)))
+            .map(|(name, spec)| Ok((name.clone(), self.field(group, &group.player_field(id_in_group, name), &spec.initial)?)))
             .collect()
     }
 
-    fn field(&self, key: &[u8], initial: &str) -> Result<Value, StoreError> {
-        let raw = self.live.get(key)?;
+    fn field(&self, group: &GroupKey, key: &[u8], initial: &str) -> Result<Value, StoreError> {
+        let raw = self.field_record(group, key)?;
         let text = raw.as_deref().unwrap_or(initial.as_bytes());
         serde_json::from_slice(text).map_err(|e| StoreError::Corrupt { key: String::from_utf8_lossy(key).into_owned(), reason: e.to_string() })
     }

@@ -185,7 +185,9 @@ async fn one_groups_looping_game_does_not_delay_another_group() {
     let (q, b) = (quiet[quiet.len() / 2], busy[busy.len() / 2]);
     // ...and the typical reply took no more than a few milliseconds longer than without it.
     assert!(b < q + Duration::from_millis(10), "median reply {b:?} while another group looped, {q:?} without");
-    assert!(expect(&mut stuck).await["error"].as_str().is_some_and(|e| e.contains("deadline")));
+    // The deadline is 3 s of CPU time: on a busy machine it ends later on the wall clock.
+    let stopped = next(&mut stuck, Duration::from_secs(35)).await.expect("the loop is stopped");
+    assert!(stopped["error"].as_str().is_some_and(|e| e.contains("deadline")), "{stopped}");
     stuck.close(None).await.ok();
     free.close(None).await.ok();
     server.stop().await;

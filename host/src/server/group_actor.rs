@@ -93,6 +93,11 @@ async fn run(game: Arc<Game>, store: Store, key: GroupKey, mut rx: mpsc::Receive
             Ok(None) => break,
             Err(_) => {
                 warm = None;
+                // An idle group's field values go to sled, out of memory.
+                let (store, key) = (store.clone(), key.clone());
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || store.settle(&key)).await {
+                    tracing::warn!("could not settle an idle group's fields (its log keeps them): {e}");
+                }
                 continue;
             }
         };
