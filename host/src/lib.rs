@@ -19,6 +19,12 @@
 //! - [`server`]: `stoa serve` — pages, live WebSocket, group actors, API, admin.
 //! - `guest_output`: a game's stdout/stderr, capped, to the host log.
 
+/// The allocator of everything that links Stoa (the `stoa` command, tests, benchmarks):
+/// mimalloc, because the hot path allocates and frees many small buffers on several threads
+/// (JSON texts, sled nodes, wasmtime stores), where it measured faster than glibc's malloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod bindings;
 pub mod bots;
 mod call;
