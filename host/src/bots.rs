@@ -175,9 +175,6 @@ fn run_group(game: &Arc<Game>, store: &Store, key: GroupKey, case: Option<&str>)
         Ok(())
     })();
     report.error = error.err();
-    if let Err(e) = store.settle(&key) {
-        report.error.get_or_insert_with(|| format!("round {} group {}: {e}", key.round, key.group));
-    }
     if let Ok(fields) = store.group_fields(&game.manifest, &key) {
         report.group_fields = fields;
     }

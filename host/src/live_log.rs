@@ -11,8 +11,8 @@
 //! are written right after it. Its field values and the `A` marker are *settled* later: they
 //! wait in memory ([`Unsettled`], where every read of a field looks first) and are written
 //! once for many calls — when the group has 64 unsettled calls or 256 KiB of values, when
-//! its owner says so ([`Store::settle`]: after a bot run, when a group goes idle) and when
-//! the store is dropped. A field written by ten calls in a row is then written to sled once.
+//! its owner says so ([`Store::settle`]: when a group goes idle) and when the store is
+//! dropped (unless it is a temporary one, as bot runs use). A field written by ten calls in a row is then written to sled once.
 //! When the store is opened after a crash, every entry past its group's marker is applied
 //! again, in order (applying is idempotent), so after a crash a call either happened
 //! entirely or not at all. This is as atomic as a sled batch, and much cheaper: sled 0.34
@@ -142,6 +142,8 @@ pub(crate) struct Unsettled {
     groups: Mutex<HashMap<GroupKey, Pending>>,
     /// One settle at a time, so an older copy is never written over a newer one.
     settling: Mutex<()>,
+    /// Whether dropping settles every group (not for a temporary store).
+    settle_at_close: bool,
 }
 
 #[derive(Default)]
@@ -155,8 +157,8 @@ struct Pending {
 }
 
 impl Unsettled {
-    pub(crate) fn new(live: sled::Tree) -> Unsettled {
-        Unsettled { live, groups: Mutex::new(HashMap::new()), settling: Mutex::new(()) }
+    pub(crate) fn new(live: sled::Tree, settle_at_close: bool) -> Unsettled {
+        Unsettled { live, groups: Mutex::new(HashMap::new()), settling: Mutex::new(()), settle_at_close }
     }
 
     fn groups(&self) -> std::sync::MutexGuard<'_, HashMap<GroupKey, Pending>> {
@@ -221,6 +223,9 @@ impl Unsettled {
 
 impl Drop for Unsettled {
     fn drop(&mut self) {
+        if !self.settle_at_close {
+            return;
+        }
         if let Err(e) = self.settle_all() {
             // Nothing is lost: the next open re-applies the calls from their entries.
             tracing::warn!("could not settle field values at close ({e}); the next start recovers them from the log");

@@ -173,20 +173,22 @@ pub fn random_code(n: usize) -> String {
 impl Store {
     /// Opens (or creates) the database in `dir`.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        Store::from_config(sled::Config::new().path(dir))
+        Store::from_config(sled::Config::new().path(dir), true)
     }
 
     /// A database that lives in a temporary directory and disappears when dropped. Nothing
-    /// in it needs to survive a crash, so sled's background flusher is off.
+    /// in it needs to survive a crash, so sled's background flusher is off, and field values
+    /// settle only when a group has many unsettled calls (see [`crate::live_log`]), never at
+    /// close: writing values that are deleted right after is work for nothing.
     pub fn temporary() -> Result<Store, StoreError> {
-        Store::from_config(sled::Config::new().temporary(true).flush_every_ms(None))
+        Store::from_config(sled::Config::new().temporary(true).flush_every_ms(None), false)
     }
 
-    fn from_config(config: sled::Config) -> Result<Store, StoreError> {
+    fn from_config(config: sled::Config, settle_at_close: bool) -> Result<Store, StoreError> {
         let db = config.open()?;
         let live = db.open_tree("live")?;
         let store = Store {
-            unsettled: Arc::new(crate::live_log::Unsettled::new(live.clone())),
+            unsettled: Arc::new(crate::live_log::Unsettled::new(live.clone(), settle_at_close)),
             live,
             sessions: db.open_tree("sessions")?,
             participants: db.open_tree("participants")?,
