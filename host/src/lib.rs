@@ -17,8 +17,11 @@
 //! - [`scaffold`]: `stoa new` — a new game package from the templates in `host/scaffold/`.
 //! - `bindings`: the one `bindgen!` of `wit/game.wit`.
 //! - [`server`]: `stoa serve` — pages, live WebSocket, group actors, API, admin.
+//! - [`accounts`], [`upload`]: researcher accounts, quotas and uploaded game packages (shared
+//!   hosting).
 //! - `guest_output`: a game's stdout/stderr, capped, to the host log.
 
+pub mod accounts;
 pub mod bindings;
 pub mod bots;
 mod call;
@@ -33,6 +36,7 @@ pub mod runtime;
 pub mod scaffold;
 pub mod server;
 pub mod store;
+pub mod upload;
 
 pub use game::{CallError, Committed, Game, Instance, LoadError};
 pub use live_log::{Group, Routed};

@@ -148,6 +148,8 @@ pub struct Store {
     participants: sled::Tree,
     meta: sled::Tree,
     commit: Arc<GroupCommit>,
+    /// The database, for trees kept by other modules (researcher accounts, uploads).
+    db: sled::Db,
 }
 
 impl std::fmt::Debug for Store {
@@ -187,6 +189,7 @@ impl Store {
             sessions: db.open_tree("sessions")?,
             participants: db.open_tree("participants")?,
             meta: db.open_tree("meta")?,
+            db: db.clone(),
             commit: Arc::new(GroupCommit::new(db)),
         };
         let recovered = store.recover()?;
@@ -317,6 +320,12 @@ impl Store {
     /// A host setting.
     pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self.meta.get(key)?.map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// The tree `name`, opened (created when new): for records kept by other modules —
+    /// researcher accounts and uploaded games (`crate::accounts`).
+    pub fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
+        Ok(self.db.open_tree(name)?)
     }
 
     /// Sets a host setting.
