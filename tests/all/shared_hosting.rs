@@ -13,7 +13,7 @@ use fantoccini::Locator;
 use serde_json::{Value, json};
 
 use crate::browser::{screenshot, wait_text, with_browser};
-use crate::server_support::{Answer, eventually, get, request};
+use crate::server_support::{Answer, eventually, get, post_form, request};
 use crate::support::{TOKEN, TestServer, root};
 use crate::ws::{connect, next, send};
 
@@ -452,5 +452,57 @@ async fn in_a_browser_a_researcher_signs_in_uploads_a_game_creates_a_session_and
         wait_text(&b, "#max-bid", "0").await;
     })
     .await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hosting_routes_refuse_a_missing_or_wrong_token_and_the_operator_manages_researchers_on_a_page() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(&dir.path().join("data")).await;
+    let frank = add_researcher(&server, "frank", json!({})).await;
+    let routes = [
+        (Method::GET, "/api/me"),
+        (Method::GET, "/api/games"),
+        (Method::POST, "/api/games"),
+        (Method::GET, "/api/games/auction"),
+        (Method::GET, "/api/researchers"),
+        (Method::POST, "/api/researchers"),
+        (Method::GET, "/api/researchers/frank"),
+        (Method::PUT, "/api/researchers/frank/quotas"),
+        (Method::POST, "/api/researchers/frank/token"),
+        (Method::PUT, "/api/researchers/frank/password"),
+    ];
+    for (method, path) in &routes {
+        for auth in [None, Some("Bearer wrong-token".to_string()), Some(format!("Bearer {frank}x"))] {
+            let headers: Vec<(&str, &str)> = auth.as_deref().map(|a| vec![("authorization", a)]).unwrap_or_default();
+            let a = request(&server, method.clone(), path, &headers, r#"{"name": "zed"}"#).await;
+            assert_eq!(a.status, 401, "{method} {path} with {auth:?}: {}", a.body);
+            assert!(a.json()["error"].as_str().is_some_and(|e| e.contains("token")), "{}", a.body);
+        }
+    }
+    assert_eq!(server.state.hosting.accounts.list().expect("list").len(), 1, "no refused request added anyone");
+
+    // The operator's page: add a researcher (the token is shown once), set quotas.
+    let admin = [("authorization", format!("Bearer {TOKEN}")), ("content-type", "application/x-www-form-urlencoded".into())];
+    let headers: Vec<(&str, &str)> = admin.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let added = request(&server, Method::POST, "/admin/researchers", &headers, "name=gina&password=gina-password").await;
+    assert_eq!(added.status, 201, "{}", added.body);
+    let token = added.body.split("<code id=\"new-token\">").nth(1).and_then(|t| t.split('<').next()).expect("token on the page").to_string();
+    assert_eq!(call(&server, Method::GET, "/api/me", &token, b"").await.json()["name"], "gina");
+    let page = request(&server, Method::GET, "/admin/researchers", &headers, "").await;
+    assert!(page.body.contains("gina") && !page.body.contains(&token), "the list never shows a token again");
+    let form = "deadline_ms=25&memory_mb=64&messages_per_second=5&sessions=2&stored_bytes=1000";
+    assert_eq!(request(&server, Method::POST, "/admin/researchers/gina/quotas", &headers, form).await.status, 303);
+    let quotas = call(&server, Method::GET, "/api/researchers/gina", TOKEN, b"").await.json()["quotas"].clone();
+    assert_eq!(quotas, json!({ "deadline_ms": 25, "memory_mb": 64, "messages_per_second": 5.0, "sessions": 2, "stored_bytes": 1000 }));
+    let bad = request(&server, Method::POST, "/admin/researchers/gina/quotas", &headers, "deadline_ms=ten&memory_mb=&messages_per_second=5&sessions=2&stored_bytes=1").await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("deadline_ms: &#x60;ten&#x60; is not a number"), "{}", bad.body);
+    // A password sign-in sets gina's cookie; a wrong one does not.
+    let wrong = post_form(&server, "/admin/login", "name=gina&password=not-hers!").await;
+    assert_eq!(wrong.status, 401);
+    let right = post_form(&server, "/admin/login", "name=gina&password=gina-password").await;
+    assert_eq!(right.status, 303, "{}", right.body);
+    assert!(right.header("set-cookie").starts_with("stoa_admin=gina."), "{}", right.header("set-cookie"));
     server.stop().await;
 }
