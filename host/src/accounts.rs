@@ -186,6 +186,9 @@ pub enum AccountError {
     /// No such researcher, game or version.
     #[error("{0}")]
     NotFound(String),
+    /// Over a quota.
+    #[error("{0}")]
+    Quota(String),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -209,6 +212,9 @@ pub struct Accounts {
     tokens: sled::Tree,
     games: sled::Tree,
     packages: sled::Tree,
+    /// Serializes read-modify-write of records (uploads, quota and token changes), so two
+    /// concurrent requests cannot lose one another's change or both fit in one quota.
+    writes: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Accounts {
@@ -255,6 +261,7 @@ impl Accounts {
             tokens: store.tree("tokens")?,
             games: store.tree("games")?,
             packages: store.tree("packages")?,
+            writes: Default::default(),
         })
     }
 
@@ -311,6 +318,7 @@ impl Accounts {
 
     /// Replaces `name`'s token with a new one (the old stops working); returns the new token.
     pub fn new_token(&self, name: &str) -> Result<String, AccountError> {
+        let _one = self.writes.lock().unwrap_or_else(|e| e.into_inner());
         let mut r = self.must_get(name)?;
         let token = random_code(40);
         self.tokens.remove(r.token_sha256.as_bytes())?;
@@ -322,14 +330,17 @@ impl Accounts {
 
     /// Sets `name`'s password.
     pub fn set_password(&self, name: &str, password: &str) -> Result<(), AccountError> {
+        let hashed = hash_password(password)?;
+        let _one = self.writes.lock().unwrap_or_else(|e| e.into_inner());
         let mut r = self.must_get(name)?;
-        r.password = Some(hash_password(password)?);
+        r.password = Some(hashed);
         self.researchers.insert(name, encode(&r))?;
         Ok(())
     }
 
     /// Applies `patch` to `name`'s quotas (checked against the host maxima `max`).
     pub fn set_quotas(&self, name: &str, patch: &QuotaPatch, max: &Limits) -> Result<Researcher, AccountError> {
+        let _one = self.writes.lock().unwrap_or_else(|e| e.into_inner());
         let mut r = self.must_get(name)?;
         r.quotas = patch.apply(&r.quotas, max)?;
         self.researchers.insert(name, encode(&r))?;
@@ -354,10 +365,15 @@ impl Accounts {
     }
 
     /// Records `archive` as the newest version of `owner`'s game `name`. An archive already
-    /// uploaded (same hash) becomes the newest again without being stored twice. Returns the
-    /// record and whether the version is new.
-    pub fn put_version(&self, owner: &str, name: &str, archive: &[u8]) -> Result<(GameRecord, Version, bool), AccountError> {
+    /// uploaded (same hash) becomes the newest again without being stored twice. A new one
+    /// must fit in `limit` bytes of `owner`'s uploads (`AccountError::Quota` otherwise).
+    /// Returns the record and whether the version is new.
+    pub fn put_version(&self, owner: &str, name: &str, archive: &[u8], limit: u64) -> Result<(GameRecord, Version, bool), AccountError> {
+        let _one = self.writes.lock().unwrap_or_else(|e| e.into_inner());
         let hash = sha256_hex(archive);
+        if !self.has_version(owner, &hash)? {
+            self.fits(owner, archive.len() as u64, limit)?;
+        }
         let mut record = self.game(owner, name)?.unwrap_or_else(|| GameRecord { owner: owner.into(), name: name.into(), versions: Vec::new() });
         let existing = record.versions.iter().position(|v| v.hash == hash);
         let version = match existing {
@@ -370,6 +386,22 @@ impl Accounts {
         record.versions.push(version.clone());
         self.games.insert(format!("{owner}/{name}"), encode(&record))?;
         Ok((record, version, existing.is_none()))
+    }
+
+    /// Whether `owner` uploaded the archive with hash `hash` (any game).
+    pub fn has_version(&self, owner: &str, hash: &str) -> Result<bool, AccountError> {
+        Ok(self.games(Some(owner))?.iter().flat_map(|g| &g.versions).any(|v| v.hash == hash))
+    }
+
+    /// Ok when `bytes` more fit in `owner`'s stored-bytes quota `limit`.
+    pub fn fits(&self, owner: &str, bytes: u64, limit: u64) -> Result<(), AccountError> {
+        let stored = self.stored_bytes(owner)?;
+        if stored.saturating_add(bytes) > limit {
+            return Err(AccountError::Quota(format!(
+                "quota: researcher `{owner}` may keep {limit} bytes of uploads and has {stored}; this archive of {bytes} bytes does not fit"
+            )));
+        }
+        Ok(())
     }
 
     /// The archive with hash `hash` (full hex, or the short form of a game key).
@@ -416,14 +448,16 @@ mod tests {
     #[test]
     fn versions_are_kept_by_hash_and_the_newest_is_last() {
         let a = accounts();
-        let (_, v1, new1) = a.put_version("alice", "g", b"one").expect("put");
-        let (_, v2, _) = a.put_version("alice", "g", b"two!").expect("put");
-        let (record, again, new_again) = a.put_version("alice", "g", b"one").expect("put");
+        let (_, v1, new1) = a.put_version("alice", "g", b"one", 100).expect("put");
+        let (_, v2, _) = a.put_version("alice", "g", b"two!", 100).expect("put");
+        let (record, again, new_again) = a.put_version("alice", "g", b"one", 100).expect("put");
         assert!(new1 && !new_again);
         assert_eq!(again.hash, v1.hash);
         assert_eq!(record.version(None).expect("newest").hash, v1.hash, "a re-upload is the newest again");
         assert_eq!(record.version(Some(&v2.hash[..8])).expect("named").hash, v2.hash);
         assert_eq!(a.stored_bytes("alice").expect("bytes"), 7);
+        assert!(matches!(a.put_version("alice", "g", b"three", 11), Err(AccountError::Quota(_))), "7 + 5 > 11");
+        assert!(a.put_version("alice", "g", b"two!", 7).is_ok(), "a known archive costs nothing");
         assert_eq!(a.package("alice", "g", v2.short()).expect("package").as_deref(), Some(&b"two!"[..]));
         assert_eq!(parse_key(&record.key(&v2)), Some(("alice", "g", v2.short())));
         assert_eq!(parse_key("auction"), None);

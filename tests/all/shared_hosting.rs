@@ -196,7 +196,9 @@ async fn two_researchers_run_sessions_side_by_side_and_neither_reaches_the_other
     assert!(server.state.hosting.accounts.get("mallory").expect("get").is_none());
     let export = call(&server, Method::GET, &format!("/api/sessions/{s}/export?format=json"), &alice, b"").await.json();
     assert_eq!(export["rounds"][0]["groups"][0]["fields"]["max_bid"], 5);
-    // The operator sees both.
+    // The operator sees both, and may start a session of a researcher's game (it is hers).
+    let by_operator = new_session(&server, TOKEN, json!({ "game": "alice/auction", "participants": 3 })).await;
+    assert_eq!(call(&server, Method::GET, &format!("/api/sessions/{}", by_operator["code"].as_str().expect("code")), &alice, b"").await.status, 200);
     let all = call(&server, Method::GET, "/api/sessions", TOKEN, b"").await.body;
     assert!(all.contains(a_code.as_str()) && all.contains(b_code.as_str()), "{all}");
     assert_eq!(call(&server, Method::GET, &format!("/api/sessions/{s}"), TOKEN, b"").await.status, 200);
@@ -303,6 +305,12 @@ async fn quotas_refuse_with_their_reason() {
     let info = new_session(&server, &carol, json!({ "game": "looper", "participants": 2 })).await;
     let frame = crate::server_support::live_send(&server, &people(&info)[0], "Play", r#""loop""#).await;
     assert!(frame["error"].as_str().is_some_and(|e| e.contains("deadline of 100 ms")), "{frame}");
+    // Memory: the game asks for 32 MiB; hank's quota of 8 MiB stops the bomb there.
+    let hank = add_researcher(&server, "hank", json!({ "memory_mb": 8 })).await;
+    upload(&server, &hank, &archive("tests/fixtures/memory-bomb")).await;
+    let info = new_session(&server, &hank, json!({ "game": "memory-bomb", "participants": 2 })).await;
+    let frame = crate::server_support::live_send(&server, &people(&info)[0], "Play", r#""bomb""#).await;
+    assert!(frame["error"].as_str().is_some_and(|e| e.contains("memory limit of 8 MiB")), "{frame}");
     server.stop().await;
 }
 

@@ -69,6 +69,7 @@ impl From<AccountError> for ApiError {
             AccountError::Invalid(why) => ApiError(StatusCode::BAD_REQUEST, why),
             AccountError::Exists(why) => ApiError(StatusCode::CONFLICT, why),
             AccountError::NotFound(why) => ApiError(StatusCode::NOT_FOUND, why),
+            AccountError::Quota(why) => ApiError(StatusCode::FORBIDDEN, why),
             AccountError::Store(e) => e.into(),
         }
     }

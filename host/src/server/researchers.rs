@@ -104,20 +104,9 @@ pub(crate) async fn upload(state: &Arc<AppState>, who: &Who, archive: Bytes) -> 
     }
     let hash = sha256_hex(&archive);
     let accounts = &state.hosting.accounts;
-    let known = accounts.games(Some(&r.name))?.iter().flat_map(|g| &g.versions).any(|v| v.hash == hash);
-    if !known {
-        let stored = accounts.stored_bytes(&r.name)?;
-        if stored + archive.len() as u64 > r.quotas.stored_bytes {
-            return Err(ApiError(
-                StatusCode::FORBIDDEN,
-                format!(
-                    "quota: researcher `{}` may keep {} bytes of uploads and has {stored}; this archive of {} bytes does not fit",
-                    r.name,
-                    r.quotas.stored_bytes,
-                    archive.len()
-                ),
-            ));
-        }
+    // Checked before the (slow) validation, and again when the version is recorded.
+    if !accounts.has_version(&r.name, &hash)? {
+        accounts.fits(&r.name, archive.len() as u64, r.quotas.stored_bytes)?;
     }
     let (runtime, owner, quotas, body) = (state.hosting.runtime().clone(), r.name.clone(), r.quotas.clone(), archive.clone());
     let version = hash[..crate::accounts::VERSION_DIGITS].to_string();
@@ -126,7 +115,7 @@ pub(crate) async fn upload(state: &Arc<AppState>, who: &Who, archive: Bytes) -> 
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("the check failed: {e}")))?;
     let game = loaded.map_err(|why| ApiError(StatusCode::BAD_REQUEST, format!("the game package was refused: {why}")))?;
     let name = crate::accounts::parse_key(game.name()).map(|(_, n, _)| n.to_string()).unwrap_or_default();
-    let (record, version, new) = accounts.put_version(&r.name, &name, &archive)?;
+    let (record, version, new) = accounts.put_version(&r.name, &name, &archive, r.quotas.stored_bytes)?;
     let key = record.key(&version);
     state.hosting.remember(&key, game);
     let status = if new { StatusCode::CREATED } else { StatusCode::OK };
