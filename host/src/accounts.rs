@@ -388,6 +388,30 @@ impl Accounts {
         Ok((record, version, existing.is_none()))
     }
 
+    /// Deletes version `version` (8+ hex digits) of `owner`'s game `name`, unless
+    /// `in_use(key)` says a session records it (its pages and exports need it): then
+    /// `AccountError::Exists`. The archive itself goes when no game holds it any more.
+    /// Returns the deleted version's key.
+    pub fn delete_version(&self, owner: &str, name: &str, version: &str, in_use: impl Fn(&str) -> bool) -> Result<String, AccountError> {
+        let _one = self.writes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut record = self.game(owner, name)?.ok_or_else(|| AccountError::NotFound(format!("no game `{name}`")))?;
+        let found = record.version(Some(version))?.clone();
+        let key = record.key(&found);
+        if in_use(&key) {
+            return Err(AccountError::Exists(format!("version {} of `{name}` is kept: a session runs it (its pages and exports need it)", found.short())));
+        }
+        record.versions.retain(|v| v.hash != found.hash);
+        if record.versions.is_empty() {
+            self.games.remove(format!("{owner}/{name}"))?;
+        } else {
+            self.games.insert(format!("{owner}/{name}"), encode(&record))?;
+        }
+        if !self.games(None)?.iter().flat_map(|g| &g.versions).any(|v| v.hash == found.hash) {
+            self.packages.remove(found.hash.as_bytes())?;
+        }
+        Ok(key)
+    }
+
     /// Whether `owner` uploaded the archive with hash `hash` (any game).
     pub fn has_version(&self, owner: &str, hash: &str) -> Result<bool, AccountError> {
         Ok(self.games(Some(owner))?.iter().flat_map(|g| &g.versions).any(|v| v.hash == hash))
@@ -459,6 +483,11 @@ mod tests {
         assert!(matches!(a.put_version("alice", "g", b"three", 11), Err(AccountError::Quota(_))), "7 + 5 > 11");
         assert!(a.put_version("alice", "g", b"two!", 7).is_ok(), "a known archive costs nothing");
         assert_eq!(a.package("alice", "g", v2.short()).expect("package").as_deref(), Some(&b"two!"[..]));
+        let used = v2.short().to_string();
+        assert!(matches!(a.delete_version("alice", "g", &used, |k| k.ends_with(&used)), Err(AccountError::Exists(_))));
+        a.delete_version("alice", "g", &used, |_| false).expect("delete");
+        assert_eq!(a.stored_bytes("alice").expect("bytes"), 3, "only `one` is left");
+        assert_eq!(a.package("alice", "g", &used).expect("package"), None);
         assert_eq!(parse_key(&record.key(&v2)), Some(("alice", "g", v2.short())));
         assert_eq!(parse_key("auction"), None);
     }

@@ -124,6 +124,7 @@ async fn two_researchers_run_sessions_side_by_side_and_neither_reaches_the_other
         (Method::POST, "/api/sessions".into(), r#"{"game": "alice/auction", "participants": 3}"#, 400),
         (Method::GET, "/api/games/auction".into(), "", 404),
         (Method::GET, "/api/games/alice/auction".into(), "", 404),
+        (Method::DELETE, format!("/api/games/auction/versions/{}", a_game["version"].as_str().expect("version")), "", 404),
         (Method::GET, "/api/researchers".into(), "", 403),
         (Method::POST, "/api/researchers".into(), r#"{"name": "mallory"}"#, 403),
         (Method::GET, "/api/researchers/alice".into(), "", 403),
@@ -143,7 +144,8 @@ async fn two_researchers_run_sessions_side_by_side_and_neither_reaches_the_other
         // The same route works for alice (or is refused to her the same way when it is
         // the operator's).
         let mine = call(&server, method.clone(), path, &alice, body.as_bytes()).await;
-        let expected_ok = !path.contains("researchers") && !path.contains("alice/") && !body.contains("alice/");
+        // (Her own session runs the version, so her DELETE is a 409, not a success.)
+        let expected_ok = !path.contains("researchers") && !path.contains("alice/") && !body.contains("alice/") && *method != Method::DELETE;
         if expected_ok {
             assert!(mine.status < 300, "alice: {method} {path}: {} {}", mine.status, mine.body);
         }
@@ -255,6 +257,16 @@ async fn uploads_are_checked_and_versioned_and_a_running_session_keeps_its_versi
     let listed = call(&server, Method::GET, "/api/games/auction", &alice, b"").await.json();
     assert_eq!(listed["versions"].as_array().map(|v| v.len()), Some(2), "{listed}");
     assert_eq!(listed["newest"], v1["version"], "the re-upload is the newest again");
+    // A version a session records is kept; one no session uses can be deleted.
+    let v2_path = format!("/api/games/auction/versions/{}", v2["version"].as_str().expect("v"));
+    let kept = call(&server, Method::DELETE, &v2_path, &alice, b"").await;
+    assert_eq!(kept.status, 409, "{}", kept.body);
+    assert!(kept.body.contains("a session runs it"), "{}", kept.body);
+    let before = server.state.hosting.accounts.stored_bytes("alice").expect("bytes");
+    let v3 = upload(&server, &alice, &archive_with(AUCTION, |f, b| if f.ends_with("Results.hbs") { [b"<p>v3</p>".to_vec(), b].concat() } else { b })).await;
+    let gone = call(&server, Method::DELETE, &format!("/api/games/auction/versions/{}", v3["version"].as_str().expect("v")), &alice, b"").await;
+    assert_eq!(gone.status, 204, "{}", gone.body);
+    assert_eq!(server.state.hosting.accounts.stored_bytes("alice").expect("bytes"), before, "its bytes are freed");
 
     // Restart: versions come back from the store, and each session still runs its own.
     server.stop().await;
@@ -473,6 +485,8 @@ async fn the_hosting_routes_refuse_a_missing_or_wrong_token_and_the_operator_man
         (Method::GET, "/api/games"),
         (Method::POST, "/api/games"),
         (Method::GET, "/api/games/auction"),
+        (Method::GET, "/api/games/frank/auction"),
+        (Method::DELETE, "/api/games/auction/versions/0123456789abcdef"),
         (Method::GET, "/api/researchers"),
         (Method::POST, "/api/researchers"),
         (Method::GET, "/api/researchers/frank"),

@@ -113,6 +113,11 @@ impl Hosting {
         self.loaded.lock().unwrap_or_else(|e| e.into_inner()).insert(key.to_string(), game);
     }
 
+    /// Forgets one loaded version (deleted).
+    pub(crate) fn unload(&self, key: &str) {
+        self.loaded.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+    }
+
     /// Forgets `owner`'s loaded games and bucket, after a quota change: sessions that start
     /// afterwards get the new limits.
     pub(crate) fn forget(&self, owner: &str) {

@@ -10,7 +10,10 @@
 //! - `GET /api/games` → `{"games": [{"name", "owner", "newest", "versions": [{"version",
 //!   "hash", "bytes", "uploaded_ms"}]}]}` — their own (the operator: every researcher's,
 //!   and `"operator_games"`, the names from `--games`);
-//! - `GET /api/games/{name}` → one of those (the operator: `{name}` is `owner/name`).
+//! - `GET /api/games/{name}` → one of those; `GET /api/games/{owner}/{name}` likewise (the
+//!   operator's way to name a researcher's game; a researcher only for their own);
+//! - `DELETE /api/games/{name}/versions/{version}` → 204: deletes a version no session
+//!   records (409 if one does), freeing its stored bytes.
 //!
 //! The operator only (a researcher gets 403):
 //! - `POST /api/researchers` `{"name", "password"?, "quotas"?}` → 201 `{"name", "token",
@@ -30,7 +33,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -45,7 +48,9 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/me", get(me))
         .route("/api/games", get(games).post(upload_route).layer(DefaultBodyLimit::max(caps.archive_bytes + 1)))
-        .route("/api/games/{*name}", get(game))
+        .route("/api/games/{name}", get(game))
+        .route("/api/games/{owner}/{name}", get(owned_game))
+        .route("/api/games/{name}/versions/{version}", delete(delete_version))
         .route("/api/researchers", get(list).post(add))
         .route("/api/researchers/{name}", get(one))
         .route("/api/researchers/{name}/quotas", put(quotas))
@@ -144,15 +149,42 @@ async fn games(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result
     Ok(Json(out))
 }
 
-async fn game(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
-    let who = check(&state, &headers)?;
-    let (owner, game) = match (&who, name.split_once('/')) {
-        (Who::Researcher(r), _) => (r.name.as_str(), name.as_str()),
-        (Who::Operator, Some((owner, game))) => (owner, game),
-        (Who::Operator, None) => return Err(ApiError(StatusCode::NOT_FOUND, format!("no game `{name}`: name a researcher's game as owner/name"))),
-    };
-    let record = state.hosting.accounts.game(owner, game)?.ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no game `{name}`")))?;
+/// `owner`'s game `name` as `who` may see it, or a 404.
+fn visible_game(state: &AppState, who: &Who, owner: &str, name: &str) -> Result<Json<Value>, ApiError> {
+    let mine = who.researcher().is_none_or(|r| r == owner);
+    let record = state.hosting.accounts.game(owner, name)?.filter(|_| mine);
+    let record = record.ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no game `{owner}/{name}`")))?;
     Ok(Json(game_json(&record)))
+}
+
+async fn game(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+    match check(&state, &headers)? {
+        Who::Researcher(r) => visible_game(&state, &Who::Researcher(r.clone()), &r.name, &name),
+        Who::Operator => Err(ApiError(StatusCode::NOT_FOUND, format!("no game `{name}`: name a researcher's game as owner/name"))),
+    }
+}
+
+async fn owned_game(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((owner, name)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let who = check(&state, &headers)?;
+    visible_game(&state, &who, &owner, &name)
+}
+
+async fn delete_version(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let Who::Researcher(r) = check(&state, &headers)? else {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "a researcher deletes versions of their own games, with their token".into()));
+    };
+    let sessions = state.store.sessions()?;
+    let key = state.hosting.accounts.delete_version(&r.name, &name, &version, |key| sessions.iter().any(|s| s.game == key))?;
+    state.hosting.unload(&key);
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// What `POST /api/researchers` takes.
