@@ -323,7 +323,12 @@ async fn add_researcher(State(state): State<Arc<AppState>>, headers: HeaderMap, 
     }
     let Ok(Form(f)) = form else { return layout::message(StatusCode::BAD_REQUEST, "Bad request", "The form needs a name.") };
     let password = Some(f.password.as_str()).filter(|p| !p.is_empty());
-    match researchers::add_researcher(&state, f.name.trim(), password, None) {
+    let added = researchers::add_researcher(&state, f.name.trim(), password, None);
+    let added = match added {
+        Ok(done) => researchers::durable(&state).await.map(|()| done),
+        Err(e) => Err(e),
+    };
+    match added {
         Ok((r, token)) => layout::html(StatusCode::CREATED, "admin_researchers", &json!({ "researchers": [], "token": token, "added": r.name })),
         Err(ApiError(status, why)) => layout::message(status, "The researcher was not added", &why),
     }
@@ -366,6 +371,10 @@ async fn set_quotas(
     }
     let Ok(Form(f)) = form else { return layout::message(StatusCode::BAD_REQUEST, "Bad request", "The form needs every quota field.") };
     let result = parse_quota_form(&f).map_err(|why| ApiError(StatusCode::BAD_REQUEST, why)).and_then(|p| researchers::set_quotas(&state, &name, &p));
+    let result = match result {
+        Ok(r) => researchers::durable(&state).await.map(|()| r),
+        Err(e) => Err(e),
+    };
     match result {
         Ok(_) => Redirect::to("/admin/researchers").into_response(),
         Err(ApiError(status, why)) => layout::message(status, "The quotas were not changed", &why),

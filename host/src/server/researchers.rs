@@ -58,6 +58,16 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/api/researchers/{name}/password", put(password))
 }
 
+/// Waits until the account change just made is on disk, so an acknowledged change survives
+/// a crash.
+pub(crate) async fn durable(state: &AppState) -> Result<(), ApiError> {
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || store.wait_durable())
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("flush failed: {e}")))?
+        .map_err(ApiError::from)
+}
+
 /// The operator, or a 403.
 fn operator(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     match check(state, headers)? {
@@ -123,6 +133,7 @@ pub(crate) async fn upload(state: &Arc<AppState>, who: &Who, archive: Bytes) -> 
     let (record, version, new) = accounts.put_version(&r.name, &name, &archive, r.quotas.stored_bytes)?;
     let key = record.key(&version);
     state.hosting.remember(&key, game);
+    durable(state).await?;
     let status = if new { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, json!({ "game": name, "version": version.short(), "hash": version.hash, "key": key, "bytes": version.bytes, "new": new })))
 }
@@ -184,6 +195,7 @@ async fn delete_version(
     let sessions = state.store.sessions()?;
     let key = state.hosting.accounts.delete_version(&r.name, &name, &version, |key| sessions.iter().any(|s| s.game == key))?;
     state.hosting.unload(&key);
+    durable(&state).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -215,6 +227,7 @@ async fn add(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes
     let new: NewResearcher = serde_json::from_slice(&body)
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("expected {{\"name\": NAME[, \"password\": P, \"quotas\": {{...}}]}}: {e}")))?;
     let (r, token) = add_researcher(&state, &new.name, new.password.as_deref(), new.quotas.as_ref())?;
+    durable(&state).await?;
     Ok((StatusCode::CREATED, Json(json!({ "name": r.name, "token": token, "quotas": r.quotas })))
         .into_response())
 }
@@ -250,12 +263,14 @@ async fn quotas(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(nam
         )
     })?;
     let r = set_quotas(&state, &name, &patch)?;
+    durable(&state).await?;
     Ok(Json(researcher_json(&state, &r)))
 }
 
 async fn token(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
     operator(&state, &headers)?;
     let token = state.hosting.accounts.new_token(&name)?;
+    durable(&state).await?;
     Ok(Json(json!({ "name": name, "token": token })))
 }
 
@@ -270,5 +285,6 @@ async fn password(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(n
     let p: NewPassword =
         serde_json::from_slice(&body).map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("expected {{\"password\": TEXT}}: {e}")))?;
     state.hosting.accounts.set_password(&name, &p.password)?;
+    durable(&state).await?;
     Ok(StatusCode::NO_CONTENT)
 }
