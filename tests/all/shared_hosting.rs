@@ -236,6 +236,12 @@ async fn uploads_are_checked_and_versioned_and_a_running_session_keeps_its_versi
         let error = a.json()["error"].as_str().unwrap_or_default().to_string();
         assert!(error.contains(reason), "{what}: `{error}` should say `{reason}`");
     }
+    // The admin page's upload form says why too.
+    let form = "--XyZ\r\nContent-Disposition: form-data; name=\"archive\"; filename=\"a.tar\"\r\nContent-Type: application/x-tar\r\n\r\nnot an archive, only text of some length\r\n--XyZ--\r\n";
+    let auth = format!("Bearer {alice}");
+    let page = request(&server, Method::POST, "/admin/games", &[("authorization", &auth), ("content-type", "multipart/form-data; boundary=XyZ")], form).await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.body.contains("The game was not uploaded") && page.body.contains("not a readable tar archive"), "{}", page.body);
     assert_eq!(server.state.hosting.accounts.stored_bytes("alice").expect("bytes"), 0, "nothing refused is kept");
 
     // Version 1, a session of it, then version 2 (its Bid page says so) and a session of it.
