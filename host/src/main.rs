@@ -92,6 +92,37 @@ enum ResearcherAction {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Change a researcher's quotas (only those given; 0 for deadline or memory: the game's own).
+    Quotas {
+        /// The researcher.
+        name: String,
+        /// Where the sled database lives.
+        #[arg(long, default_value = "stoa-data")]
+        data: PathBuf,
+        /// CPU deadline of one call, ms (lowers the game's own).
+        #[arg(long)]
+        deadline_ms: Option<u64>,
+        /// Memory of one instance, MiB (lowers the game's own).
+        #[arg(long)]
+        memory_mb: Option<u64>,
+        /// Live messages per second across the researcher's sessions.
+        #[arg(long)]
+        messages_per_second: Option<f64>,
+        /// Sessions at once (with a participant not finished).
+        #[arg(long)]
+        sessions: Option<u32>,
+        /// Bytes of uploaded archives kept.
+        #[arg(long)]
+        stored_bytes: Option<u64>,
+    },
+    /// Give a researcher a new API token (printed once); the old one stops working.
+    Token {
+        /// The researcher.
+        name: String,
+        /// Where the sled database lives.
+        #[arg(long, default_value = "stoa-data")]
+        data: PathBuf,
+    },
     /// List the researchers and their quotas.
     List {
         /// Where the sled database lives.
@@ -120,6 +151,19 @@ fn researcher(action: ResearcherAction) -> anyhow::Result<ExitCode> {
             store.wait_durable()?;
             println!("researcher `{}` added; their API token (shown only now): {token}", r.name);
             println!("they sign in at /admin?token=TOKEN{}", if r.password.is_some() { " or with their name and password" } else { "" });
+        }
+        ResearcherAction::Quotas { name, data, deadline_ms, memory_mb, messages_per_second, sessions, stored_bytes } => {
+            let (store, accounts) = open(&data)?;
+            let patch = stoa::accounts::QuotaPatch { deadline_ms, memory_mb, messages_per_second, sessions, stored_bytes };
+            let r = accounts.set_quotas(&name, &patch, &RuntimeConfig::default().max)?;
+            store.wait_durable()?;
+            println!("{}: {}", r.name, serde_json::to_string(&r.quotas)?);
+        }
+        ResearcherAction::Token { name, data } => {
+            let (store, accounts) = open(&data)?;
+            let token = accounts.new_token(&name)?;
+            store.wait_durable()?;
+            println!("researcher `{name}`'s new API token (shown only now): {token}");
         }
         ResearcherAction::List { data } => {
             let (_store, accounts) = open(&data)?;

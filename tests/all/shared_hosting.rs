@@ -438,9 +438,23 @@ async fn the_researcher_command_adds_an_account_whose_token_works_on_the_server(
     let again = std::process::Command::new(env!("CARGO_BIN_EXE_stoa")).args(["researcher", "add", "dana", "--data"]).arg(&data).output().expect("run");
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already a researcher named `dana`"));
+    let quotas = std::process::Command::new(env!("CARGO_BIN_EXE_stoa"))
+        .args(["researcher", "quotas", "dana", "--sessions", "3", "--deadline-ms", "50", "--data"])
+        .arg(&data)
+        .output()
+        .expect("run");
+    assert!(quotas.status.success(), "{}", String::from_utf8_lossy(&quotas.stderr));
+    let above = std::process::Command::new(env!("CARGO_BIN_EXE_stoa"))
+        .args(["researcher", "quotas", "dana", "--memory-mb", "100000", "--data"])
+        .arg(&data)
+        .output()
+        .expect("run");
+    assert!(!above.status.success());
+    assert!(String::from_utf8_lossy(&above.stderr).contains("memory_mb: 100000 is above the host maximum"), "{}", String::from_utf8_lossy(&above.stderr));
     let server = start(&data).await;
     let me = call(&server, Method::GET, "/api/me", &token, b"").await;
     assert_eq!((me.status, me.json()["name"].as_str().map(String::from)), (200, Some("dana".into())), "{}", me.body);
+    assert_eq!((me.json()["quotas"]["sessions"].as_u64(), me.json()["quotas"]["deadline_ms"].as_u64()), (Some(3), Some(50)));
     server.stop().await;
 }
 
