@@ -198,6 +198,16 @@ async fn two_researchers_run_sessions_side_by_side_and_neither_reaches_the_other
     assert!(server.state.hosting.accounts.get("mallory").expect("get").is_none());
     let export = call(&server, Method::GET, &format!("/api/sessions/{s}/export?format=json"), &alice, b"").await.json();
     assert_eq!(export["rounds"][0]["groups"][0]["fields"]["max_bid"], 5);
+    // Uploads are per researcher: bob's own `auction` (through the API and the admin form)
+    // is his, and alice's versions and sessions stay as they were.
+    let before = call(&server, Method::GET, "/api/games/auction", &alice, b"").await.json();
+    let mut bobs_archive = archive(AUCTION);
+    bobs_archive.extend_from_slice(&[0; 1024]); // another archive of the same package
+    let his = upload(&server, &bob, &bobs_archive).await;
+    assert!(his["key"].as_str().is_some_and(|k| k.starts_with("bob/auction@")), "{his}");
+    assert_eq!(call(&server, Method::GET, "/api/games/auction", &alice, b"").await.json(), before);
+    let bobs_session = new_session(&server, &bob, json!({ "game": "auction", "participants": 3 })).await;
+    assert!(bobs_session["game"].as_str().is_some_and(|g| g.starts_with("bob/")), "{bobs_session}");
     // The operator sees both, and may start a session of a researcher's game (it is hers).
     let by_operator = new_session(&server, TOKEN, json!({ "game": "alice/auction", "participants": 3 })).await;
     assert_eq!(call(&server, Method::GET, &format!("/api/sessions/{}", by_operator["code"].as_str().expect("code")), &alice, b"").await.status, 200);
