@@ -375,60 +375,60 @@ async fn a_looping_game_and_a_flood_stay_inside_their_quota_and_the_other_resear
     bid_latencies(&mut bob_ws, 1, 3).await; // warm: the first calls instantiate the game
     let baseline = bid_latencies(&mut bob_ws, 4, 30).await;
 
-    // Alice's four participants flood "loop" (each call spins until her 40 ms deadline) for
-    // 3 s — far above both her quota and the per-participant rate.
+    // Alice's four participants each send "loop" 40 times a second for 3 s (each call spins
+    // until her 40 ms deadline): 160 messages a second in all, within the per-participant
+    // rate but 16 times her quota.
     let flood_for = Duration::from_secs(3);
     let mut floods = Vec::new();
     for code in people(&looping) {
         let mut ws = connect(&server, &code, "page=Play").await;
         floods.push(tokio::spawn(async move {
-            let (mut quota, mut deadline, mut other) = (0u32, 0u32, 0u32);
+            let (mut quota, mut deadline, mut other) = (0u32, 0u32, Vec::new());
+            let mut count = |frame: Value| match frame["error"].as_str() {
+                Some(e) if e.contains("quota") => quota += 1,
+                Some(e) if e.contains("deadline of 40 ms") => deadline += 1,
+                _ => other.push(frame),
+            };
             let end = Instant::now() + flood_for;
             while Instant::now() < end {
-                for _ in 0..20 {
-                    send(&mut ws, r#""loop""#).await;
-                }
-                while let Some(frame) = next(&mut ws, Duration::from_millis(20)).await {
-                    match frame["error"].as_str() {
-                        Some(e) if e.contains("quota") => quota += 1,
-                        Some(e) if e.contains("deadline of 40 ms") => deadline += 1,
-                        _ => other += 1,
-                    }
+                send(&mut ws, r#""loop""#).await;
+                while let Some(frame) = next(&mut ws, Duration::from_millis(25)).await {
+                    count(frame);
                 }
             }
             // Answers still on their way.
             while let Some(frame) = next(&mut ws, Duration::from_millis(1500)).await {
-                match frame["error"].as_str() {
-                    Some(e) if e.contains("quota") => quota += 1,
-                    Some(e) if e.contains("deadline of 40 ms") => deadline += 1,
-                    _ => other += 1,
-                }
+                count(frame);
             }
             (quota, deadline, other)
         }));
     }
     let during = bid_latencies(&mut bob_ws, 100, 30).await;
-    let (mut quota, mut deadline, mut other) = (0, 0, 0);
+    let (mut quota, mut deadline, mut other) = (0, 0, Vec::new());
     for f in floods {
         let (q, d, o) = f.await.expect("flood");
-        (quota, deadline, other) = (quota + q, deadline + d, other + o);
+        (quota, deadline) = (quota + q, deadline + d);
+        other.extend(o);
     }
     let median = |v: &[Duration]| v[v.len() / 2];
     println!(
-        "bob's bid round trip: baseline median {:?} (max {:?}); during alice's flood median {:?} (max {:?}); alice: {deadline} calls ran to the deadline, {quota} quota refusals, {other} other",
+        "bob's bid round trip: baseline median {:?} (max {:?}); during alice's flood median {:?} (max {:?}); alice: {deadline} calls ran to the deadline, {quota} quota refusals, {} other",
         median(&baseline),
         baseline[baseline.len() - 1],
         median(&during),
-        during[during.len() - 1]
+        during[during.len() - 1],
+        other.len()
     );
+    assert!(other.is_empty(), "every answer to alice is her deadline or her quota: {other:?}");
     assert!(quota > 0, "the flood hit alice's quota");
     // Her loops ran at most at her rate (plus one second's burst) over the flood and the time
     // bob's measurement took after it.
     let allowed = (rate * (flood_for.as_secs_f64() + 2.0) + rate) as u32;
     assert!(deadline <= allowed, "{deadline} looping calls ran; the quota allows about {allowed}");
     assert!(deadline > 0, "some of alice's calls ran (and stopped at her deadline)");
-    // Bob keeps his latency: the median within a generous multiple of the baseline.
-    let limit = median(&baseline) * 10 + Duration::from_millis(100);
+    // Bob keeps his latency: the median within a generous multiple of the baseline (the
+    // machine is shared; a starved session would take seconds).
+    let limit = median(&baseline) * 10 + Duration::from_millis(250);
     assert!(median(&during) <= limit, "bob's median {:?} above {limit:?} (baseline {:?})", median(&during), median(&baseline));
     server.stop().await;
 }
