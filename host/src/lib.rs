@@ -17,6 +17,8 @@
 //! - [`scaffold`]: `stoa new` — a new game package from the templates in `host/scaffold/`.
 //! - `bindings`: the one `bindgen!` of `wit/game.wit`.
 //! - [`server`]: `stoa serve` — pages, live WebSocket, group actors, API, admin.
+//! - [`accounts`], [`upload`]: researcher accounts, quotas and uploaded game packages (shared
+//!   hosting).
 //! - `guest_output`: a game's stdout/stderr, capped, to the host log.
 
 /// The allocator of everything that links Stoa (the `stoa` command, tests, benchmarks):
@@ -25,6 +27,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+pub mod accounts;
 pub mod bindings;
 pub mod bots;
 mod call;
@@ -39,6 +42,7 @@ pub mod runtime;
 pub mod scaffold;
 pub mod server;
 pub mod store;
+pub mod upload;
 
 pub use game::{CallError, Committed, Game, Instance, LoadError};
 pub use live_log::{Group, Routed};

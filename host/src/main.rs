@@ -1,4 +1,4 @@
-//! The `stoa` command: `serve`, `bots`, `check`, `new`. Run `stoa --help`.
+//! The `stoa` command: `serve`, `bots`, `check`, `new`, `researcher`. Run `stoa --help`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -60,6 +60,12 @@ enum Command {
         /// The game package.
         game_dir: PathBuf,
     },
+    /// Manage researcher accounts of a shared server (run while the server is stopped: the
+    /// data folder is locked by a running server; use the admin API or pages then).
+    Researcher {
+        #[command(subcommand)]
+        action: ResearcherAction,
+    },
     /// Write a new game package (a live counter with a bot) to DIR/NAME, ready to build.
     New {
         /// The game's name: ASCII letters, digits, `-` and `_`, starting with a letter.
@@ -71,6 +77,102 @@ enum Command {
         #[arg(long, default_value = ".")]
         dir: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum ResearcherAction {
+    /// Create researcher NAME and print their API token (shown this once).
+    Add {
+        /// Login name: lowercase letters, digits, `-` and `_`, starting with a letter.
+        name: String,
+        /// Where the sled database lives.
+        #[arg(long, default_value = "stoa-data")]
+        data: PathBuf,
+        /// Read a password for the admin pages from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Change a researcher's quotas (only those given; 0 for deadline or memory: the game's own).
+    Quotas {
+        /// The researcher.
+        name: String,
+        /// Where the sled database lives.
+        #[arg(long, default_value = "stoa-data")]
+        data: PathBuf,
+        /// CPU deadline of one call, ms (lowers the game's own).
+        #[arg(long)]
+        deadline_ms: Option<u64>,
+        /// Memory of one instance, MiB (lowers the game's own).
+        #[arg(long)]
+        memory_mb: Option<u64>,
+        /// Live messages per second across the researcher's sessions.
+        #[arg(long)]
+        messages_per_second: Option<f64>,
+        /// Sessions at once (with a participant not finished).
+        #[arg(long)]
+        sessions: Option<u32>,
+        /// Bytes of uploaded archives kept.
+        #[arg(long)]
+        stored_bytes: Option<u64>,
+    },
+    /// Give a researcher a new API token (printed once); the old one stops working.
+    Token {
+        /// The researcher.
+        name: String,
+        /// Where the sled database lives.
+        #[arg(long, default_value = "stoa-data")]
+        data: PathBuf,
+    },
+    /// List the researchers and their quotas.
+    List {
+        /// Where the sled database lives.
+        #[arg(long, default_value = "stoa-data")]
+        data: PathBuf,
+    },
+}
+
+fn researcher(action: ResearcherAction) -> anyhow::Result<ExitCode> {
+    let open = |data: &PathBuf| {
+        let store = Store::open(data).with_context(|| format!("cannot open the data folder `{}` (is a server running on it?)", data.display()))?;
+        let accounts = stoa::accounts::Accounts::open(&store)?;
+        anyhow::Ok((store, accounts))
+    };
+    match action {
+        ResearcherAction::Add { name, data, password_stdin } => {
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line).context("cannot read the password from standard input")?;
+                Some(line.trim_end_matches(['\r', '\n']).to_string())
+            } else {
+                None
+            };
+            let (store, accounts) = open(&data)?;
+            let (r, token) = accounts.add(&name, password.as_deref(), stoa::accounts::Quotas::default())?;
+            store.wait_durable()?;
+            println!("researcher `{}` added; their API token (shown only now): {token}", r.name);
+            println!("they sign in at /admin?token=TOKEN{}", if r.password.is_some() { " or with their name and password" } else { "" });
+        }
+        ResearcherAction::Quotas { name, data, deadline_ms, memory_mb, messages_per_second, sessions, stored_bytes } => {
+            let (store, accounts) = open(&data)?;
+            let patch = stoa::accounts::QuotaPatch { deadline_ms, memory_mb, messages_per_second, sessions, stored_bytes };
+            let r = accounts.set_quotas(&name, &patch, &RuntimeConfig::default().max)?;
+            store.wait_durable()?;
+            println!("{}: {}", r.name, serde_json::to_string(&r.quotas)?);
+        }
+        ResearcherAction::Token { name, data } => {
+            let (store, accounts) = open(&data)?;
+            let token = accounts.new_token(&name)?;
+            store.wait_durable()?;
+            println!("researcher `{name}`'s new API token (shown only now): {token}");
+        }
+        ResearcherAction::List { data } => {
+            let (_store, accounts) = open(&data)?;
+            for r in accounts.list()? {
+                println!("{}: {}", r.name, serde_json::to_string(&r.quotas)?);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {
@@ -142,6 +244,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Researcher { action } => researcher(action),
         Command::New { name, lang, dir } => {
             let game = stoa::scaffold::new_game(&name, lang, &dir, &stoa::scaffold::checkout())?;
             print!("{}", stoa::scaffold::next_steps(&game, lang));
@@ -154,7 +257,8 @@ fn serve(addr: String, games_dir: PathBuf, data: PathBuf, demo: Option<String>, 
     let runtime = std::sync::Arc::new(Runtime::new(RuntimeConfig::default())?);
     let games = load_games(&runtime, &games_dir)?;
     if games.is_empty() {
-        anyhow::bail!("no games in `{}`: a game is a folder with a game.toml", games_dir.display());
+        // A shared server may have no games of its own: researchers upload theirs.
+        println!("note: no games in `{}` (a game is a folder with a game.toml); researchers may upload theirs", games_dir.display());
     }
     let store = Store::open(&data).with_context(|| format!("cannot open the data folder `{}`", data.display()))?;
     let token = std::env::var("STOA_ADMIN_TOKEN").ok();

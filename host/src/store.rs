@@ -150,6 +150,8 @@ pub struct Store {
     commit: Arc<GroupCommit>,
     /// Field values and log markers of committed calls not yet written to `live`.
     pub(crate) unsettled: Arc<crate::live_log::Unsettled>,
+    /// The database, for trees kept by other modules (researcher accounts, uploads).
+    db: sled::Db,
 }
 
 impl std::fmt::Debug for Store {
@@ -193,6 +195,7 @@ impl Store {
             sessions: db.open_tree("sessions")?,
             participants: db.open_tree("participants")?,
             meta: db.open_tree("meta")?,
+            db: db.clone(),
             commit: Arc::new(GroupCommit::new(db)),
         };
         let recovered = store.recover()?;
@@ -326,6 +329,12 @@ impl Store {
     /// A host setting.
     pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self.meta.get(key)?.map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// The tree `name`, opened (created when new): for records kept by other modules —
+    /// researcher accounts and uploaded games (`crate::accounts`).
+    pub fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
+        Ok(self.db.open_tree(name)?)
     }
 
     /// Sets a host setting.

@@ -1,14 +1,21 @@
-//! `/api/sessions`: the experimenter's JSON API, behind `Authorization: Bearer <admin token>`.
+//! `/api/sessions`: the experimenter's JSON API, behind `Authorization: Bearer <token>` —
+//! the admin token (the operator: every session) or a researcher's token (their own
+//! sessions only; another researcher's session is a 404, as if it did not exist).
 //!
-//! - `POST /api/sessions` `{"game": "auction", "participants": 6}` → 201 with the session info;
+//! - `POST /api/sessions` `{"game": "auction", "participants": 6, "version": "3fa2c1d0"}` →
+//!   201 with the session info. A researcher names one of their uploaded games; `version`
+//!   (optional, 8+ hex digits of the upload's hash) picks a version, else the newest. The
+//!   operator names a game from `--games DIR`, or a researcher's game as `owner/name`;
 //! - `GET /api/sessions` → `{"sessions": [{"code", "game", "participants", "created_ms"}]}`;
 //! - `GET /api/sessions/{code}` → the session info: `{"code", "game", "participants": [{"code",
 //!   "url", "group", "id_in_group", "page", "round", "live": {"connected", "sent", "received",
 //!   "errors"}}]}`, `page` being the current page's name or `"finished"`;
 //! - `GET /api/sessions/{code}/export?format=json|csv[&table=players|log]`: see [`export`].
 //!
-//! Every error is `{"error": "..."}`: 401 without the token, 400 for a bad request, 404 for
-//! an unknown session.
+//! A hosted game's sessions show its key, `owner/name@version`, as their `game`.
+//!
+//! Every error is `{"error": "..."}`: 401 without a valid token, 400 for a bad request, 403
+//! over a quota, 404 for an unknown (or someone else's) session.
 //!
 //! [`export`]: crate::server::export
 
@@ -23,6 +30,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::accounts::AccountError;
+use crate::server::hosting::Who;
 use crate::server::{auth, flow};
 use crate::server::export::{self, ExportQuery};
 use crate::server::state::AppState;
@@ -54,12 +63,23 @@ impl From<StoreError> for ApiError {
     }
 }
 
-fn check(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    if auth::has_bearer(state, headers) {
-        Ok(())
-    } else {
-        Err(ApiError(StatusCode::UNAUTHORIZED, "missing or wrong admin token: send `Authorization: Bearer <token>`".into()))
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Invalid(why) => ApiError(StatusCode::BAD_REQUEST, why),
+            AccountError::Exists(why) => ApiError(StatusCode::CONFLICT, why),
+            AccountError::NotFound(why) => ApiError(StatusCode::NOT_FOUND, why),
+            AccountError::Quota(why) => ApiError(StatusCode::FORBIDDEN, why),
+            AccountError::Store(e) => e.into(),
+        }
     }
+}
+
+/// Who sent the request (bearer token: the operator's or a researcher's), or a 401.
+pub(crate) fn check(state: &AppState, headers: &HeaderMap) -> Result<Who, ApiError> {
+    auth::bearer_who(state, headers).ok_or_else(|| {
+        ApiError(StatusCode::UNAUTHORIZED, "missing or wrong token: send `Authorization: Bearer <admin or researcher token>`".into())
+    })
 }
 
 /// What `POST /api/sessions` takes.
@@ -68,58 +88,123 @@ fn check(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
 struct NewSession {
     game: String,
     participants: u32,
+    version: Option<String>,
 }
 
-/// Creates a session of `game` with `participants` participants and starts the timer of its
-/// first page if that page has a timeout; the errors say what is wrong.
-pub(crate) fn create_session(state: &Arc<AppState>, game: &str, participants: u32) -> Result<Session, ApiError> {
-    let Some(loaded) = state.games.get(game) else {
-        let names: Vec<&str> = state.games.keys().map(String::as_str).collect();
-        return Err(ApiError(StatusCode::BAD_REQUEST, format!("unknown game `{game}`; this server has: {}", names.join(", "))));
+/// The game key `who` means by `game` (and `version`): a researcher's own uploaded game, or
+/// for the operator a game from `--games` or a researcher's as `owner/name`.
+fn resolve(state: &AppState, who: &Who, game: &str, version: Option<&str>) -> Result<String, ApiError> {
+    let hosted = |owner: &str, name: &str| -> Result<Option<String>, ApiError> {
+        let Some(record) = state.hosting.accounts.game(owner, name)? else { return Ok(None) };
+        Ok(Some(record.key(record.version(version)?)))
     };
+    let found = match who {
+        Who::Researcher(r) => hosted(&r.name, game)?,
+        Who::Operator if state.games.contains_key(game) => Some(game.to_string()),
+        Who::Operator => match game.split_once('/') {
+            Some((owner, name)) => hosted(owner, name)?,
+            None => None,
+        },
+    };
+    found.ok_or_else(|| {
+        let names: Vec<String> = match who {
+            Who::Researcher(r) => state.hosting.accounts.games(Some(&r.name)).unwrap_or_default().into_iter().map(|g| g.name).collect(),
+            Who::Operator => state.games.keys().cloned().collect(),
+        };
+        let has = if names.is_empty() { "none".to_string() } else { names.join(", ") };
+        let whose = if who.researcher().is_some() { "your games" } else { "this server's games" };
+        ApiError(StatusCode::BAD_REQUEST, format!("unknown game `{game}`; {whose}: {has}"))
+    })
+}
+
+/// Sessions of researcher `owner` with a participant not yet finished.
+fn running_sessions(state: &AppState, owner: &Who) -> Result<u32, ApiError> {
+    let mut running = 0;
+    for session in state.store.sessions()?.iter().filter(|s| owner.owns(s)) {
+        let Some(game) = state.game(&session.game) else { continue };
+        let pages = game.manifest.pages.len() as u32;
+        for code in &session.participants {
+            if state.store.participant(code)?.is_some_and(|p| p.page_index < pages) {
+                running += 1;
+                break;
+            }
+        }
+    }
+    Ok(running)
+}
+
+/// Creates a session of `game` (at `version`, else its newest) for `who` with
+/// `participants` participants, within `who`'s session quota, and starts the timer of its
+/// first page if that page has a timeout; the errors say what is wrong.
+pub(crate) fn create_session(
+    state: &Arc<AppState>,
+    who: &Who,
+    game: &str,
+    version: Option<&str>,
+    participants: u32,
+) -> Result<Session, ApiError> {
+    let key = resolve(state, who, game, version)?;
+    let loaded = state
+        .game(&key)
+        .ok_or_else(|| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("game `{key}` could not be loaded (see the server log)")))?;
+    if let Who::Researcher(r) = who {
+        let running = running_sessions(state, who)?;
+        if running >= r.quotas.sessions {
+            return Err(ApiError(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "quota: researcher `{}` may run {} session(s) at once and has {running} with participants not finished",
+                    r.name, r.quotas.sessions
+                ),
+            ));
+        }
+    }
     let (session, people) = state.store.create_session(&loaded.manifest, participants)?;
     for p in &people {
-        flow::schedule(state, loaded, p);
+        flow::schedule(state, &loaded, p);
     }
     Ok(session)
 }
 
 async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    check(&state, &headers)?;
+    let who = check(&state, &headers)?;
     let new: NewSession = serde_json::from_slice(&body).map_err(|e| {
-        ApiError(StatusCode::BAD_REQUEST, format!("expected {{\"game\": NAME, \"participants\": N}}: {e}"))
+        ApiError(StatusCode::BAD_REQUEST, format!("expected {{\"game\": NAME, \"participants\": N[, \"version\": HASH]}}: {e}"))
     })?;
-    let session = create_session(&state, &new.game, new.participants)?;
+    let session = create_session(&state, &who, &new.game, new.version.as_deref(), new.participants)?;
     let info = session_info(&state, &session)?;
     let location = format!("/api/sessions/{}", session.code);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(info)).into_response())
 }
 
 async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    check(&state, &headers)?;
+    let who = check(&state, &headers)?;
     let sessions: Vec<Value> = state
         .store
         .sessions()?
         .iter()
+        .filter(|s| who.owns(s))
         .map(|s| json!({ "code": s.code, "game": s.game, "participants": s.participants.len(), "created_ms": s.created_ms }))
         .collect();
     Ok(Json(json!({ "sessions": sessions })))
 }
 
-/// The session with `code`, or a 404.
-pub(crate) fn find(state: &AppState, code: &str) -> Result<Session, ApiError> {
-    state.store.session(code)?.ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no session `{code}`")))
+/// The session with `code` if `who` may see it, or a 404 (the same for a session that is
+/// someone else's as for one that does not exist).
+pub(crate) fn find(state: &AppState, who: &Who, code: &str) -> Result<Session, ApiError> {
+    state.store.session(code)?.filter(|s| who.owns(s)).ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no session `{code}`")))
 }
 
 async fn info(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(code): Path<String>) -> Result<Json<Value>, ApiError> {
-    check(&state, &headers)?;
-    let session = find(&state, &code)?;
+    let who = check(&state, &headers)?;
+    let session = find(&state, &who, &code)?;
     Ok(Json(session_info(&state, &session)?))
 }
 
 /// The session info: its participants, where they are, and their live connections.
 pub(crate) fn session_info(state: &AppState, session: &Session) -> Result<Value, ApiError> {
-    let manifest = state.games.get(&session.game).map(|g| &g.manifest);
+    let game = state.game(&session.game);
+    let manifest = game.as_ref().map(|g| &g.manifest);
     let mut participants = Vec::with_capacity(session.participants.len());
     for code in &session.participants {
         let Some(p) = state.store.participant(code)? else { continue };
@@ -152,8 +237,8 @@ async fn export_session(
     Path(code): Path<String>,
     query: Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    check(&state, &headers)?;
+    let who = check(&state, &headers)?;
     let Query(query) = query.map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("bad query ({e}): use ?format=json or ?format=csv[&table=log]")))?;
-    let session = find(&state, &code)?;
+    let session = find(&state, &who, &code)?;
     export::respond(&state, &session, &query).await
 }

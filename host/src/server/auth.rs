@@ -1,5 +1,10 @@
-//! Who may use the experimenter's side: the admin token as `Authorization: Bearer`, or the
-//! `stoa_admin` cookie that `/admin?token=` sets; and the same-origin check on admin forms.
+//! Who may use the experimenter's side: the admin token (the operator) or a researcher's
+//! token as `Authorization: Bearer`, or the `stoa_admin` cookie that `/admin?token=` or the
+//! sign-in form sets; and the same-origin check on admin forms.
+//!
+//! A researcher's cookie is `NAME.DIGEST`, the digest covering the admin token (the server's
+//! secret), the name and the digest of the researcher's current API token: nobody can make
+//! one without the admin token, and a new API token signs every browser of the old one out.
 //!
 //! The cookie holds a digest of the token, not the token: it is fixed-length ASCII (any token
 //! fits in a cookie) and a leaked cookie jar does not reveal the token itself. It is HttpOnly
@@ -9,6 +14,8 @@
 use axum::http::{HeaderMap, header};
 use sha2::{Digest, Sha256};
 
+use crate::accounts::Researcher;
+use crate::server::hosting::Who;
 use crate::server::state::AppState;
 
 /// The cookie's name.
@@ -33,14 +40,45 @@ fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .map(|(_, v)| v)
 }
 
-/// Whether the request carries the admin token as a bearer token.
-pub(crate) fn has_bearer(state: &AppState, headers: &HeaderMap) -> bool {
-    bearer(headers).is_some_and(|t| state.is_admin(t))
+/// Who the bearer token of the request belongs to: the operator or a researcher.
+pub(crate) fn bearer_who(state: &AppState, headers: &HeaderMap) -> Option<Who> {
+    token_who(state, bearer(headers)?)
 }
 
-/// Whether the request is the experimenter's: bearer token or admin cookie.
-pub(crate) fn is_admin(state: &AppState, headers: &HeaderMap) -> bool {
-    has_bearer(state, headers) || cookie(headers, COOKIE).is_some_and(|c| constant_eq(c.as_bytes(), cookie_value(state).as_bytes()))
+/// Who `token` belongs to.
+pub(crate) fn token_who(state: &AppState, token: &str) -> Option<Who> {
+    if state.is_admin(token) {
+        return Some(Who::Operator);
+    }
+    state.hosting.accounts.by_token(token).ok().flatten().map(Who::Researcher)
+}
+
+/// Who the request is: bearer token, or the cookie of the operator or a researcher.
+pub(crate) fn who(state: &AppState, headers: &HeaderMap) -> Option<Who> {
+    if let Some(found) = bearer_who(state, headers) {
+        return Some(found);
+    }
+    let value = cookie(headers, COOKIE)?;
+    if constant_eq(value.as_bytes(), cookie_value(state).as_bytes()) {
+        return Some(Who::Operator);
+    }
+    let (name, _) = value.split_once('.')?;
+    let researcher = state.hosting.accounts.get(name).ok().flatten()?;
+    constant_eq(value.as_bytes(), researcher_cookie(state, &researcher).as_bytes()).then_some(Who::Researcher(researcher))
+}
+
+/// The cookie value of a researcher.
+fn researcher_cookie(state: &AppState, r: &Researcher) -> String {
+    let digest = Sha256::digest(format!("stoa-researcher-cookie:{}:{}:{}", state.admin_token, r.name, r.token_sha256));
+    format!("{}.{}", r.name, hex::encode(digest))
+}
+
+/// The `Set-Cookie` header that signs `who` in.
+pub(crate) fn set_cookie_for(state: &AppState, who: &Who) -> String {
+    match who {
+        Who::Operator => set_cookie(state),
+        Who::Researcher(r) => format!("{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict", researcher_cookie(state, r)),
+    }
 }
 
 /// The cookie value for this server's token.

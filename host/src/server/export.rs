@@ -31,7 +31,7 @@ pub(crate) struct ExportQuery {
 
 /// The export `query` asks for, as a download.
 pub(crate) async fn respond(state: &AppState, session: &Session, query: &ExportQuery) -> Result<Response, ApiError> {
-    let game = state.games.get(&session.game).ok_or_else(|| {
+    let game = state.game(&session.game).ok_or_else(|| {
         ApiError(StatusCode::CONFLICT, format!("the game `{}` of session `{}` is not loaded: its fields are unknown", session.game, session.code))
     })?;
     let (store, manifest, session2) = (state.store.clone(), game.manifest.clone(), session.clone());

@@ -199,7 +199,7 @@ fn pending_timeouts(state: &AppState) -> Result<Vec<(Arc<Game>, Participant)>, S
     let mut out = Vec::new();
     for session in state.store.sessions()? {
         // A session whose game is not loaded has no pages to time out on this server.
-        let Some(game) = state.games.get(&session.game) else { continue };
+        let Some(game) = state.game(&session.game) else { continue };
         for code in &session.participants {
             if let Some(p) = state.store.participant(code)?
                 && deadline(&p, &game.manifest).is_some()

@@ -21,6 +21,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("admin_home", include_str!("../../templates/admin_home.hbs")),
     ("admin_sessions", include_str!("../../templates/admin_sessions.hbs")),
     ("admin_session", include_str!("../../templates/admin_session.hbs")),
+    ("admin_researchers", include_str!("../../templates/admin_researchers.hbs")),
 ];
 
 /// Compiled once. Strict mode: a variable missing from the data is a bug in the host, not a

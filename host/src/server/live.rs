@@ -89,8 +89,8 @@ fn lookup(state: &AppState, code: &str) -> Result<(Participant, Arc<Game>), Resp
         Ok(Some(s)) => s,
         _ => return Err(not_found("unknown session".into())),
     };
-    match state.games.get(&session.game) {
-        Some(game) => Ok((participant, game.clone())),
+    match state.game(&session.game) {
+        Some(game) => Ok((participant, game)),
         None => Err(not_found(format!("game `{}` is not loaded on this server", session.game))),
     }
 }
@@ -171,6 +171,7 @@ fn check(state: &AppState, game: &Game, connected: &Participant, page: &str, tex
     if !state.monitor.take_token(&connected.code, state.config.rate_per_second, state.config.rate_burst) {
         return Err(format!("too many messages: the limit is {} per second", state.config.rate_per_second));
     }
+    state.hosting.take_live(game.name())?;
     if let Err(e) = serde_json::from_str::<IgnoredAny>(text) {
         return Err(format!("frame is not JSON: {e}"));
     }

@@ -9,6 +9,8 @@
 //! - `api`: `/api/sessions` — create, inspect (admin token); `export`: CSV and JSON export.
 //! - `admin`: `/admin` pages — games, sessions, links, live monitor, export; `auth`: the
 //!   admin token, its cookie and the origin check.
+//! - `hosting`: shared hosting — who a request is, researchers' loaded games, live quotas;
+//!   `researchers`: `/api/games`, `/api/researchers`, `/api/me`.
 //! - `assets`: `/static/live.js`.
 
 use std::future::Future;
@@ -25,8 +27,10 @@ pub(crate) mod export;
 pub(crate) mod flow;
 pub(crate) mod layout;
 pub(crate) mod group_actor;
+pub mod hosting;
 pub(crate) mod live;
 pub(crate) mod participant;
+pub(crate) mod researchers;
 pub mod state;
 
 pub use state::{AppState, ServerConfig};
@@ -39,6 +43,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(participant::routes())
         .merge(api::routes())
         .merge(admin::routes())
+        .merge(researchers::routes())
         .with_state(state)
 }
 

@@ -79,9 +79,7 @@ async fn current(state: &Arc<AppState>, code: &str) -> Result<Current, PageError
     let p = state.store.participant(code)?.ok_or(PageError::NotFound)?;
     let session = state.store.session(&p.session)?.ok_or(PageError::NotFound)?;
     let game = state
-        .games
-        .get(&session.game)
-        .cloned()
+        .game(&session.game)
         .ok_or_else(|| PageError::Unavailable(format!("The game `{}` of this session is not running on this server.", session.game)))?;
     if deadline(&p, &game.manifest).is_some_and(|d| now_ms() >= d) {
         flow::advance(state, &game, &session, &p).await?;

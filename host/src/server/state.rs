@@ -47,6 +47,8 @@ pub struct AppState {
     pub monitor: Monitor,
     /// Serializes page moves per group (wait pages, timeouts, submits).
     pub(crate) flow: crate::server::flow::Flow,
+    /// Researcher accounts, their uploaded games and quotas (shared hosting).
+    pub hosting: crate::server::hosting::Hosting,
 }
 
 impl std::fmt::Debug for AppState {
@@ -76,7 +78,9 @@ impl AppState {
                 }
             },
         };
+        let hosting = crate::server::hosting::Hosting::new(runtime.clone(), &store)?;
         Ok(Arc::new(AppState {
+            hosting,
             runtime,
             games,
             hub: GroupHub::new(store.clone()),
@@ -86,6 +90,15 @@ impl AppState {
             monitor: Monitor::default(),
             flow: crate::server::flow::Flow::default(),
         }))
+    }
+
+    /// The game of a session: an operator's game by name, or a researcher's uploaded version
+    /// by its key `owner/name@version` (loaded from the store on first use).
+    pub fn game(&self, key: &str) -> Option<Arc<Game>> {
+        match self.games.get(key) {
+            Some(g) => Some(g.clone()),
+            None => self.hosting.game(key),
+        }
     }
 
     /// Whether `given` is the admin token, compared in constant time.
