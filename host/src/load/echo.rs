@@ -1,0 +1,30 @@
+//! `stoa echo`: the ceiling `stoa load` measures Stoa against — a bare tokio-tungstenite
+//! server on the same tokio runtime settings as `stoa serve`, answering every text frame with
+//! itself on the same socket. No JSON, no game, no store: what the machine, the kernel's
+//! loopback and the WebSocket framing allow.
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Serves echo sockets on `listener` (any path) until the process ends.
+pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
+    loop {
+        let (stream, _) = listener.accept().await?;
+        tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
+            let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else { return };
+            while let Some(Ok(msg)) = ws.next().await {
+                match msg {
+                    Message::Text(_) | Message::Binary(_) => {
+                        if ws.send(msg).await.is_err() {
+                            return;
+                        }
+                    }
+                    Message::Close(_) => return,
+                    _ => {}
+                }
+            }
+        });
+    }
+}
