@@ -1,5 +1,6 @@
 //! `stoa echo`: the ceiling `stoa load` measures Stoa against — a bare tokio-tungstenite
-//! server on the same tokio runtime settings as `stoa serve`, answering every text frame with
+//! server with the runtime and socket settings of `stoa serve` (multi-thread tokio, no
+//! Nagle, 4 KiB read buffers), answering every text frame with
 //! itself on the same socket. No JSON, no game, no store: what the machine, the kernel's
 //! loopback and the WebSocket framing allow.
 
@@ -13,7 +14,7 @@ pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
         let (stream, _) = listener.accept().await?;
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);
-            let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else { return };
+            let Ok(mut ws) = tokio_tungstenite::accept_async_with_config(stream, Some(super::ws_config())).await else { return };
             while let Some(Ok(msg)) = ws.next().await {
                 match msg {
                     Message::Text(_) | Message::Binary(_) => {

@@ -337,7 +337,7 @@ async fn connect_all(addr: &str, paths: &[String], echo: bool) -> anyhow::Result
         let tcp = TcpStream::connect(addr).await.with_context(|| format!("socket {i}: cannot connect to {addr}"))?;
         tcp.set_nodelay(true)?;
         let url = format!("ws://{addr}{path}");
-        let (ws, _) = tokio_tungstenite::client_async(url.as_str(), tcp)
+        let (ws, _) = tokio_tungstenite::client_async_with_config(url.as_str(), tcp, Some(ws_config()))
             .await
             .with_context(|| format!("socket {i}: WebSocket handshake with {url} failed{}", if echo { "" } else { " (is the participant on a live page?)" }))?;
         anyhow::Ok((i, ws))
@@ -349,6 +349,12 @@ async fn connect_all(addr: &str, paths: &[String], echo: bool) -> anyhow::Result
         sockets[i] = Some(ws);
     }
     Ok(sockets.into_iter().flatten().collect())
+}
+
+/// Socket settings of the client and the echo server: 4 KiB read buffers, as `stoa serve`
+/// (tungstenite's default of 128 KiB each would dominate memory at 10,000 sockets).
+fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4096)
 }
 
 /// Where one connection stands in the run.
