@@ -381,8 +381,9 @@ fn payload(template: &str, n: u64) -> String {
 }
 
 /// Drives one socket through the run.
-async fn drive(mut ws: Ws, mode: Mode, template: &str, shared: &Shared, s: Schedule) -> ConnResult {
+async fn drive(ws: Ws, mode: Mode, template: &str, shared: &Shared, s: Schedule) -> ConnResult {
     let mut out = ConnResult::default();
+    let (mut sink, mut ws) = ws.split();
     // Sends in flight, oldest first: (n, the time latency counts from).
     let mut pending: VecDeque<(u64, Instant)> = VecDeque::new();
     let mut sending = true;
@@ -396,7 +397,7 @@ async fn drive(mut ws: Ws, mode: Mode, template: &str, shared: &Shared, s: Sched
     };
     if let Mode::Saturation { window } = mode {
         for _ in 0..window {
-            if !send_next(&mut ws, template, shared, &s, &mut pending, None).await {
+            if !send_next(&mut sink, template, shared, &s, &mut pending, None).await {
                 break;
             }
         }
@@ -438,7 +439,7 @@ async fn drive(mut ws: Ws, mode: Mode, template: &str, shared: &Shared, s: Sched
                             break;
                         }
                         k += 1;
-                        if !send_next(&mut ws, template, shared, &s, &mut pending, Some((n, at))).await {
+                        if !send_next(&mut sink, template, shared, &s, &mut pending, Some((n, at))).await {
                             sending = false;
                             break;
                         }
@@ -490,12 +491,12 @@ async fn drive(mut ws: Ws, mode: Mode, template: &str, shared: &Shared, s: Sched
                 None => false,
             }
         };
-        if answered && sending && matches!(mode, Mode::Saturation { .. }) && !send_next(&mut ws, template, shared, &s, &mut pending, None).await {
+        if answered && sending && matches!(mode, Mode::Saturation { .. }) && !send_next(&mut sink, template, shared, &s, &mut pending, None).await {
             sending = false;
         }
     }
     out.unanswered = pending.len() as u64;
-    let _ = ws.close(None).await;
+    let _ = sink.close().await;
     out
 }
 
@@ -507,7 +508,7 @@ fn error(shared: &Shared, out: &mut ConnResult, text: String) {
 /// Sends the next message (saturation: the next number of the run; rate: `fixed`); false
 /// when the run's count or time is reached, or the socket failed.
 async fn send_next(
-    ws: &mut Ws,
+    ws: &mut futures_util::stream::SplitSink<Ws, Message>,
     template: &str,
     shared: &Shared,
     s: &Schedule,
