@@ -320,7 +320,7 @@ async fn participants(addr: &str, target: &Target) -> anyhow::Result<(String, Ve
     let mut pages = futures_util::stream::iter(codes.iter().map(|code| async move {
         let r = http::request(addr, "GET", &format!("/p/{code}"), None, None).await?;
         if r.status != 200 {
-            bail!("the page of participant `{code}` answered {}: {}", r.status, r.body.trim().chars().take(200).collect::<String>());
+            bail!("the page of participant `{code}` answered {}: {}", r.status, brief(&r.body));
         }
         anyhow::Ok(())
     }))
@@ -329,6 +329,29 @@ async fn participants(addr: &str, target: &Target) -> anyhow::Result<(String, Ve
         r?;
     }
     Ok((label, codes.iter().map(|c| format!("/live/{c}")).collect()))
+}
+
+/// The text of an error body, HTML tags, styles and scripts dropped, at most 200 characters.
+fn brief(body: &str) -> String {
+    let mut text = String::new();
+    let mut rest = body;
+    while let Some(open) = rest.find('<') {
+        text.push_str(&rest[..open]);
+        text.push(' ');
+        let tag = &rest[open..];
+        // Skip a style or script element whole, any other tag alone.
+        let skip = ["<style", "<script"]
+            .iter()
+            .find(|t| tag.starts_with(**t))
+            .and_then(|t| tag.find(&format!("</{}>", &t[1..])).map(|end| end + t.len() + 2))
+            .or_else(|| tag.find('>').map(|end| end + 1));
+        let Some(skip) = skip else { break };
+        rest = &tag[skip..];
+    }
+    if !rest.contains('<') {
+        text.push_str(rest);
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(200).collect()
 }
 
 /// Opens every socket, 64 handshakes at a time.
@@ -625,6 +648,13 @@ mod tests {
         assert!(e.contains("--allow-host 10.1.2.3"), "{e}");
         assert!(checked_addr("http://10.1.2.3:8000", &["10.1.2.3".into()]).is_ok());
         assert!(checked_addr("https://127.0.0.1:8000", &[]).is_err());
+    }
+
+    #[test]
+    fn error_pages_are_read_as_text() {
+        let page = "<!doctype html><html><head><title>Oops</title><style>p { color: red }</style></head>\n<body><p>the game ran\n past its deadline</p></body></html>";
+        assert_eq!(brief(page), "Oops the game ran past its deadline");
+        assert_eq!(brief("plain reason"), "plain reason");
     }
 
     #[test]
