@@ -16,14 +16,9 @@ pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
             let _ = stream.set_nodelay(true);
             let Ok(mut ws) = tokio_tungstenite::accept_async_with_config(stream, Some(super::ws_config())).await else { return };
             while let Some(Ok(msg)) = ws.next().await {
-                match msg {
-                    Message::Text(_) | Message::Binary(_) => {
-                        if ws.send(msg).await.is_err() {
-                            return;
-                        }
-                    }
-                    Message::Close(_) => return,
-                    _ => {}
+                let echo = matches!(msg, Message::Text(_) | Message::Binary(_));
+                if matches!(msg, Message::Close(_)) || (echo && ws.send(msg).await.is_err()) {
+                    return;
                 }
             }
         });

@@ -438,10 +438,10 @@ async fn drive(ws: Ws, mode: Mode, template: &str, shared: &Shared, s: Schedule)
                 _ => Instant::now() + s.drain,
             });
         }
-        if let (Some(until), false) = (drain_until, matches!(mode, Mode::Idle { .. })) {
-            if pending.is_empty() || Instant::now() >= until {
-                break;
-            }
+        if let (Some(until), false) = (drain_until, matches!(mode, Mode::Idle { .. }))
+            && (pending.is_empty() || Instant::now() >= until)
+        {
+            break;
         }
         let wake = match (mode, sending) {
             (Mode::Rate { per_second }, true) => due(k, per_second).1,
