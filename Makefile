@@ -52,8 +52,10 @@ test: games browser
 	$(CARGO) test -p stoa-sdk $(foreach d,$(filter example-games/%,$(RUST_GAME_DIRS)),-p $(call crate_of,$(d)))
 	$(MAKE) --no-print-directory py-sdk-test js-sdk-test
 
+# Per-call costs, then the live table (`stoa serve` vs `stoa echo`, driven by `stoa load`).
 bench: games
 	$(CARGO) bench -p stoa-host --bench core
+	$(CARGO) bench -p stoa-host --bench live
 
 check: games
 	@for d in example-games/*/; do [ -f $$d/game.toml ] && $(CARGO) run -q --release -p stoa-host -- check $$d; done

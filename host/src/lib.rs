@@ -16,6 +16,7 @@
 //! - [`bots`]: headless bot runs (`stoa bots`).
 //! - [`scaffold`]: `stoa new` — a new game package from the templates in `host/scaffold/`.
 //! - `bindings`: the one `bindgen!` of `wit/game.wit`.
+//! - [`load`]: `stoa load` — the load test client — and `stoa echo`, its bare ceiling.
 //! - [`server`]: `stoa serve` — pages, live WebSocket, group actors, API, admin.
 //! - [`accounts`], [`upload`]: researcher accounts, quotas and uploaded game packages (shared
 //!   hosting).
@@ -36,6 +37,7 @@ mod group_commit;
 mod guest_output;
 pub mod limits;
 pub mod live_log;
+pub mod load;
 pub mod manifest;
 pub mod pages;
 pub mod runtime;

@@ -1,4 +1,4 @@
-//! The `stoa` command: `serve`, `bots`, `check`, `new`, `researcher`. Run `stoa --help`.
+//! The `stoa` command: `serve`, `bots`, `check`, `new`, `researcher`, `load`, `echo`. Run `stoa --help`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -77,6 +77,73 @@ enum Command {
         #[arg(long, default_value = ".")]
         dir: PathBuf,
     },
+    /// Load-test a server's live channel: open participants' sockets, send, time the replies.
+    Load(LoadArgs),
+    /// A bare WebSocket echo server: the ceiling `stoa load --ceiling` compares against.
+    Echo {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        addr: String,
+    },
+}
+
+/// `stoa load`: see `docs/PERFORMANCE.md`.
+#[derive(clap::Args)]
+struct LoadArgs {
+    /// The server, `http://HOST:PORT`; hosts other than loopback need --allow-host.
+    #[arg(long, default_value = "http://127.0.0.1:8000")]
+    url: String,
+    /// Create a session of this game through the API (admin token: --token or STOA_ADMIN_TOKEN).
+    #[arg(long, conflicts_with_all = ["codes", "echo"])]
+    game: Option<String>,
+    /// Participants of the new session (a multiple of the group size), or of echo sockets.
+    #[arg(long, default_value_t = 21)]
+    participants: u32,
+    /// The admin token (default: $STOA_ADMIN_TOKEN).
+    #[arg(long)]
+    token: Option<String>,
+    /// Drive these participants of an existing session instead (comma-separated codes).
+    #[arg(long, value_delimiter = ',', conflicts_with = "echo")]
+    codes: Vec<String>,
+    /// The server is `stoa echo`, not Stoa.
+    #[arg(long)]
+    echo: bool,
+    /// Payload template: `{n}` becomes the message's number; objects also get `"seq": n`.
+    #[arg(long, default_value = r#"{"bid": {n}}"#)]
+    payload: String,
+    /// Saturation: messages in flight per participant.
+    #[arg(long, default_value_t = 1)]
+    window: u32,
+    /// Fixed rate instead: messages per second over all participants (open loop).
+    #[arg(long, conflicts_with = "idle")]
+    rate: Option<f64>,
+    /// Idle instead: connect, stay silent this many seconds (memory per connection).
+    #[arg(long)]
+    idle: Option<f64>,
+    /// Most messages in all.
+    #[arg(long, default_value_t = 1_000_000)]
+    messages: u64,
+    /// Longest sending time, seconds.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Longest wait for replies after the last send, seconds.
+    #[arg(long, default_value_t = 5.0)]
+    drain: f64,
+    /// A non-loopback host you mean to load (repeatable).
+    #[arg(long)]
+    allow_host: Vec<String>,
+    /// The server's process id, for its CPU and memory (same machine).
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Then run the same load against a `stoa echo` started here, and give ratios to it.
+    #[arg(long)]
+    ceiling: bool,
+    /// Print one JSON document.
+    #[arg(long)]
+    json: bool,
+    /// No progress lines on stderr.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Subcommand)]
@@ -250,10 +317,132 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             print!("{}", stoa::scaffold::next_steps(&game, lang));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Load(args) => load(args),
+        Command::Echo { addr } => echo(addr),
     }
 }
 
+fn load(a: LoadArgs) -> anyhow::Result<ExitCode> {
+    use stoa::load::{Config, Mode, Target};
+    let mode = match (a.rate, a.idle) {
+        (Some(r), _) if !(r > 0.0 && r.is_finite()) => anyhow::bail!("--rate must be a positive number of messages per second, not {r}"),
+        (Some(r), _) => Mode::Rate { per_second: r },
+        (None, Some(h)) => Mode::Idle { hold_seconds: h.max(0.0) },
+        (None, None) if a.window == 0 => anyhow::bail!("--window must be at least 1"),
+        (None, None) => Mode::Saturation { window: a.window },
+    };
+    if !(a.seconds > 0.0 && a.drain >= 0.0) {
+        anyhow::bail!("--seconds must be positive and --drain not negative");
+    }
+    let target = if a.echo {
+        Target::Echo { participants: a.participants }
+    } else if !a.codes.is_empty() {
+        Target::Codes(a.codes.clone())
+    } else if let Some(game) = a.game.clone() {
+        let token = a.token.clone().or_else(|| std::env::var("STOA_ADMIN_TOKEN").ok()).context(
+            "--game creates a session through the API: give the admin token with --token or STOA_ADMIN_TOKEN",
+        )?;
+        Target::NewSession { token, game, participants: a.participants }
+    } else {
+        anyhow::bail!("say whom to drive: --game NAME (a new session), --codes A,B,... or --echo");
+    };
+    let n = match &target {
+        Target::Codes(c) => c.len() as u32,
+        Target::NewSession { participants, .. } | Target::Echo { participants } => *participants,
+    };
+    let config = Config {
+        url: a.url.clone(),
+        target,
+        mode,
+        payload: a.payload.clone(),
+        messages: a.messages,
+        duration: std::time::Duration::from_secs_f64(a.seconds),
+        drain: std::time::Duration::from_secs_f64(a.drain),
+        allow_hosts: a.allow_host.clone(),
+        server_pid: a.server_pid,
+        progress: !a.quiet,
+    };
+    let report = stoa::load::run(&config)?;
+    let ceiling = if a.ceiling {
+        let mut echo = EchoChild::start()?;
+        let config = Config { url: echo.url.clone(), target: Target::Echo { participants: n }, server_pid: Some(echo.pid()), ..config };
+        let r = stoa::load::run(&config);
+        echo.stop();
+        Some(r?)
+    } else {
+        None
+    };
+    if a.json {
+        let mut doc = serde_json::json!({ "run": report });
+        if let Some(c) = &ceiling {
+            doc["echo"] = serde_json::to_value(c)?;
+            let ratio = |a: f64, b: f64| if b > 0.0 { serde_json::json!(a / b) } else { serde_json::Value::Null };
+            doc["ratio_to_echo"] = serde_json::json!({
+                "messages_per_second": ratio(report.messages_per_second, c.messages_per_second),
+                "frames_per_second": ratio(report.frames_per_second, c.frames_per_second),
+                "p50": ratio(report.latency.p50_ms, c.latency.p50_ms),
+                "p99": ratio(report.latency.p99_ms, c.latency.p99_ms),
+            });
+        }
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        print!("{}", stoa::load::describe(&report, ceiling.as_ref()));
+    }
+    Ok(if report.errors == 0 && report.unanswered == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// A `stoa echo` child process on a free loopback port.
+struct EchoChild {
+    child: std::process::Child,
+    url: String,
+}
+
+impl EchoChild {
+    fn start() -> anyhow::Result<EchoChild> {
+        use std::io::BufRead as _;
+        let exe = std::env::current_exe().context("cannot find the stoa executable")?;
+        let mut child = std::process::Command::new(exe)
+            .args(["echo", "--addr", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .context("cannot start `stoa echo`")?;
+        let stdout = child.stdout.take().context("no stdout of `stoa echo`")?;
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line)?;
+        let url = line.split_whitespace().find(|w| w.starts_with("ws://")).map(String::from);
+        match url {
+            Some(url) => Ok(EchoChild { child, url }),
+            None => {
+                let _ = child.kill();
+                anyhow::bail!("`stoa echo` did not say its address: {line:?}")
+            }
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn echo(addr: String) -> anyhow::Result<ExitCode> {
+    stoa::load::raise_fd_limit();
+    let tokio = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    tokio.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        println!("echo server on ws://{}", listener.local_addr()?);
+        stoa::load::echo::serve(listener).await?;
+        anyhow::Ok(ExitCode::SUCCESS)
+    })
+}
+
 fn serve(addr: String, games_dir: PathBuf, data: PathBuf, demo: Option<String>, config: ServerConfig) -> anyhow::Result<()> {
+    // Every participant's socket is an open file.
+    stoa::load::raise_fd_limit();
     let runtime = std::sync::Arc::new(Runtime::new(RuntimeConfig::default())?);
     let games = load_games(&runtime, &games_dir)?;
     if games.is_empty() {

@@ -18,3 +18,4 @@ mod example_games;
 mod languages;
 mod scaffold;
 mod shared_hosting;
+mod load;

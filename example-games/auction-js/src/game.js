@@ -2,16 +2,20 @@
 //
 // Three players bid on a live page. A bid above the current maximum becomes the maximum and
 // is broadcast to the group; any other bid is answered to its bidder alone. A player that
-// (re)connects asks for the state and gets the maximum and the whole history.
+// (re)connects asks for the state and gets the maximum and the recent history (the last
+// HISTORY accepted bids: the field is rewritten on every new maximum, so it is kept bounded).
 //
 // Payloads (what `liveSend` may send):
 // - `{"bid": N}` or a bare `N` (a non-negative integer): a bid. Above `max_bid`, it sets
-//   `max_bid` and `highest_bidder`, appends `{"bidder", "bid"}` to `history` and broadcasts
-//   `{"type": "new_max", "max_bid": N, "bidder": id}`; otherwise the sender alone gets
+//   `max_bid` and `highest_bidder`, appends `{"bidder", "bid"}` to `history` (dropping the
+//   oldest beyond HISTORY) and broadcasts `{"type": "new_max", "max_bid": N, "bidder": id}`; otherwise the sender alone gets
 //   `{"type": "rejected", "max_bid": M, "bid": N}`. Either way it counts in the player's `bids`.
 // - `{"type": "connect"}`: the sender alone gets `{"type": "state", "max_bid": M, "history": [...]}`.
 // - Any `"seq"` key of an object payload is echoed in every reply it causes, so load tools can
 //   match replies to sends. Anything else is refused with the reason.
+
+// Accepted bids kept in `history`, newest last.
+const HISTORY = 50;
 
 const isObject = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -34,7 +38,7 @@ export function liveMethod(group, idInGroup, payload) {
   }
   group.max_bid = bid;
   group.highest_bidder = idInGroup;
-  group.history = [...(group.history ?? []), { bidder: idInGroup, bid }];
+  group.history = [...(group.history ?? []), { bidder: idInGroup, bid }].slice(-HISTORY);
   return { 0: reply({ type: "new_max", max_bid: bid, bidder: idInGroup }) };
 }
 
@@ -105,7 +109,7 @@ export function callLiveMethod(method, { group, page, case: botCase }) {
   check("player 3 bids base+20 with a seq", method(3, { bid: base + 20, seq }), {
     0: { type: "new_max", max_bid: base + 20, bidder: 3, seq },
   });
-  const history = [...past, { bidder: 1, bid: base + 10 }, { bidder: 3, bid: base + 20 }];
+  const history = [...past, { bidder: 1, bid: base + 10 }, { bidder: 3, bid: base + 20 }].slice(-HISTORY);
   check("player 1 reconnects", method(1, { type: "connect" }), {
     1: { type: "state", max_bid: base + 20, history },
   });

@@ -2,14 +2,15 @@
 
 Three players bid on a live page. A bid above the current maximum becomes the maximum and
 is broadcast to the group; any other bid is answered to its bidder alone. A player that
-(re)connects asks for the state and gets the maximum and the whole history.
+(re)connects asks for the state and gets the maximum and the recent history (the last
+HISTORY accepted bids: the field is rewritten on every new maximum, so it is kept bounded).
 
 Payloads (what `liveSend` may send):
 
 - `{"bid": N}` or a bare `N` (a non-negative integer): a bid. Above `max_bid`, it sets
-  `max_bid` and `highest_bidder`, appends `{"bidder", "bid"}` to `history` and broadcasts
-  `{"type": "new_max", "max_bid": N, "bidder": id}`; otherwise the sender alone gets
-  `{"type": "rejected", "max_bid": M, "bid": N}`. Either way it counts in the player's `bids`.
+  `max_bid` and `highest_bidder`, appends `{"bidder", "bid"}` to `history` (dropping the
+  oldest beyond HISTORY) and broadcasts `{"type": "new_max", "max_bid": N, "bidder": id}`; otherwise the
+  sender alone gets `{"type": "rejected", "max_bid": M, "bid": N}`. Either way it counts in the player's `bids`.
 - `{"type": "connect"}`: the sender alone gets `{"type": "state", "max_bid": M, "history": [...]}`.
 - Any `"seq"` key of an object payload is echoed in every reply it causes, so load tools can
   match replies to sends. Anything else is refused with the reason.
@@ -17,6 +18,8 @@ Payloads (what `liveSend` may send):
 
 import json
 
+# Accepted bids kept in `history`, newest last.
+HISTORY = 50
 
 
 def live_method(group, id_in_group, payload):
@@ -37,7 +40,7 @@ def live_method(group, id_in_group, payload):
         return {id_in_group: reply({"type": "rejected", "max_bid": max_bid, "bid": bid})}
     group.max_bid = bid
     group.highest_bidder = id_in_group
-    group.history = (group.history or []) + [{"bidder": id_in_group, "bid": bid}]
+    group.history = ((group.history or []) + [{"bidder": id_in_group, "bid": bid}])[-HISTORY:]
     return {0: reply({"type": "new_max", "max_bid": bid, "bidder": id_in_group})}
 
 
@@ -122,7 +125,7 @@ def call_live_method(method, group, page, case, **kwargs):
         method(3, {"bid": base + 20, "seq": seq}),
         {0: {"type": "new_max", "max_bid": base + 20, "bidder": 3, "seq": seq}},
     )
-    history = past + [{"bidder": 1, "bid": base + 10}, {"bidder": 3, "bid": base + 20}]
+    history = (past + [{"bidder": 1, "bid": base + 10}, {"bidder": 3, "bid": base + 20}])[-HISTORY:]
     check(
         "player 1 reconnects",
         method(1, {"type": "connect"}),

@@ -2,12 +2,14 @@
 //!
 //! Three players bid on a live page. A bid above the current maximum becomes the maximum
 //! and is broadcast to the group; any other bid is answered to its bidder alone. A player
-//! that (re)connects asks for the state and gets the maximum and the whole history.
+//! that (re)connects asks for the state and gets the maximum and the recent history (the
+//! last [`HISTORY`] accepted bids: the field is rewritten on every new maximum, so it is
+//! kept bounded).
 //!
 //! # Payloads (what `liveSend` may send)
 //!
 //! - `{"bid": N}` or a bare `N` (a non-negative integer): a bid. Above `max_bid`, it sets
-//!   `max_bid` and `highest_bidder`, appends `{"bidder", "bid"}` to `history` and broadcasts
+//!   `max_bid` and `highest_bidder`, appends `{"bidder", "bid"}` to `history` (dropping the oldest beyond [`HISTORY`]) and broadcasts
 //!   `{"type": "new_max", "max_bid": N, "bidder": id}`; otherwise the sender alone gets
 //!   `{"type": "rejected", "max_bid": M, "bid": N}`. Either way it counts in the player's `bids`.
 //! - `{"type": "connect"}`: the sender alone gets
@@ -29,6 +31,9 @@ use stoa_sdk::{Context, Game, Messages, Result, Value, bail, group, json, player
 struct Auction;
 
 stoa_sdk::export_game!(Auction);
+
+/// Accepted bids kept in `history`, newest last.
+pub(crate) const HISTORY: usize = 50;
 
 /// One accepted bid, as kept in the group field `history`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,6 +67,8 @@ impl Game for Auction {
                         bidder: id_in_group,
                         bid,
                     });
+                    let over = history.len().saturating_sub(HISTORY);
+                    history.drain(..over);
                     group().set("max_bid", bid)?;
                     group().set("highest_bidder", id_in_group)?;
                     group().set("history", &history)?;
@@ -135,7 +142,7 @@ fn max_bid() -> Result<i64> {
     Ok(group().get::<Option<i64>>("max_bid")?.unwrap_or(0))
 }
 
-/// The accepted bids so far, oldest first (a null field counts as none).
+/// The last accepted bids, oldest first (a null field counts as none).
 fn history() -> Result<Vec<Entry>> {
     Ok(group()
         .get::<Option<Vec<Entry>>>("history")?

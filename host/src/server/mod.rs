@@ -55,6 +55,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     participant::start_timers(&state);
+    // Live frames are small and answered at once: no Nagle delay waiting for an ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await?;
     let store = state.store.clone();
     tokio::task::spawn_blocking(move || store.settle_all().and_then(|()| store.wait_durable()))

@@ -1,0 +1,250 @@
+//! The live benchmark: `stoa serve` in its own process, driven over real loopback sockets by
+//! the `stoa load` client, next to a bare WebSocket echo server (`stoa echo`) driven the same
+//! way in the same run. Prints the tables of docs/PERFORMANCE.md.
+//!
+//! Per game (the Rust and Python auctions) and group size (3, and 10 with the count rounded
+//! down to a multiple of 10): saturation with one message in flight per participant at 21,
+//! 201 and 1,002 participants; then the Rust auction at 1,002 participants at half the rate
+//! it saturated at (open loop), and 10,002 idle connected participants (server RSS).
+//!
+//! `STOA_LIVE_SECONDS` (default 3) is the sending time of each run; `STOA_LIVE_GAMES`
+//! (default `auction,auction-python`) the games; `STOA_LIVE_IDLE` (default 10002) the idle
+//! participants (0: skip).
+
+use std::io::BufRead as _;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use stoa::load::{self, Config, Mode, Report, Target};
+
+const TOKEN: &str = "bench-token";
+
+fn main() {
+    let seconds: f64 = env_or("STOA_LIVE_SECONDS", 3.0);
+    let games: Vec<String> = std::env::var("STOA_LIVE_GAMES")
+        .unwrap_or_else(|_| "auction,auction-python".into())
+        .split(',')
+        .map(String::from)
+        .collect();
+    let idle: u32 = env_or("STOA_LIVE_IDLE", 10_002);
+    let fds = load::raise_fd_limit();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let counts = [21u32, 201, 1002];
+    let saturate = |url: &str, target: Target, pid: u32| Config {
+        url: url.into(),
+        target,
+        mode: Mode::Saturation { window: 1 },
+        payload: r#"{"bid": {n}}"#.into(),
+        messages: 10_000_000,
+        duration: Duration::from_secs_f64(seconds),
+        drain: Duration::from_secs(10),
+        allow_hosts: vec![],
+        server_pid: Some(pid),
+        progress: false,
+    };
+
+    println!("\n## Live: `stoa serve` and `stoa echo` driven by `stoa load` on this machine\n");
+    println!("Saturation, one message in flight per participant, `{{\"bid\": n}}` with n rising (every bid a new");
+    println!("maximum unless overtaken), {seconds} s per run; durable commits on. Open files: {fds}.\n");
+
+    let echo = Server::echo();
+    let mut ceilings = Vec::new();
+    for &n in &counts {
+        ceilings.push((n, run(&saturate(&echo.url, Target::Echo { participants: n }, echo.pid()))));
+    }
+    drop(echo);
+    let ceiling = |n: u32| ceilings.iter().min_by_key(|(c, _)| c.abs_diff(n)).map(|(_, r)| r.clone()).unwrap_or_default();
+
+    println!("| server | group | participants | msgs/s | × echo | frames/s | × echo | p50 ms | p99 ms | max ms | server CPU | errors | unanswered |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for (n, r) in &ceilings {
+        row("echo", "-", *n, r, None);
+    }
+    let mut rust_1002: Option<Report> = None;
+    for game in &games {
+        for ppg in [3u32, 10] {
+            let dir = game_copy(&root.join("example-games").join(game), ppg);
+            let server = Server::stoa(dir.path());
+            for &n in &counts {
+                let n = n - n % ppg;
+                let r = run(&saturate(&server.url, new_session(game, n), server.pid()));
+                row(game, &ppg.to_string(), n, &r, Some(&ceiling(n)));
+                if game == "auction" && ppg == 3 && n == 1002 {
+                    rust_1002 = Some(r);
+                }
+            }
+        }
+    }
+
+    if let Some(sat) = rust_1002.filter(|r| r.messages_per_second > 0.0) {
+        let rate = sat.messages_per_second / 2.0;
+        let dir = game_copy(&root.join("example-games/auction"), 3);
+        let server = Server::stoa(dir.path());
+        let config = Config { mode: Mode::Rate { per_second: rate }, ..saturate(&server.url, new_session("auction", 1002), server.pid()) };
+        let r = run(&config);
+        println!("\nHalf of saturation: auction, 1,002 participants, fixed rate {rate:.0} msg/s (open loop; latency from the scheduled send)\n");
+        println!("| msgs/s | p50 ms | p90 ms | p99 ms | max ms | server CPU | errors | unanswered |");
+        println!("|---|---|---|---|---|---|---|---|");
+        let l = &r.latency;
+        println!(
+            "| {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} | {} |",
+            r.messages_per_second, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, cpu(&r), r.errors, r.unanswered
+        );
+    }
+
+    if idle > 0 {
+        let dir = game_copy(&root.join("example-games/auction"), 3);
+        let server = Server::stoa(dir.path());
+        let before = load::process_rss_bytes(server.pid()).unwrap_or(0);
+        let config = Config { mode: Mode::Idle { hold_seconds: 2.0 }, ..saturate(&server.url, new_session("auction", idle), server.pid()) };
+        let r = run(&config);
+        let after = r.server_rss_bytes.unwrap_or(0);
+        let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+        println!("\nIdle: {idle} participants of the auction connected, silent for 2 s\n");
+        println!("| participants | connect s | server RSS before MiB | with every socket open MiB | KiB per participant | errors |");
+        println!("|---|---|---|---|---|---|");
+        println!(
+            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
+            r.participants,
+            r.connect_seconds,
+            mib(before),
+            mib(after),
+            after.saturating_sub(before) as f64 / 1024.0 / f64::from(r.participants.max(1)),
+            r.errors
+        );
+    }
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn new_session(game: &str, participants: u32) -> Target {
+    Target::NewSession { token: TOKEN.into(), game: game.into(), participants }
+}
+
+fn run(config: &Config) -> Report {
+    match load::run(config) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("load run failed: {e:#}");
+            Report { first_error: Some(format!("{e:#}")), errors: 1, ..Report::default() }
+        }
+    }
+}
+
+fn cpu(r: &Report) -> String {
+    r.server_cpu_cores.map_or("-".into(), |c| format!("{c:.2}"))
+}
+
+fn row(server: &str, group: &str, n: u32, r: &Report, echo: Option<&Report>) {
+    let ratio = |a: f64, b: Option<f64>| match b {
+        Some(b) if b > 0.0 => format!("{:.2}", a / b),
+        _ => "-".into(),
+    };
+    let l = &r.latency;
+    println!(
+        "| {server} | {group} | {n} | {:.0} | {} | {:.0} | {} | {:.2} | {:.2} | {:.2} | {} | {} | {} |",
+        r.messages_per_second,
+        ratio(r.messages_per_second, echo.map(|e| e.messages_per_second)),
+        r.frames_per_second,
+        ratio(r.frames_per_second, echo.map(|e| e.frames_per_second)),
+        l.p50_ms,
+        l.p99_ms,
+        l.max_ms,
+        cpu(r),
+        r.errors,
+        r.unanswered
+    );
+    if let Some(e) = &r.first_error {
+        eprintln!("  {server} {n}: first error: {e}");
+    }
+}
+
+/// A copy of a game package (manifest, templates, component) with `players_per_group` set.
+fn game_copy(src: &Path, players_per_group: u32) -> tempfile::TempDir {
+    let games = tempfile::tempdir().expect("tempdir");
+    let name = src.file_name().expect("game dir name");
+    let dst = games.path().join(name);
+    let manifest = std::fs::read_to_string(src.join("game.toml")).expect("game.toml");
+    let component = manifest
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("component").map(|v| v.trim().trim_start_matches('=').trim().trim_matches('"').to_string()))
+        .expect("component in game.toml");
+    let edited: String = manifest
+        .lines()
+        .map(|l| if l.trim_start().starts_with("players_per_group") { format!("players_per_group = {players_per_group}") } else { l.to_string() })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::create_dir_all(dst.join(Path::new(&component).parent().unwrap_or(Path::new("")))).expect("mkdir");
+    std::fs::write(dst.join("game.toml"), edited).expect("write game.toml");
+    std::fs::copy(src.join(&component), dst.join(&component)).expect("copy the component: run `make games` first");
+    copy_dir(&src.join("templates"), &dst.join("templates"));
+    games
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).expect("mkdir");
+    for entry in std::fs::read_dir(src).expect("read templates").flatten() {
+        let to = dst.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &to);
+        } else {
+            std::fs::copy(entry.path(), to).expect("copy template");
+        }
+    }
+}
+
+/// A `stoa serve` or `stoa echo` child on a free loopback port, killed on drop.
+struct Server {
+    child: Child,
+    url: String,
+    _data: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    fn stoa(games: &Path) -> Server {
+        let data = tempfile::tempdir().expect("tempdir");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_stoa"));
+        cmd.args(["serve", "--addr", "127.0.0.1:0", "--rate", "1000000000"])
+            .arg("--games")
+            .arg(games)
+            .arg("--data")
+            .arg(data.path().join("db"))
+            .env("STOA_ADMIN_TOKEN", TOKEN)
+            .env("RUST_LOG", "warn");
+        Server::start(cmd, "http://", Some(data))
+    }
+
+    fn echo() -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_stoa"));
+        cmd.args(["echo", "--addr", "127.0.0.1:0"]);
+        Server::start(cmd, "ws://", None)
+    }
+
+    fn start(mut cmd: Command, scheme: &str, data: Option<tempfile::TempDir>) -> Server {
+        let mut child = cmd.stdout(Stdio::piped()).spawn().expect("start stoa");
+        let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let url = loop {
+            let line = lines.next().and_then(Result::ok).unwrap_or_else(|| panic!("the server ended without saying its address"));
+            if let Some(url) = line.split_whitespace().find(|w| w.starts_with(scheme)) {
+                break url.trim_end_matches('/').to_string();
+            }
+        };
+        // Keep reading its stdout so it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Server { child, url, _data: data }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
