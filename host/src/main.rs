@@ -108,7 +108,7 @@ struct LoadArgs {
     /// The server is `stoa echo`, not Stoa.
     #[arg(long)]
     echo: bool,
-    /// Payload template: `{n}` becomes the message's number; objects also get `"seq": n`.
+    /// Payload template: the placeholder n in braces becomes the message's number (see docs/PERFORMANCE.md); objects also get `"seq": n`.
     #[arg(long, default_value = r#"{"bid": {n}}"#)]
     payload: String,
     /// Saturation: messages in flight per participant.
