@@ -142,8 +142,7 @@ impl Game {
             .limits
             .resolve(&runtime.config.defaults, &runtime.config.max)
             .map_err(|(key, reason)| ManifestError { file: file.clone(), key, reason })?;
-        let mut templates = handlebars::Handlebars::new();
-        templates.set_strict_mode(false);
+        let mut templates = crate::pages::registry();
         for (i, page) in manifest.pages.iter().enumerate() {
             templates.register_template_file(&page.name, dir.join(&page.template)).map_err(|e| ManifestError {
                 file: file.clone(),
@@ -216,6 +215,7 @@ impl Game {
                     Ok(exports) => Instance { store: wstore, exports },
                     Err(e) => {
                         let err = self.classify(e, wstore.data(), deadline);
+                        tracing::warn!(game = %self.manifest.name, session = %group.session, round = group.round, group = group.group, "the game's initialization failed: {err}");
                         self.log_output(wstore.data(), group);
                         return (Err(err), Taken { writes: Vec::new(), mode });
                     }
@@ -227,6 +227,7 @@ impl Game {
         state.players = players;
         state.writes.clear();
         state.memory_refused = None;
+        state.refusal_logged = false;
         instance.store.set_epoch_deadline(Runtime::ticks(deadline));
         let result = f(&instance.exports, &mut instance.store);
         let state = instance.store.data_mut();
@@ -307,7 +308,17 @@ impl Game {
             *slot = None;
         }
         if let Err(e) = &result {
-            tracing::debug!(game = %self.manifest.name, %group.key, player = id_in_group, "live call failed: {e}");
+            let key = &group.key;
+            match e {
+                // A game's own `err` and a client's bad input are ordinary answers.
+                CallError::Refused(_) | CallError::BadInput(_) => {
+                    tracing::debug!(game = %self.manifest.name, session = %key.session, round = key.round, group = key.group, player = id_in_group, "live call refused: {e}")
+                }
+                // The game misbehaved (or the host failed): the host's operator should see it.
+                _ => {
+                    tracing::warn!(game = %self.manifest.name, session = %key.session, round = key.round, group = key.group, player = id_in_group, "live call failed: {e}")
+                }
+            }
             store.log_failure(group, page, id_in_group, payload, &e.to_string())?;
         }
         result

@@ -77,7 +77,7 @@ async fn browser() -> (Driver, Client) {
 
 /// Runs `test` with a browser, then always closes the browser session (so Chromium exits
 /// even when the test fails), then passes the test's panic on.
-async fn with_browser<F, Fut>(test: F)
+pub(crate) async fn with_browser<F, Fut>(test: F)
 where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = ()>,
@@ -92,7 +92,7 @@ where
 }
 
 /// The text of the element at `css`, once it equals `expected` (polled, 10 s at most).
-async fn wait_text(client: &Client, css: &str, expected: &str) {
+pub(crate) async fn wait_text(client: &Client, css: &str, expected: &str) {
     let mut last = String::new();
     let found = tokio::time::timeout(Duration::from_secs(20), async {
         loop {

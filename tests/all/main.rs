@@ -17,3 +17,4 @@ mod browser;
 mod example_games;
 mod languages;
 mod scaffold;
+mod hardening;

@@ -29,6 +29,7 @@ pub(crate) mod live;
 pub(crate) mod participant;
 pub mod state;
 
+pub use live::check_frame;
 pub use state::{AppState, ServerConfig};
 
 /// The whole application; tests call it with their own state.
