@@ -68,7 +68,10 @@ async fn sigkill_under_load_loses_no_message_a_client_received() {
             sockets.push(tokio_tungstenite::connect_async(url).await.expect("connect").0);
         }
         // Load: each player bids as fast as replies come back, until the kill.
-        let kill_at = Instant::now() + Duration::from_millis(150 + 70 * round);
+        // A random moment, printed so a failing run can be told apart.
+        let after_ms = rand::random_range(80..450u64);
+        println!("round {round}: SIGKILL after {after_ms} ms");
+        let kill_at = Instant::now() + Duration::from_millis(after_ms);
         let mut killed = false;
         while !killed {
             for (i, ws) in sockets.iter_mut().enumerate() {
@@ -102,6 +105,22 @@ async fn sigkill_under_load_loses_no_message_a_client_received() {
             }
         }
     }
+    // Resume once more with `after=` on a fresh server: each player must then hold exactly
+    // the log's messages for them — nothing lost across the kills, nothing twice.
+    let mut server = spawn(&games, &data).await;
+    for (i, code) in codes.iter().enumerate() {
+        let after = seen[i].keys().next_back().copied().unwrap_or(0);
+        let url = format!("ws://{}/live/{code}?page=Bid&after={after}", server.addr);
+        let mut ws = tokio_tungstenite::connect_async(url).await.expect("connect").0;
+        while let Ok(Some(Ok(Message::Text(t)))) = tokio::time::timeout(Duration::from_millis(500), ws.next()).await {
+            let frame: Value = serde_json::from_str(&t).expect("frame is JSON");
+            if let Some(seq) = frame["seq"].as_u64() {
+                assert!(seen[i].insert(seq, frame["data"].clone()).is_none(), "player {} got seq {seq} twice", i + 1);
+            }
+        }
+    }
+    server.child.kill().expect("SIGKILL");
+    server.child.wait().expect("reap");
     let store = stoa::Store::open(&data).expect("reopen");
     let key = stoa::GroupKey { session: store.participant(&codes[0]).expect("p").expect("p").session, round: 1, group: 1 };
     let log: BTreeMap<u64, (u32, Value)> = store
@@ -124,6 +143,11 @@ async fn sigkill_under_load_loses_no_message_a_client_received() {
                 max_seen = max_seen.max(data["max_bid"].as_u64().unwrap_or(0));
             }
         }
+    }
+    for (i, frames) in seen.iter().enumerate() {
+        let theirs: Vec<u64> = log.iter().filter(|(_, (to, _))| *to == 0 || *to == i as u32 + 1).map(|(s, _)| *s).collect();
+        let got: Vec<u64> = frames.keys().copied().collect();
+        assert_eq!(got, theirs, "player {} after resuming does not hold exactly its logged messages", i + 1);
     }
     let fields = store.group_fields(&auction.manifest, &key).expect("fields");
     assert!(fields["max_bid"].as_u64().unwrap_or(0) >= max_seen, "a received new max bid is missing from the fields");
