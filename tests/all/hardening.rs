@@ -164,11 +164,8 @@ fn other_groups_keep_their_latency_while_hostile_calls_run() {
     assert!(during < hostile.limits.deadline, "{during:?}");
 }
 
-/// Rust runs static constructors at the first export call (wasm-ld's reactor ABI), not as a
-/// core `start` section, so this loop runs inside `live-method`'s deadline; instantiation has
-/// the same deadline (`Game::run`), which Rust source cannot reach.
 #[test]
-fn a_static_constructor_that_loops_is_stopped_at_the_deadline() {
+fn a_start_function_that_loops_is_stopped_at_the_deadline_at_instantiation() {
     let looper = game("tests/fixtures/start-looper");
     let (_dir, store) = store();
     let mut group = session_group(&looper, &store, 2, 1);
@@ -177,7 +174,8 @@ fn a_static_constructor_that_loops_is_stopped_at_the_deadline() {
     let took = started.elapsed();
     assert!(matches!(result, Err(CallError::Deadline(_))), "{result:?}");
     assert!(took < looper.limits.deadline * 20, "stopped late: {took:?}");
-    assert_logged(&log, "start-looper", &group.key, "live call failed: the game ran past its deadline");
+    // It never got to `live-method`: the initialization is what was stopped.
+    assert_logged(&log, "start-looper", &group.key, "the game's initialization failed: the game ran past its deadline");
     assert_eq!(store.messages(&group.key).expect("messages").len(), 0);
     // A page render (vars-for-template) is stopped the same way, and nothing is left hanging.
     let err = stoa::pages::render(&looper, &store, &group.key, 2, "Play", 1, "code").expect_err("render stops");
