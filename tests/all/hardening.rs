@@ -241,6 +241,12 @@ async fn unknown_and_forged_participant_codes_get_404_and_write_nothing() {
         }
         assert!(server.state.store.participant(code).expect("lookup").is_none());
     }
+    // A form body past the 2 MiB limit is refused and moves nobody.
+    let huge = format!("stoa_page=Play&stoa_round=1&x={}", "y".repeat(3 << 20));
+    let posted = crate::server_support::post_form(&server, &format!("/p/{}", real[0]), &huge).await;
+    assert_eq!(posted.status, 400, "{}", posted.body);
+    assert!(posted.body.contains("could not be read"), "{}", posted.body);
+    assert_eq!(crate::server_support::stored_position(&server, &real[0]), (1, 0), "still on Play of round 1");
     // The real participants are untouched and still served.
     let frame = crate::server_support::live_send(&server, &real[0], "Play", r#""ping""#).await;
     assert_eq!(frame["data"], json!({"ok": true}));
