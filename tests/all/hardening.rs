@@ -351,3 +351,97 @@ async fn markup_stored_by_a_participant_is_shown_escaped_and_never_runs_in_the_b
     .await;
     server.stop().await;
 }
+
+/// The real `stoa serve` (a child process, its log in a file): hostile calls from one group
+/// are answered with error frames and named in the log by game, session, round, group and
+/// reason, while another group of the same session keeps its latency.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stoa_serve_answers_hostile_calls_logs_them_and_keeps_serving_another_group() {
+    use crate::ws::{expect, send};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let games = dir.path().join("games");
+    std::fs::create_dir_all(&games).expect("mkdir");
+    std::os::unix::fs::symlink(root().join("tests/fixtures/hostile"), games.join("hostile")).expect("symlink");
+    let data = dir.path().join("data");
+    let hostile = game("tests/fixtures/hostile");
+    let (session, codes) = {
+        let store = stoa::Store::open(&data).expect("store");
+        let (session, _) = store.create_session(&hostile.manifest, 4).expect("session");
+        store.wait_durable().expect("flush");
+        (session.code, session.participants)
+    };
+    let log_file = dir.path().join("serve.log");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stoa"))
+        .args(["serve", "--addr", &addr, "--rate", "10000"])
+        .arg("--games")
+        .arg(&games)
+        .arg("--data")
+        .arg(&data)
+        .env("STOA_CACHE_DIR", root().join("target/stoa-cache"))
+        .env("STOA_ADMIN_TOKEN", crate::support::TOKEN)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log_file).expect("log file"))
+        .spawn()
+        .expect("spawn stoa serve");
+    let started = Instant::now();
+    while tokio::net::TcpStream::connect(&addr).await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30), "stoa serve did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let open = |code: &str| {
+        let url = format!("ws://{addr}/live/{code}?page=Play");
+        async move { tokio_tungstenite::connect_async(url).await.expect("connect").0 }
+    };
+    // Group 1 is players 1-2, group 2 players 3-4.
+    let mut attacker = open(&codes[0]).await;
+    let mut other = open(&codes[2]).await;
+    let mut ping = async |ws: &mut crate::ws::Ws| {
+        let t = Instant::now();
+        send(ws, r#""ping""#).await;
+        assert_eq!(expect(ws).await["data"], json!({"ok": true}));
+        t.elapsed()
+    };
+    let mut alone = Vec::new();
+    for _ in 0..20 {
+        alone.push(ping(&mut other).await);
+    }
+    let mut during = Vec::new();
+    for case in CASES {
+        send(&mut attacker, case.payload).await;
+        during.push(ping(&mut other).await);
+        let frame = expect(&mut attacker).await;
+        assert!(frame["error"].as_str().is_some_and(|e| !e.is_empty()), "{}: {frame}", case.payload);
+        assert!(frame.get("seq").is_none());
+    }
+    for ws in [&mut attacker, &mut other] {
+        futures_util::SinkExt::close(ws).await.ok();
+    }
+    child.kill().expect("kill");
+    child.wait().expect("reap");
+    let log = std::fs::read_to_string(&log_file).expect("log");
+    for case in CASES.iter().filter(|c| !c.logged.contains(" refused")) {
+        let line = log.lines().find(|l| l.contains("live call failed") && l.contains(case.logged)).unwrap_or_else(|| panic!("{}: not in the log:\n{log}", case.payload));
+        for part in ["game=hostile", &format!("session={session}"), "round=1", "group=1", "player=1"] {
+            assert!(line.contains(part), "`{part}` missing from: {line}");
+        }
+    }
+    for refused in ["bot-driver.live-method refused", "fields.group-set refused"] {
+        let line = log.lines().find(|l| l.contains(refused)).unwrap_or_else(|| panic!("`{refused}` not in the log:\n{log}"));
+        assert!(line.contains("game=hostile") && line.contains(&format!("session={session}")) && line.contains("group=1"), "{line}");
+    }
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (alone, during) = (median(alone), median(during));
+    assert!(during < (alone * 20).max(Duration::from_millis(50)) + hostile.limits.deadline, "{during:?} vs {alone:?} alone");
+    // Nothing from group 1 was written: its log has no message.
+    let store = stoa::Store::open(&data).expect("reopen");
+    let key = stoa::GroupKey { session, round: 1, group: 1 };
+    assert!(store.messages(&key).expect("messages").is_empty());
+    assert_eq!(store.group_fields(&hostile.manifest, &key).expect("fields")["touched"], json!(false));
+}
