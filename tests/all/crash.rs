@@ -13,13 +13,18 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::root;
 
-struct Server {
-    child: Child,
-    addr: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) addr: String,
 }
 
 /// Starts `stoa serve` on a free port and waits until it accepts connections.
 async fn spawn(games: &std::path::Path, data: &std::path::Path) -> Server {
+    spawn_logging_to(games, data, Stdio::null()).await
+}
+
+/// [`spawn`] with the server's log (stderr, `info` level, no colours) going to `log`.
+pub(crate) async fn spawn_logging_to(games: &std::path::Path, data: &std::path::Path, log: impl Into<Stdio>) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let addr = format!("127.0.0.1:{port}");
     let child = Command::new(env!("CARGO_BIN_EXE_stoa"))
@@ -30,8 +35,10 @@ async fn spawn(games: &std::path::Path, data: &std::path::Path) -> Server {
         .arg(data)
         .env("STOA_CACHE_DIR", root().join("target/stoa-cache"))
         .env("STOA_ADMIN_TOKEN", crate::support::TOKEN)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("spawn stoa serve");
     let started = Instant::now();

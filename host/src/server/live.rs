@@ -12,7 +12,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde::de::IgnoredAny;
 use tokio::sync::mpsc;
 
 use crate::game::Game;
@@ -202,7 +201,7 @@ pub fn check_frame(text: &str, frame_bytes: usize) -> Result<(), String> {
     if text.len() > frame_bytes {
         return Err(format!("frame of {} bytes is above the limit of {frame_bytes} bytes", text.len()));
     }
-    if let Err(e) = serde_json::from_str::<IgnoredAny>(text) {
+    if let Err(e) = crate::game::check_json(text) {
         return Err(format!("frame is not JSON: {e}"));
     }
     Ok(())
