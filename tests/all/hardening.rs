@@ -77,7 +77,7 @@ const CASES: &[Case] = &[
     },
     Case {
         payload: r#""bad-field""#,
-        error: |e| matches!(e, CallError::Refused(r) if r.matches("not JSON").count() == 3),
+        error: |e| matches!(e, CallError::Refused(r) if r.matches("not JSON").count() == 4),
         logged: "fields.group-set refused",
     },
     Case {
@@ -254,22 +254,24 @@ async fn unknown_and_forged_participant_codes_get_404_and_write_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_frame_with_a_lone_surrogate_is_refused_as_not_json() {
-    // Found by `make fuzz` (client_frame): a skimming parser takes `"\ud800"`, but no string
-    // can hold it, so a game's field or the log holding it could never be read back.
+async fn frames_no_json_reader_takes_back_are_refused_as_not_json() {
+    // Found by `make fuzz` (client_frame): a skimming parser takes `"\ud800"` and `1e999`,
+    // but no string / f64 can hold them, so a field or the log holding one could never be
+    // read back.
     use crate::ws::{connect, expect, send};
     let dir = tempfile::tempdir().expect("tempdir");
     let server = TestServer::start(&["tests/fixtures/hostile"], &dir.path().join("data")).await;
     let codes = session(&server, "hostile", 2);
     let mut ws = connect(&server, &codes[0], "page=Play").await;
-    for frame in [r#""\ud800""#, r#"{"note": "a\udfffb"}"#] {
+    let long = format!("[{}]", "9".repeat(400));
+    for frame in [r#""\ud800""#, r#"{"note": "a\udfffb"}"#, "9999999999999e9999999999999", "[-1E400]", &long] {
         send(&mut ws, frame).await;
         let answer = expect(&mut ws).await;
         // Refused by the host's frame check, before any game runs.
         assert!(answer["error"].as_str().is_some_and(|e| e.starts_with("frame is not JSON")), "{frame}: {answer}");
     }
-    // A proper pair is fine.
-    send(&mut ws, r#"{"note": "\ud83d\ude00"}"#).await;
+    // A proper pair is fine, and so are numbers in range.
+    send(&mut ws, r#"{"note": "\ud83d\ude00", "x": 1.5e300}"#).await;
     assert_eq!(expect(&mut ws).await["data"], json!({"ok": true}));
     let key = stoa::GroupKey { session: server.state.store.participant(&codes[0]).expect("p").expect("p").session, round: 1, group: 1 };
     let fields = server.state.store.group_fields(&server.state.games["hostile"].manifest, &key).expect("fields read back");
