@@ -49,12 +49,21 @@ pub(crate) async fn spawn_logging_to(games: &std::path::Path, data: &std::path::
     Server { child, addr }
 }
 
+/// A `--games` folder in `dir` linking the game packages at `paths` (from the repository root).
+pub(crate) fn games_folder(dir: &std::path::Path, paths: &[&str]) -> std::path::PathBuf {
+    let games = dir.join("games");
+    std::fs::create_dir_all(&games).expect("mkdir");
+    for path in paths {
+        let name = std::path::Path::new(path).file_name().expect("a package folder");
+        std::os::unix::fs::symlink(root().join(path), games.join(name)).expect("symlink");
+    }
+    games
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_under_load_loses_no_message_a_client_received() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let games = dir.path().join("games");
-    std::fs::create_dir_all(&games).expect("mkdir");
-    std::os::unix::fs::symlink(root().join("example-games/auction"), games.join("auction")).expect("symlink");
+    let games = games_folder(dir.path(), &["example-games/auction"]);
     let data = dir.path().join("data");
     let auction = crate::support::game("example-games/auction");
     let codes = {

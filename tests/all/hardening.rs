@@ -386,9 +386,7 @@ async fn markup_stored_by_a_participant_is_shown_escaped_and_never_runs_in_the_b
 async fn stoa_serve_answers_hostile_calls_logs_them_and_keeps_serving_another_group() {
     use crate::ws::{expect, send};
     let dir = tempfile::tempdir().expect("tempdir");
-    let games = dir.path().join("games");
-    std::fs::create_dir_all(&games).expect("mkdir");
-    std::os::unix::fs::symlink(root().join("tests/fixtures/hostile"), games.join("hostile")).expect("symlink");
+    let games = crate::crash::games_folder(dir.path(), &["tests/fixtures/hostile"]);
     let data = dir.path().join("data");
     let hostile = game("tests/fixtures/hostile");
     let (session, codes) = {
@@ -407,7 +405,7 @@ async fn stoa_serve_answers_hostile_calls_logs_them_and_keeps_serving_another_gr
     // Group 1 is players 1-2, group 2 players 3-4.
     let mut attacker = open(&codes[0]).await;
     let mut other = open(&codes[2]).await;
-    let mut ping = async |ws: &mut crate::ws::Ws| {
+    let ping = async |ws: &mut crate::ws::Ws| {
         let t = Instant::now();
         send(ws, r#""ping""#).await;
         assert_eq!(expect(ws).await["data"], json!({"ok": true}));
