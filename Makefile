@@ -80,4 +80,4 @@ run: build
 
 clean:
 	$(CARGO) clean
-	rm -rf example-games/*/target tests/fixtures/*/target
+	rm -rf example-games/*/target tests/fixtures/*/target fuzz/target
