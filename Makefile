@@ -2,7 +2,7 @@
 #   make run    build everything, start the server with a demo session of the auction
 #   make test   install what the tests need, build every game from source, run every test
 #
-# Other targets: build (host + every game), games, bench, check, clean.
+# Other targets: build (host + every game), games, bench, check, fuzz, clean.
 
 CARGO       ?= cargo
 WASM_TARGET := wasm32-wasip2
@@ -16,7 +16,7 @@ crate_of     = $(shell sed -n 's/^name *= *"\(.*\)"/\1/p' $(1)/Cargo.toml | head
 component_of = $(shell sed -n 's/^component *= *"\(.*\)"/\1/p' $(1)/game.toml | head -n1)
 GUEST_SOURCES := $(shell find sdk/src sdk/Cargo.toml wit $(addsuffix /src,$(RUST_GAME_DIRS)) $(addsuffix /Cargo.toml,$(RUST_GAME_DIRS)) -type f 2>/dev/null)
 
-.PHONY: all build host games rust-games test bench run check clean setup browser
+.PHONY: all build host games rust-games test bench run check clean setup browser fuzz
 
 all: build
 
@@ -60,9 +60,26 @@ bench: games
 check: games
 	@for d in example-games/*/; do [ -f $$d/game.toml ] && $(CARGO) run -q --release -p stoa-host -- check $$d; done
 
+# cargo-fuzz targets (fuzz/, a workspace of its own, on nightly): each runs FUZZ_SECONDS,
+# starting from the seeds in fuzz/seeds/; prints the executions each ran (full output in
+# fuzz/fuzz-TARGET.log, a crashing input in fuzz/artifacts/TARGET/).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= client_frame manifest template
+fuzz:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	@cd fuzz && for t in $(FUZZ_TARGETS); do \
+		mkdir -p corpus/$$t && cp -n seeds/$$t/* corpus/$$t/ 2>/dev/null; \
+		echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
+		$(CARGO) +nightly fuzz run -O $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			> fuzz-$$t.log 2>&1; rc=$$?; \
+		grep -E '^Done|stat::number_of_executed_units' fuzz-$$t.log; \
+		[ $$rc -eq 0 ] || { tail -n 40 fuzz-$$t.log; echo "fuzz target $$t failed: see fuzz/fuzz-$$t.log and fuzz/artifacts/$$t"; exit 1; }; \
+	done
+
 run: build
 	$(CARGO) run -q --release -p stoa-host -- serve --games example-games --demo auction
 
 clean:
 	$(CARGO) clean
-	rm -rf example-games/*/target tests/fixtures/*/target
+	rm -rf example-games/*/target tests/fixtures/*/target fuzz/target

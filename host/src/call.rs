@@ -51,6 +51,9 @@ pub(crate) struct CallState {
     pub(crate) writes: HashMap<Vec<u8>, Write>,
     /// Set when the game tried to grow a memory past its cap (the size it asked for).
     pub(crate) memory_refused: Option<usize>,
+    /// A refused host-function use was logged in this call (one line per call, so a game
+    /// cannot flood the log by failing a million writes).
+    pub(crate) refusal_logged: bool,
     pub(crate) stdout: GuestOutput,
     pub(crate) stderr: GuestOutput,
 }
@@ -82,6 +85,7 @@ impl CallState {
             mode,
             writes: HashMap::new(),
             memory_refused: None,
+            refusal_logged: false,
             stdout,
             stderr,
         }
@@ -122,9 +126,22 @@ impl CallState {
                 Ok(_) => {}
             }
         }
+        if let Err(e) = crate::game::check_json(&value) {
+            return Err(format!("value of {} is not JSON: {e}", what()));
+        }
         let value = RawValue::from_string(value).map_err(|e| format!("value of {} is not JSON: {e}", what()))?;
         self.writes.insert(key, Write { player: field.0, name: field.1.to_string(), value });
         Ok(())
+    }
+
+    /// Logs a host function the game used wrongly (the game sees `reason` as an `err`), once per call.
+    fn refused(&mut self, what: &str, reason: String) -> String {
+        if std::mem::replace(&mut self.refusal_logged, true) {
+            return reason;
+        }
+        let g = &self.group;
+        tracing::info!(target: "stoa::game", game = %self.game.manifest.name, session = %g.session, round = g.round, group = g.group, "{what} refused: {reason}");
+        reason
     }
 
     fn player_in_group(&self, id: u32) -> Result<(), String> {
@@ -176,7 +193,7 @@ impl fields::Host for CallState {
         let game = self.game.clone();
         let spec = game.manifest.group_fields.get(&name).ok_or_else(|| format!("no group field `{name}` in game.toml"))?;
         let key = self.group.group_field(&name);
-        self.write(key, (None, &name), spec, value)
+        self.write(key, (None, &name), spec, value).map_err(|r| self.refused("fields.group-set", r))
     }
 
     fn player_get(&mut self, id_in_group: u32, name: String) -> Result<String, String> {
@@ -191,14 +208,14 @@ impl fields::Host for CallState {
         let game = self.game.clone();
         let spec = game.manifest.player_fields.get(&name).ok_or_else(|| format!("no player field `{name}` in game.toml"))?;
         let key = self.group.player_field(id_in_group, &name);
-        self.write(key, (Some(id_in_group), &name), spec, value)
+        self.write(key, (Some(id_in_group), &name), spec, value).map_err(|r| self.refused("fields.player-set", r))
     }
 }
 
 impl bot_driver::Host for CallState {
     fn live_method(&mut self, id_in_group: u32, payload: String) -> Result<Vec<types::Message>, String> {
         let Mode::Bot(env) = &mut self.mode else {
-            return Err("bot-driver is only available inside call-live-method".into());
+            return Err(self.refused("bot-driver.live-method", "bot-driver is only available inside call-live-method".into()));
         };
         let result = self.game.clone().live_call_in(&mut env.warm, &self.store, &mut env.group, &env.page, id_in_group, &payload);
         let answer = match &result {

@@ -127,6 +127,42 @@ impl std::fmt::Debug for Game {
     }
 }
 
+/// Checks that `text` is one JSON value that any JSON reader takes back. Skimmed without
+/// building anything, except where skimming is too lenient, which gets a full parse: a `\u`
+/// escape (skimming takes a lone surrogate, `"\ud800"`, which no string can hold) and a
+/// number with an exponent or 300 digits (skimming takes `1e999`, which no f64 can hold).
+/// Either kind in a field or the log could never be read back. Both found by `make fuzz`
+/// (target client_frame).
+pub(crate) fn check_json(text: &str) -> Result<(), serde_json::Error> {
+    serde_json::from_str::<IgnoredAny>(text)?;
+    if skimming_is_not_enough(text.as_bytes()) {
+        serde_json::from_str::<serde_json::Value>(text)?;
+    }
+    Ok(())
+}
+
+/// Whether `text` may hold a `\u` escape or a number out of f64's range (false positives,
+/// say `"a1e"` inside a string, only cost a full parse).
+fn skimming_is_not_enough(text: &[u8]) -> bool {
+    let mut digits = 0usize;
+    let mut prev = 0u8;
+    for &b in text {
+        match b {
+            b'0'..=b'9' => {
+                digits += 1;
+                if digits >= 300 {
+                    return true;
+                }
+            }
+            b'e' | b'E' if prev.is_ascii_digit() => return true,
+            b'u' if prev == b'\\' => return true,
+            _ => digits = 0,
+        }
+        prev = b;
+    }
+    false
+}
+
 /// Import names a game may have: Stoa's interfaces and WASI p2 (linked, granting nothing).
 fn allowed_import(name: &str) -> bool {
     name.starts_with("stoa:game/") || name.starts_with("wasi:")
@@ -142,8 +178,7 @@ impl Game {
             .limits
             .resolve(&runtime.config.defaults, &runtime.config.max)
             .map_err(|(key, reason)| ManifestError { file: file.clone(), key, reason })?;
-        let mut templates = handlebars::Handlebars::new();
-        templates.set_strict_mode(false);
+        let mut templates = crate::pages::registry();
         for (i, page) in manifest.pages.iter().enumerate() {
             templates.register_template_file(&page.name, dir.join(&page.template)).map_err(|e| ManifestError {
                 file: file.clone(),
@@ -215,6 +250,7 @@ impl Game {
                     Ok(exports) => Instance { store: wstore, exports },
                     Err(e) => {
                         let err = self.classify(e, wstore.data(), deadline);
+                        tracing::warn!(game = %self.manifest.name, session = %group.session, round = group.round, group = group.group, "the game's initialization failed: {err}");
                         self.log_output(wstore.data(), group);
                         return (Err(err), Taken { writes: Vec::new(), mode });
                     }
@@ -226,6 +262,7 @@ impl Game {
         state.players = players;
         state.writes.clear();
         state.memory_refused = None;
+        state.refusal_logged = false;
         Runtime::arm_deadline(&mut instance.store, deadline);
         let result = f(&instance.exports, &mut instance.store);
         let state = instance.store.data_mut();
@@ -306,7 +343,17 @@ impl Game {
             *slot = None;
         }
         if let Err(e) = &result {
-            tracing::debug!(game = %self.manifest.name, %group.key, player = id_in_group, "live call failed: {e}");
+            let key = &group.key;
+            match e {
+                // A game's own `err` and a client's bad input are ordinary answers.
+                CallError::Refused(_) | CallError::BadInput(_) => {
+                    tracing::debug!(game = %self.manifest.name, session = %key.session, round = key.round, group = key.group, player = id_in_group, "live call refused: {e}")
+                }
+                // The game misbehaved (or the host failed): the host's operator should see it.
+                _ => {
+                    tracing::warn!(game = %self.manifest.name, session = %key.session, round = key.round, group = key.group, player = id_in_group, "live call failed: {e}")
+                }
+            }
             store.log_failure(group, page, id_in_group, payload, &e.to_string())?;
         }
         result
@@ -324,7 +371,7 @@ impl Game {
         if id == 0 || id > group.players {
             return Err(CallError::BadInput(format!("player {id} is not in this group (ids 1..={})", group.players)));
         }
-        if let Err(e) = serde_json::from_str::<IgnoredAny>(payload) {
+        if let Err(e) = check_json(payload) {
             return Err(CallError::BadInput(format!("payload is not JSON: {e}")));
         }
         let ctx = self.context(&group.key, group.players, page);
@@ -354,7 +401,7 @@ impl Game {
                 return Err(CallError::Output(format!("its messages exceed the limit of {} bytes", self.limits.output_bytes)));
             }
             // Checked once here; the log stores it as it is.
-            let payload: Box<RawValue> = match serde_json::from_str(&m.payload) {
+            let payload: Box<RawValue> = match check_json(&m.payload).and_then(|()| serde_json::from_str(&m.payload)) {
                 Ok(p) => p,
                 Err(e) => return Err(CallError::Output(format!("a payload is not JSON ({e}): {}", shorten(&m.payload, 60)))),
             };

@@ -37,6 +37,9 @@ enum Command {
         /// Live messages per second a participant may send.
         #[arg(long, default_value_t = 50.0)]
         rate: f64,
+        /// Live sockets one participant may hold open at once (more are refused with 429).
+        #[arg(long, default_value_t = 8)]
+        sockets: usize,
     },
     /// Run a headless bot session of a game; exit 0 only if every call succeeded.
     Bots {
@@ -261,8 +264,9 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve { addr, games, data, demo, frame_bytes, rate } => {
-            serve(addr, games, data, demo, ServerConfig { frame_bytes, rate_per_second: rate, rate_burst: rate * 2.0 })?;
+        Command::Serve { addr, games, data, demo, frame_bytes, rate, sockets } => {
+            let config = ServerConfig { frame_bytes, rate_per_second: rate, rate_burst: rate * 2.0, sockets_per_participant: sockets };
+            serve(addr, games, data, demo, config)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bots { game_dir, participants, case, json, threads } => {

@@ -81,7 +81,19 @@ pub fn render_in(
     participant: &str,
 ) -> Result<String, CallError> {
     let data = template_data_in(slot, game, store, group, players, page, id_in_group, participant)?;
-    game.templates
-        .render(page, &data)
-        .map_err(|e| CallError::Output(format!("template of page `{page}` failed: {e}")))
+    render_data(&game.templates, page, &data)
+}
+
+/// An empty registry for a game's page templates, set up as every game's is (a missing
+/// variable renders as nothing; every `{{value}}` is HTML-escaped).
+pub fn registry() -> handlebars::Handlebars<'static> {
+    let mut templates = handlebars::Handlebars::new();
+    templates.set_strict_mode(false);
+    templates
+}
+
+/// Renders template `page` of `templates` with `data` (as [`render`] does after gathering
+/// the data; public for the fuzz target).
+pub fn render_data(templates: &handlebars::Handlebars<'_>, page: &str, data: &Value) -> Result<String, CallError> {
+    templates.render(page, data).map_err(|e| CallError::Output(format!("template of page `{page}` failed: {e}")))
 }

@@ -13,13 +13,18 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::root;
 
-struct Server {
-    child: Child,
-    addr: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) addr: String,
 }
 
 /// Starts `stoa serve` on a free port and waits until it accepts connections.
 async fn spawn(games: &std::path::Path, data: &std::path::Path) -> Server {
+    spawn_logging_to(games, data, Stdio::null()).await
+}
+
+/// [`spawn`] with the server's log (stderr, `info` level, no colours) going to `log`.
+pub(crate) async fn spawn_logging_to(games: &std::path::Path, data: &std::path::Path, log: impl Into<Stdio>) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let addr = format!("127.0.0.1:{port}");
     let child = Command::new(env!("CARGO_BIN_EXE_stoa"))
@@ -30,8 +35,10 @@ async fn spawn(games: &std::path::Path, data: &std::path::Path) -> Server {
         .arg(data)
         .env("STOA_CACHE_DIR", root().join("target/stoa-cache"))
         .env("STOA_ADMIN_TOKEN", crate::support::TOKEN)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("spawn stoa serve");
     let started = Instant::now();
@@ -42,12 +49,21 @@ async fn spawn(games: &std::path::Path, data: &std::path::Path) -> Server {
     Server { child, addr }
 }
 
+/// A `--games` folder in `dir` linking the game packages at `paths` (from the repository root).
+pub(crate) fn games_folder(dir: &std::path::Path, paths: &[&str]) -> std::path::PathBuf {
+    let games = dir.join("games");
+    std::fs::create_dir_all(&games).expect("mkdir");
+    for path in paths {
+        let name = std::path::Path::new(path).file_name().expect("a package folder");
+        std::os::unix::fs::symlink(root().join(path), games.join(name)).expect("symlink");
+    }
+    games
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_under_load_loses_no_message_a_client_received() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let games = dir.path().join("games");
-    std::fs::create_dir_all(&games).expect("mkdir");
-    std::os::unix::fs::symlink(root().join("example-games/auction"), games.join("auction")).expect("symlink");
+    let games = games_folder(dir.path(), &["example-games/auction"]);
     let data = dir.path().join("data");
     let auction = crate::support::game("example-games/auction");
     let codes = {
@@ -68,7 +84,10 @@ async fn sigkill_under_load_loses_no_message_a_client_received() {
             sockets.push(tokio_tungstenite::connect_async(url).await.expect("connect").0);
         }
         // Load: each player bids as fast as replies come back, until the kill.
-        let kill_at = Instant::now() + Duration::from_millis(150 + 70 * round);
+        // A random moment, printed so a failing run can be told apart.
+        let after_ms = rand::random_range(80..450u64);
+        println!("round {round}: SIGKILL after {after_ms} ms");
+        let kill_at = Instant::now() + Duration::from_millis(after_ms);
         let mut killed = false;
         while !killed {
             for (i, ws) in sockets.iter_mut().enumerate() {
@@ -102,6 +121,22 @@ async fn sigkill_under_load_loses_no_message_a_client_received() {
             }
         }
     }
+    // Resume once more with `after=` on a fresh server: each player must then hold exactly
+    // the log's messages for them — nothing lost across the kills, nothing twice.
+    let mut server = spawn(&games, &data).await;
+    for (i, code) in codes.iter().enumerate() {
+        let after = seen[i].keys().next_back().copied().unwrap_or(0);
+        let url = format!("ws://{}/live/{code}?page=Bid&after={after}", server.addr);
+        let mut ws = tokio_tungstenite::connect_async(url).await.expect("connect").0;
+        while let Ok(Some(Ok(Message::Text(t)))) = tokio::time::timeout(Duration::from_millis(500), ws.next()).await {
+            let frame: Value = serde_json::from_str(&t).expect("frame is JSON");
+            if let Some(seq) = frame["seq"].as_u64() {
+                assert!(seen[i].insert(seq, frame["data"].clone()).is_none(), "player {} got seq {seq} twice", i + 1);
+            }
+        }
+    }
+    server.child.kill().expect("SIGKILL");
+    server.child.wait().expect("reap");
     let store = stoa::Store::open(&data).expect("reopen");
     let key = stoa::GroupKey { session: store.participant(&codes[0]).expect("p").expect("p").session, round: 1, group: 1 };
     let log: BTreeMap<u64, (u32, Value)> = store
@@ -124,6 +159,11 @@ async fn sigkill_under_load_loses_no_message_a_client_received() {
                 max_seen = max_seen.max(data["max_bid"].as_u64().unwrap_or(0));
             }
         }
+    }
+    for (i, frames) in seen.iter().enumerate() {
+        let theirs: Vec<u64> = log.iter().filter(|(_, (to, _))| *to == 0 || *to == i as u32 + 1).map(|(s, _)| *s).collect();
+        let got: Vec<u64> = frames.keys().copied().collect();
+        assert_eq!(got, theirs, "player {} after resuming does not hold exactly its logged messages", i + 1);
     }
     let fields = store.group_fields(&auction.manifest, &key).expect("fields");
     assert!(fields["max_bid"].as_u64().unwrap_or(0) >= max_seen, "a received new max bid is missing from the fields");

@@ -19,3 +19,4 @@ mod languages;
 mod scaffold;
 mod shared_hosting;
 mod load;
+mod hardening;

@@ -114,7 +114,7 @@ async fn restart(data: &std::path::Path) -> TestServer {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_frames_get_error_frames_and_the_socket_stays_usable() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = stoa::server::ServerConfig { frame_bytes: 1024, rate_per_second: 5.0, rate_burst: 20.0 };
+    let config = stoa::server::ServerConfig { frame_bytes: 1024, rate_per_second: 5.0, rate_burst: 20.0, ..Default::default() };
     let server = TestServer::start_with(&["example-games/auction"], &dir.path().join("data"), config).await;
     let codes = session(&server, "auction", 3);
     let mut ws = connect(&server, &codes[0], "page=Bid").await;

@@ -13,7 +13,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use futures_util::SinkExt as _;
 use serde::Deserialize;
-use serde::de::IgnoredAny;
 use tokio::sync::mpsc;
 
 use crate::game::Game;
@@ -60,6 +59,11 @@ pub(crate) async fn socket(
     if game.manifest.page(&page).is_none() {
         return (StatusCode::NOT_FOUND, format!("game `{}` has no page `{page}`", game.name())).into_response();
     }
+    // Counted from here until the socket is served and closed (or the upgrade is dropped).
+    let Some(slot) = SocketSlot::take(&state, &participant.code) else {
+        let cap = state.config.sockets_per_participant;
+        return (StatusCode::TOO_MANY_REQUESTS, format!("too many live sockets: at most {cap} per participant")).into_response();
+    };
     // Subscribe before the handshake completes: every message routed after the client sees
     // the socket open reaches it (frames wait in the queue until the socket is served).
     let (frames, outgoing) = mpsc::channel::<Arc<str>>(SOCKET_QUEUE);
@@ -71,7 +75,38 @@ pub(crate) async fn socket(
     let live = Live { state, game, participant, page, mailbox, frames, outgoing };
     ws.max_message_size(HARD_FRAME_LIMIT.max(live.state.config.frame_bytes))
         .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| serve(live, socket))
+        .on_upgrade(move |socket| async move {
+        serve(live, socket).await;
+        drop(slot);
+    })
+}
+
+/// One of a participant's live sockets, counted in the monitor's `connected` while alive.
+struct SocketSlot {
+    state: Arc<AppState>,
+    code: String,
+}
+
+impl SocketSlot {
+    /// Counts a socket for `code`, or None when it has its `sockets_per_participant` already.
+    fn take(state: &Arc<AppState>, code: &str) -> Option<SocketSlot> {
+        let cap = state.config.sockets_per_participant;
+        let taken = state.monitor.update(code, |a| {
+            if (a.connected as usize) < cap {
+                a.connected += 1;
+                true
+            } else {
+                false
+            }
+        });
+        taken.then(|| SocketSlot { state: state.clone(), code: code.to_string() })
+    }
+}
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        self.state.monitor.update(&self.code, |a| a.connected = a.connected.saturating_sub(1));
+    }
 }
 
 /// A subscribed live connection waiting for its socket.
@@ -110,7 +145,6 @@ fn error_text(reason: &str) -> Message {
 async fn serve(live: Live, mut socket: WebSocket) {
     let Live { state, game, participant, page, mailbox, frames, mut outgoing } = live;
     let code = participant.code.clone();
-    state.monitor.update(&code, |a| a.connected += 1);
     loop {
         tokio::select! {
             incoming = socket.recv() => {
@@ -179,22 +213,28 @@ async fn serve(live: Live, mut socket: WebSocket) {
             }
         }
     }
-    state.monitor.update(&code, |a| a.connected = a.connected.saturating_sub(1));
+}
+
+/// The checks of a client text frame that need no state: at most `frame_bytes` long, and
+/// JSON. `Err` is the reason sent back in the error frame. (Public for the fuzz target.)
+pub fn check_frame(text: &str, frame_bytes: usize) -> Result<(), String> {
+    if text.len() > frame_bytes {
+        return Err(format!("frame of {} bytes is above the limit of {frame_bytes} bytes", text.len()));
+    }
+    if let Err(e) = crate::game::check_json(text) {
+        return Err(format!("frame is not JSON: {e}"));
+    }
+    Ok(())
 }
 
 /// Why a client frame is refused, or Ok.
 fn check(state: &AppState, game: &Game, connected: &Participant, page: &str, text: &str) -> Result<(), String> {
-    let cap = state.config.frame_bytes;
-    if text.len() > cap {
-        return Err(format!("frame of {} bytes is above the limit of {cap} bytes", text.len()));
-    }
+    // Every frame, good or bad, takes a token: a flood of garbage is limited like any other.
     if !state.monitor.take_token(&connected.code, state.config.rate_per_second, state.config.rate_burst) {
         return Err(format!("too many messages: the limit is {} per second", state.config.rate_per_second));
     }
     state.hosting.take_live(game.name())?;
-    if let Err(e) = serde_json::from_str::<IgnoredAny>(text) {
-        return Err(format!("frame is not JSON: {e}"));
-    }
+    check_frame(text, state.config.frame_bytes)?;
     let now = match state.store.participant(&connected.code) {
         Ok(Some(p)) => p,
         Ok(None) => return Err("unknown participant".into()),

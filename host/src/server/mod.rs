@@ -33,6 +33,7 @@ pub(crate) mod participant;
 pub(crate) mod researchers;
 pub mod state;
 
+pub use live::check_frame;
 pub use state::{AppState, ServerConfig};
 
 /// The whole application; tests call it with their own state.

@@ -21,11 +21,13 @@ pub struct ServerConfig {
     pub rate_per_second: f64,
     /// Burst of messages above the rate.
     pub rate_burst: f64,
+    /// Live sockets one participant may hold open at once; more are refused (429).
+    pub sockets_per_participant: usize,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { frame_bytes: 64 << 10, rate_per_second: 50.0, rate_burst: 100.0 }
+        ServerConfig { frame_bytes: 64 << 10, rate_per_second: 50.0, rate_burst: 100.0, sockets_per_participant: 8 }
     }
 }
 
