@@ -119,7 +119,7 @@ fn main() {
         let mut w: Vec<Duration> = (0..n / 4)
             .map(|_| {
                 let t = Instant::now();
-                game.vars_for_template(&store, &key, game.manifest.players_per_group, "Results", 1).expect("vars");
+                game.vars_for_template(&mut None, &store, &key, game.manifest.players_per_group, "Results", 1).expect("vars");
                 t.elapsed()
             })
             .collect();

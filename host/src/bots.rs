@@ -160,11 +160,11 @@ fn run_group(game: &Arc<Game>, store: &Store, key: GroupKey, case: Option<&str>)
                 })?;
             }
             for id in 1..=ppg {
-                pages::render_in(&mut reader, game, store, &key, ppg, &page.name, id, "bot")
+                pages::render(&mut reader, game, store, &key, ppg, &page.name, id, "bot")
                     .map_err(|e| format!("{}: player {id}'s page does not render: {e}", at(&page.name)))?;
                 if page.kind == PageKind::Normal {
                     let refusal = game
-                        .error_message_in(&mut reader, store, &key, ppg, &page.name, id, "{}")
+                        .error_message(&mut reader, store, &key, ppg, &page.name, id, "{}")
                         .map_err(|e| format!("{}: error-message for player {id} failed: {e}", at(&page.name)))?;
                     if let Some(text) = refusal {
                         return Err(format!("{}: player {id}'s submission was refused: {text}", at(&page.name)));

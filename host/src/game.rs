@@ -418,22 +418,11 @@ impl Game {
         Ok(Committed { call, messages })
     }
 
-    /// `error-message` for a form submission (`values` JSON): `Some(text)` keeps the player on the page.
-    pub fn error_message(
-        self: &Arc<Self>,
-        store: &Store,
-        group: &GroupKey,
-        players: u32,
-        page: &str,
-        id_in_group: u32,
-        values: &str,
-    ) -> Result<Option<String>, CallError> {
-        self.error_message_in(&mut None, store, group, players, page, id_in_group, values)
-    }
-
-    /// [`Game::error_message`] on the read-only instance kept in `slot` for `group`.
+    /// `error-message` for a form submission (`values` JSON): `Some(text)` keeps the player on
+    /// the page. Runs on the read-only instance kept in `slot` for `group` (pass `&mut None`
+    /// for a fresh one).
     #[allow(clippy::too_many_arguments)]
-    pub fn error_message_in(
+    pub fn error_message(
         self: &Arc<Self>,
         slot: &mut Option<Instance>,
         store: &Store,
@@ -450,20 +439,9 @@ impl Game {
         .0
     }
 
-    /// `vars-for-template`: the extra template variables, a JSON object.
+    /// `vars-for-template`: the extra template variables, a JSON object. Runs on the read-only
+    /// instance kept in `slot` for `group` (pass `&mut None` for a fresh one).
     pub fn vars_for_template(
-        self: &Arc<Self>,
-        store: &Store,
-        group: &GroupKey,
-        players: u32,
-        page: &str,
-        id_in_group: u32,
-    ) -> Result<serde_json::Map<String, serde_json::Value>, CallError> {
-        self.vars_for_template_in(&mut None, store, group, players, page, id_in_group)
-    }
-
-    /// [`Game::vars_for_template`] on the read-only instance kept in `slot` for `group`.
-    pub fn vars_for_template_in(
         self: &Arc<Self>,
         slot: &mut Option<Instance>,
         store: &Store,

@@ -10,22 +10,10 @@ use serde_json::{Map, Value, json};
 use crate::game::{CallError, Game, Instance};
 use crate::store::{GroupKey, Store};
 
-/// The variables a page's template sees.
-pub fn template_data(
-    game: &Arc<Game>,
-    store: &Store,
-    group: &GroupKey,
-    players: u32,
-    page: &str,
-    id_in_group: u32,
-    participant: &str,
-) -> Result<Value, CallError> {
-    template_data_in(&mut None, game, store, group, players, page, id_in_group, participant)
-}
-
-/// [`template_data`] running `vars-for-template` on the read-only instance kept in `slot`.
+/// The variables a page's template sees; `vars-for-template` runs on the read-only instance
+/// kept in `slot` (pass `&mut None` for a fresh one).
 #[allow(clippy::too_many_arguments)]
-pub fn template_data_in(
+pub fn template_data(
     slot: &mut Option<Instance>,
     game: &Arc<Game>,
     store: &Store,
@@ -35,7 +23,7 @@ pub fn template_data_in(
     id_in_group: u32,
     participant: &str,
 ) -> Result<Value, CallError> {
-    let mut data: Map<String, Value> = game.vars_for_template_in(slot, store, group, players, page, id_in_group)?;
+    let mut data: Map<String, Value> = game.vars_for_template(slot, store, group, players, page, id_in_group)?;
     let mut player = Map::new();
     player.insert("id_in_group".into(), json!(id_in_group));
     for (k, v) in store.player_fields(&game.manifest, group, id_in_group)? {
@@ -55,22 +43,10 @@ pub fn template_data_in(
     Ok(Value::Object(data))
 }
 
-/// Renders `page`'s template (the inner HTML; the server wraps it in its layout).
-pub fn render(
-    game: &Arc<Game>,
-    store: &Store,
-    group: &GroupKey,
-    players: u32,
-    page: &str,
-    id_in_group: u32,
-    participant: &str,
-) -> Result<String, CallError> {
-    render_in(&mut None, game, store, group, players, page, id_in_group, participant)
-}
-
-/// [`render`] running `vars-for-template` on the read-only instance kept in `slot`.
+/// Renders `page`'s template (the inner HTML; the server wraps it in its layout), running
+/// `vars-for-template` on the read-only instance kept in `slot` (`&mut None`: a fresh one).
 #[allow(clippy::too_many_arguments)]
-pub fn render_in(
+pub fn render(
     slot: &mut Option<Instance>,
     game: &Arc<Game>,
     store: &Store,
@@ -80,7 +56,7 @@ pub fn render_in(
     id_in_group: u32,
     participant: &str,
 ) -> Result<String, CallError> {
-    let data = template_data_in(slot, game, store, group, players, page, id_in_group, participant)?;
+    let data = template_data(slot, game, store, group, players, page, id_in_group, participant)?;
     render_data(&game.templates, page, &data)
 }
 

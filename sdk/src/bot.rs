@@ -80,6 +80,26 @@ pub fn single(messages: &[Message]) -> Result<&Message> {
     }
 }
 
+/// Sends `payload` as player `id_in_group` and returns the one message it routed, which
+/// must go to `to` (0 = the whole group).
+///
+/// # Errors
+/// As [`live_method`]; or the call routed no message, several, or one to someone else.
+pub fn one_to(id_in_group: u32, payload: impl Serialize, to: u32) -> Result<Message> {
+    let out = live_method(id_in_group, payload)?;
+    let m = single(&out)?.clone();
+    expect_eq(m.to, to, "recipient")?;
+    Ok(m)
+}
+
+/// Runs one step of a bot script, naming it in its error: `bot step `NAME`: reason`.
+///
+/// # Errors
+/// What `f` returns.
+pub fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
+    f().map_err(|e| e.context(format_args!("bot step `{name}`")))
+}
+
 /// `[to 0: {"type":"new_max"}, to 2: ...]`, for error messages.
 fn describe(messages: &[Message]) -> String {
     let items: Vec<String> = messages

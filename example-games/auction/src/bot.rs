@@ -29,23 +29,23 @@ pub(crate) fn play(ctx: &Context, case: Option<&str>) -> Result<()> {
     let past = history()?.len();
     let bid = |n: i64| if bare { json!(n) } else { json!({"bid": n}) };
 
-    step("player 1 connects", || {
-        let m = &one(1, json!({"type": "connect"}), 1)?;
+    bot::step("player 1 connects", || {
+        let m = &bot::one_to(1, json!({"type": "connect"}), 1)?;
         expect_field(m, "type", json!("state"))?;
         expect_field(m, "max_bid", json!(base))?;
         let seen = m.payload["history"].as_array().map_or(0, Vec::len);
         bot::expect_eq(seen, past, "history length")
     })?;
 
-    step("player 1 bids base+10", || {
-        let m = &one(1, bid(base + 10), 0)?;
+    bot::step("player 1 bids base+10", || {
+        let m = &bot::one_to(1, bid(base + 10), 0)?;
         expect_field(m, "type", json!("new_max"))?;
         expect_field(m, "max_bid", json!(base + 10))?;
         expect_field(m, "bidder", json!(1))
     })?;
 
-    step("player 2 bids base+5", || {
-        let m = &one(2, bid(base + 5), 2)?;
+    bot::step("player 2 bids base+5", || {
+        let m = &bot::one_to(2, bid(base + 5), 2)?;
         expect_field(m, "type", json!("rejected"))?;
         expect_field(m, "max_bid", json!(base + 10))?;
         expect_field(m, "bid", json!(base + 5))
@@ -53,16 +53,16 @@ pub(crate) fn play(ctx: &Context, case: Option<&str>) -> Result<()> {
 
     // A seq must come back in the reply; case "b" uses a number, case "a" a string.
     let seq = if bare { json!(4) } else { json!("bot-4") };
-    step("player 3 bids base+20 with a seq", || {
-        let m = &one(3, json!({"bid": base + 20, "seq": seq}), 0)?;
+    bot::step("player 3 bids base+20 with a seq", || {
+        let m = &bot::one_to(3, json!({"bid": base + 20, "seq": seq}), 0)?;
         expect_field(m, "type", json!("new_max"))?;
         expect_field(m, "max_bid", json!(base + 20))?;
         expect_field(m, "bidder", json!(3))?;
         expect_field(m, "seq", seq.clone())
     })?;
 
-    step("player 1 reconnects", || {
-        let m = &one(1, json!({"type": "connect"}), 1)?;
+    bot::step("player 1 reconnects", || {
+        let m = &bot::one_to(1, json!({"type": "connect"}), 1)?;
         expect_field(m, "type", json!("state"))?;
         expect_field(m, "max_bid", json!(base + 20))?;
         let entries: Vec<Entry> = serde_json::from_value(m.payload["history"].clone())?;
@@ -78,7 +78,7 @@ pub(crate) fn play(ctx: &Context, case: Option<&str>) -> Result<()> {
     })?;
 
     // The bot's own instance sees every committed write.
-    step("fields after the auction", || {
+    bot::step("fields after the auction", || {
         bot::expect_eq(group().get::<u32>("highest_bidder")?, 3, "highest_bidder")?;
         bot::expect(
             player(2).get::<i64>("bids")? >= 1,
@@ -87,18 +87,7 @@ pub(crate) fn play(ctx: &Context, case: Option<&str>) -> Result<()> {
     })
 }
 
-/// Runs one step, naming it in its error.
-fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
-    f().map_err(|e| e.context(format_args!("bot step `{name}`")))
-}
 
-/// Sends `payload` as player `id` and expects exactly one message, routed to `to`.
-fn one(id: u32, payload: Value, to: u32) -> Result<Message> {
-    let out = bot::live_method(id, payload)?;
-    let m = bot::single(&out)?.clone();
-    bot::expect_eq(m.to, to, "recipient")?;
-    Ok(m)
-}
 
 /// Checks one key of a message's payload.
 fn expect_field(m: &Message, key: &str, expected: Value) -> Result<()> {

@@ -2,7 +2,7 @@
 //! step checks that the offer reached its addressee alone and the deal reached everyone. It
 //! plays on the `Bargain` page only, and leaves a group whose deal is already done alone.
 
-use stoa_sdk::{Context, Message, Result, Value, bail, bot, ensure, group, json, player};
+use stoa_sdk::{Context, Result, bail, bot, ensure, group, json, player};
 
 use crate::deal_price;
 
@@ -29,8 +29,8 @@ pub(crate) fn play(ctx: &Context, case: Option<&str>) -> Result<()> {
     } else {
         json!({"type": "offer", "amount": 50, "to": 2})
     };
-    step("player 1 offers 50", || {
-        let m = one(1, first, 2)?;
+    bot::step("player 1 offers 50", || {
+        let m = bot::one_to(1, first, 2)?;
         bot::expect_eq(
             &m.payload,
             &json!({"type": "offer", "from": 1, "amount": 50}),
@@ -38,8 +38,8 @@ pub(crate) fn play(ctx: &Context, case: Option<&str>) -> Result<()> {
         )
     })?;
 
-    step("player 2 counter-offers 70 to player 1", || {
-        let m = one(2, json!({"type": "offer", "amount": 70, "to": 1}), 1)?;
+    bot::step("player 2 counter-offers 70 to player 1", || {
+        let m = bot::one_to(2, json!({"type": "offer", "amount": 70, "to": 1}), 1)?;
         bot::expect_eq(
             &m.payload,
             &json!({"type": "offer", "from": 2, "amount": 70}),
@@ -47,13 +47,13 @@ pub(crate) fn play(ctx: &Context, case: Option<&str>) -> Result<()> {
         )
     })?;
 
-    step("player 1 accepts", || {
-        let m = one(1, json!({"type": "accept"}), 0)?;
+    bot::step("player 1 accepts", || {
+        let m = bot::one_to(1, json!({"type": "accept"}), 0)?;
         bot::expect_eq(&m.payload, &json!({"type": "deal", "price": 70}), "deal")
     })?;
 
     // The bot's own instance sees every committed write.
-    step("fields after the deal", || {
+    bot::step("fields after the deal", || {
         bot::expect_eq(group().get::<bool>("done")?, true, "done")?;
         bot::expect_eq(group().get::<i64>("deal_price")?, 70, "deal_price")?;
         bot::expect_eq(
@@ -71,15 +71,4 @@ pub(crate) fn play(ctx: &Context, case: Option<&str>) -> Result<()> {
     })
 }
 
-/// Runs one step, naming it in its error.
-fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
-    f().map_err(|e| e.context(format_args!("bot step `{name}`")))
-}
 
-/// Sends `payload` as player `id` and expects exactly one message, routed to `to`.
-fn one(id: u32, payload: Value, to: u32) -> Result<Message> {
-    let out = bot::live_method(id, payload)?;
-    let m = bot::single(&out)?.clone();
-    bot::expect_eq(m.to, to, "recipient")?;
-    Ok(m)
-}

@@ -24,7 +24,7 @@ pub(crate) fn play(ctx: &Context, case: Option<&str>) -> Result<()> {
         .collect();
 
     for line in &said {
-        step(&format!("player {} says a line", line.from), || {
+        bot::step(&format!("player {} says a line", line.from), || {
             let out = bot::live_method(line.from, json!({"type": "chat", "text": line.text}))?;
             let m = bot::single(&out)?;
             bot::expect(
@@ -39,7 +39,7 @@ pub(crate) fn play(ctx: &Context, case: Option<&str>) -> Result<()> {
         })?;
     }
 
-    step("player 1 connects", || {
+    bot::step("player 1 connects", || {
         let out = bot::live_method(1, json!({"type": "connect"}))?;
         let m = bot::single(&out)?;
         bot::expect_eq(m.to, 1, "recipient")?;
@@ -56,7 +56,7 @@ pub(crate) fn play(ctx: &Context, case: Option<&str>) -> Result<()> {
     })?;
 
     // The bot's own instance sees every committed write.
-    step("fields after the chat", || {
+    bot::step("fields after the chat", || {
         bot::expect_eq(
             history()?.len(),
             (past + said.len()).min(KEEP),
@@ -73,7 +73,3 @@ pub(crate) fn play(ctx: &Context, case: Option<&str>) -> Result<()> {
     })
 }
 
-/// Runs one step, naming it in its error.
-fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
-    f().map_err(|e| e.context(format_args!("bot step `{name}`")))
-}

@@ -17,7 +17,7 @@ pub(crate) fn play(ctx: &Context, case: Option<&str>) -> Result<()> {
     let ids: Vec<u32> = ctx.player_ids().collect();
     for (turn, n) in (count()? + 1..=GOAL).enumerate() {
         let id = ids[turn % ids.len()];
-        step(&format!("player {id} sends message {n}"), || {
+        bot::step(&format!("player {id} sends message {n}"), || {
             let out = bot::live_method(id, json!({"type": "message"}))?;
             let payloads: Vec<_> = out.iter().map(|m| &m.payload).collect();
             let mut expected = vec![json!({"type": "progress", "count": n})];
@@ -33,7 +33,7 @@ pub(crate) fn play(ctx: &Context, case: Option<&str>) -> Result<()> {
     }
 
     // The bot's own instance sees every committed write.
-    step("fields after the messages", || {
+    bot::step("fields after the messages", || {
         bot::expect_eq(count()?, GOAL, "group field `count`")?;
         let sent: i64 = ids
             .iter()
@@ -43,7 +43,3 @@ pub(crate) fn play(ctx: &Context, case: Option<&str>) -> Result<()> {
     })
 }
 
-/// Runs one step, naming it in its error.
-fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
-    f().map_err(|e| e.context(format_args!("bot step `{name}`")))
-}

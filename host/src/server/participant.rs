@@ -107,7 +107,7 @@ async fn render(state: &Arc<AppState>, at: &Current, error: Option<String>, stat
     };
     let (game, store, p, name) = (at.game.clone(), state.store.clone(), at.p.clone(), page.name.clone());
     let players = at.session.players_per_group;
-    let body = tokio::task::spawn_blocking(move || crate::pages::render(&game, &store, &p.group_key(), players, &name, p.id_in_group, &p.code))
+    let body = tokio::task::spawn_blocking(move || crate::pages::render(&mut None, &game, &store, &p.group_key(), players, &name, p.id_in_group, &p.code))
         .await
         .map_err(|e| PageError::Internal(format!("page task failed: {e}")))?
         .map_err(|e| PageError::Internal(format!("the game could not show page `{}`: {e}", page.name)))?;
@@ -182,7 +182,7 @@ async fn try_submit(
         let (game, store, p, page_name) = (at.game.clone(), state.store.clone(), at.p.clone(), page.name.clone());
         let values = Value::Object(sub.values).to_string();
         let players = at.session.players_per_group;
-        let verdict = tokio::task::spawn_blocking(move || game.error_message(&store, &p.group_key(), players, &page_name, p.id_in_group, &values))
+        let verdict = tokio::task::spawn_blocking(move || game.error_message(&mut None, &store, &p.group_key(), players, &page_name, p.id_in_group, &values))
             .await
             .map_err(|e| PageError::Internal(format!("error-message task failed: {e}")))?;
         match verdict {
