@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::limits::Limits;
-use crate::store::{Store, StoreError, now_ms, random_code};
+use crate::store::{Store, StoreError, decode, encode, now_ms, random_code};
 
 mod games;
 
@@ -165,17 +165,6 @@ impl std::fmt::Debug for Accounts {
     }
 }
 
-fn decode<T: for<'de> Deserialize<'de>>(key: &[u8], bytes: &[u8]) -> Result<T, AccountError> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        AccountError::Store(StoreError::Corrupt { key: String::from_utf8_lossy(key).into_owned(), reason: e.to_string() })
-    })
-}
-
-fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    // Serializing our own plain structs cannot fail.
-    serde_json::to_vec(value).unwrap_or_default()
-}
-
 /// Whether `name` may be a researcher's name.
 fn valid_name(name: &str) -> bool {
     (1..=32).contains(&name.len())
@@ -229,7 +218,7 @@ impl Accounts {
 
     /// The researcher named `name`.
     pub fn get(&self, name: &str) -> Result<Option<Researcher>, AccountError> {
-        self.researchers.get(name)?.map(|v| decode(name.as_bytes(), &v)).transpose()
+        Ok(self.researchers.get(name)?.map(|v| decode(name.as_bytes(), &v)).transpose()?)
     }
 
     fn must_get(&self, name: &str) -> Result<Researcher, AccountError> {
@@ -238,7 +227,7 @@ impl Accounts {
 
     /// Every researcher, by name.
     pub fn list(&self) -> Result<Vec<Researcher>, AccountError> {
-        self.researchers.iter().map(|kv| kv.map_err(AccountError::from).and_then(|(k, v)| decode(&k, &v))).collect()
+        self.researchers.iter().map(|kv| kv.map_err(AccountError::from).and_then(|(k, v)| Ok(decode(&k, &v)?))).collect()
     }
 
     /// The researcher whose API token is `token`.

@@ -298,7 +298,7 @@ impl Store {
 
     /// The session with this code.
     pub fn session(&self, code: &str) -> Result<Option<Session>, StoreError> {
-        self.sessions.get(code)?.map(|v| decode(code, &v)).transpose()
+        self.sessions.get(code)?.map(|v| decode(code.as_bytes(), &v)).transpose()
     }
 
     /// Every session, oldest first.
@@ -308,7 +308,7 @@ impl Store {
             .iter()
             .map(|kv| {
                 let (k, v) = kv?;
-                decode(&String::from_utf8_lossy(&k), &v)
+                decode(&k, &v)
             })
             .collect::<Result<Vec<Session>, StoreError>>()?;
         all.sort_by_key(|s| s.created_ms);
@@ -317,7 +317,7 @@ impl Store {
 
     /// The participant with this code.
     pub fn participant(&self, code: &str) -> Result<Option<Participant>, StoreError> {
-        self.participants.get(code)?.map(|v| decode(code, &v)).transpose()
+        self.participants.get(code)?.map(|v| decode(code.as_bytes(), &v)).transpose()
     }
 
     /// Saves a participant's position.
@@ -344,11 +344,14 @@ impl Store {
     }
 }
 
-fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+/// A record as stored: its JSON.
+pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     // Serializing our own plain structs cannot fail.
     serde_json::to_vec(value).unwrap_or_default()
 }
 
-fn decode<T: for<'de> Deserialize<'de>>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt { key: key.to_string(), reason: e.to_string() })
+/// A stored record read back; one that does not decode is corrupt, named by its key.
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| StoreError::Corrupt { key: String::from_utf8_lossy(key).into_owned(), reason: e.to_string() })
 }

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{AccountError, Accounts, decode, encode, sha256_hex};
-use crate::store::now_ms;
+use super::{AccountError, Accounts, sha256_hex};
+use crate::store::{decode, encode, now_ms};
 
 /// Hex digits of the content hash in a game key.
 pub const VERSION_DIGITS: usize = 16;
@@ -73,13 +73,13 @@ impl Accounts {
     /// `owner`'s game `name`.
     pub fn game(&self, owner: &str, name: &str) -> Result<Option<GameRecord>, AccountError> {
         let key = format!("{owner}/{name}");
-        self.games.get(&key)?.map(|v| decode(key.as_bytes(), &v)).transpose()
+        Ok(self.games.get(&key)?.map(|v| decode(key.as_bytes(), &v)).transpose()?)
     }
 
     /// Every game of `owner` (every researcher's when `None`), by owner and name.
     pub fn games(&self, owner: Option<&str>) -> Result<Vec<GameRecord>, AccountError> {
         let prefix = owner.map(|o| format!("{o}/")).unwrap_or_default();
-        self.games.scan_prefix(prefix).map(|kv| kv.map_err(AccountError::from).and_then(|(k, v)| decode(&k, &v))).collect()
+        self.games.scan_prefix(prefix).map(|kv| kv.map_err(AccountError::from).and_then(|(k, v)| Ok(decode(&k, &v)?))).collect()
     }
 
     /// Bytes of `owner`'s kept archives (each version counted once).
