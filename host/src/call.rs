@@ -126,10 +126,7 @@ impl CallState {
                 Ok(_) => {}
             }
         }
-        if let Err(e) = crate::game::check_json(&value) {
-            return Err(format!("value of {} is not JSON: {e}", what()));
-        }
-        let value = RawValue::from_string(value).map_err(|e| format!("value of {} is not JSON: {e}", what()))?;
+        let value = crate::game::raw_json(value).map_err(|e| format!("value of {} is not JSON: {e}", what()))?;
         self.writes.insert(key, Write { player: field.0, name: field.1.to_string(), value });
         Ok(())
     }

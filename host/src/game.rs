@@ -135,6 +135,19 @@ impl std::fmt::Debug for Game {
 /// (target client_frame).
 pub(crate) fn check_json(text: &str) -> Result<(), serde_json::Error> {
     serde_json::from_str::<IgnoredAny>(text)?;
+    check_deeply(text)
+}
+
+/// [`check_json`] that keeps the checked text, for what is stored as it is: skimmed once,
+/// while becoming a `RawValue`.
+pub(crate) fn raw_json(text: String) -> Result<Box<RawValue>, serde_json::Error> {
+    let raw = RawValue::from_string(text)?;
+    check_deeply(raw.get())?;
+    Ok(raw)
+}
+
+/// The full parse of [`check_json`], where skimming is not enough.
+fn check_deeply(text: &str) -> Result<(), serde_json::Error> {
     if skimming_is_not_enough(text.as_bytes()) {
         serde_json::from_str::<serde_json::Value>(text)?;
     }
@@ -371,9 +384,8 @@ impl Game {
         if id == 0 || id > group.players {
             return Err(CallError::BadInput(format!("player {id} is not in this group (ids 1..={})", group.players)));
         }
-        if let Err(e) = check_json(payload) {
-            return Err(CallError::BadInput(format!("payload is not JSON: {e}")));
-        }
+        // Checked once here; the log stores it as it is.
+        let stored = raw_json(payload.to_string()).map_err(|e| CallError::BadInput(format!("payload is not JSON: {e}")))?;
         let ctx = self.context(&group.key, group.players, page);
         let reuse = self.manifest.warm_instances;
         let (result, taken) = self.run(slot, reuse, store, &group.key, group.players, Mode::Live, self.limits.deadline, |g, s| {
@@ -401,7 +413,7 @@ impl Game {
                 return Err(CallError::Output(format!("its messages exceed the limit of {} bytes", self.limits.output_bytes)));
             }
             // Checked once here; the log stores it as it is.
-            let payload: Box<RawValue> = match check_json(&m.payload).and_then(|()| serde_json::from_str(&m.payload)) {
+            let payload = match raw_json(m.payload.clone()) {
                 Ok(p) => p,
                 Err(e) => return Err(CallError::Output(format!("a payload is not JSON ({e}): {}", shorten(&m.payload, 60)))),
             };
@@ -414,7 +426,7 @@ impl Game {
                 Some(id) => writes.players.entry(id).or_default().insert(w.name, w.value),
             };
         }
-        let (call, messages) = store.commit_call(group, page, id, payload, writes, out)?;
+        let (call, messages) = store.commit_call(group, page, id, stored, writes, out)?;
         Ok(Committed { call, messages })
     }
 

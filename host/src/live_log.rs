@@ -267,14 +267,13 @@ impl Store {
     }
 
     /// Commits a successful call: its call entry (the atomic commit record, holding the field
-    /// writes and messages), then the records derived from it. `payload` and every message
-    /// payload must be JSON text (the caller has checked).
+    /// writes and messages), then its message records; its field values settle later.
     pub(crate) fn commit_call(
         &self,
         group: &mut Group,
         page: &str,
         sender: u32,
-        payload: &str,
+        payload: Box<RawValue>,
         writes: FieldWrites,
         messages: Vec<(u32, Box<RawValue>)>,
     ) -> Result<(u64, Vec<Routed>), StoreError> {
@@ -285,7 +284,7 @@ impl Store {
             time_ms: now_ms(),
             page: page.to_string(),
             sender,
-            payload: raw(payload)?,
+            payload,
             seqs: (!messages.is_empty()).then(|| (first, first + messages.len() as u64 - 1)),
             error: None,
             writes,
@@ -456,7 +455,7 @@ mod tests {
     fn bid(store: &Store, group: &mut Group, n: i64) {
         let mut w = FieldWrites::default();
         w.group.insert("max_bid".into(), raw(&n.to_string()).expect("json"));
-        store.commit_call(group, "Bid", 1, &n.to_string(), w, vec![(0, raw(&n.to_string()).expect("json"))]).expect("commit");
+        store.commit_call(group, "Bid", 1, raw(&n.to_string()).expect("json"), w, vec![(0, raw(&n.to_string()).expect("json"))]).expect("commit");
     }
 
     fn max_bid(store: &Store, key: &GroupKey) -> Option<Vec<u8>> {
@@ -471,7 +470,7 @@ mod tests {
             let store = Store::open(dir.path()).expect("open");
             let mut group = store.group(key.clone(), 3).expect("group");
             store
-                .commit_call(&mut group, "Bid", 2, r#"{"bid":10}"#, entry_writes(), vec![(0, raw(r#"{"new_max":10}"#).expect("json"))])
+                .commit_call(&mut group, "Bid", 2, raw(r#"{"bid":10}"#).expect("json"), entry_writes(), vec![(0, raw(r#"{"new_max":10}"#).expect("json"))])
                 .expect("commit");
             // What a crash right after the commit record would leave: the entry alone.
             store.unsettled.forget();
