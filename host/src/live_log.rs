@@ -12,7 +12,8 @@
 //! wait in memory ([`Unsettled`], where every read of a field looks first) and are written
 //! once for many calls — when the group has 64 unsettled calls or 256 KiB of values, when
 //! its owner says so ([`Store::settle`]: when a group goes idle) and when the store is
-//! dropped (unless it is a temporary one, as bot runs use). A field written by ten calls in a row is then written to sled once.
+//! dropped (unless it is a temporary one, as bot runs use). A field written by ten calls in a
+//! row is then written to sled once.
 //! When the store is opened after a crash, every entry past its group's marker is applied
 //! again, in order (applying is idempotent), so after a crash a call either happened
 //! entirely or not at all. This is as atomic as a sled batch, and much cheaper: sled 0.34
@@ -132,7 +133,8 @@ fn field_records<'a>(key: &'a GroupKey, writes: &'a FieldWrites) -> impl Iterato
 
 /// A group settles after this many unsettled calls...
 const SETTLE_CALLS: u32 = 64;
-/// ...or this many bytes of unsettled values.
+/// ...or once values of this many bytes were staged since it last settled (a field written
+/// twice counts twice).
 const SETTLE_BYTES: usize = 256 << 10;
 
 /// Field values of committed calls not yet written to the `live` tree, per group (see the
