@@ -12,6 +12,8 @@
 //! - [`store`]: the sled database — sessions, participants, fields.
 //! - [`live_log`]: the per-group live log and the atomic commit of a live call.
 //! - `group_commit`: one fsync shared by concurrent calls.
+//! - `journal`: where a live call becomes durable — one writer thread, one fsync per batch,
+//!   callbacks once on disk.
 //! - [`pages`]: template data and rendering of a page.
 //! - [`bots`]: headless bot runs (`stoa bots`).
 //! - [`scaffold`]: `stoa new` — a new game package from the templates in `host/scaffold/`.
@@ -35,6 +37,7 @@ mod call;
 pub mod game;
 mod group_commit;
 mod guest_output;
+mod journal;
 pub mod limits;
 pub mod live_log;
 pub mod load;

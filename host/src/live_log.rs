@@ -7,7 +7,8 @@
 //! - `G`/`P` + group + field → the field's current value;
 //! - `A` + group → the number of the last call whose effects are materialized.
 //!
-//! The call entry is the commit record: one sled `insert`, atomic by itself. Its `M` records
+//! The call entry is the commit record: one sled `insert`, atomic by itself, also appended to
+//! the live journal, which makes it durable ([`crate::journal`]). Its `M` records
 //! are written right after it. Its field values and the `A` marker are *settled* later: they
 //! wait in memory ([`Unsettled`], where every read of a field looks first) and are written
 //! once for many calls — when the group has 64 unsettled calls or 256 KiB of values, when
@@ -292,7 +293,7 @@ impl Store {
             writes,
             messages,
         };
-        self.live.insert(keyed(&group.key.prefix(b'C'), call), serde_json::to_vec(&entry).unwrap_or_default())?;
+        self.insert_entry(&group.key, &entry)?;
         self.store_messages(&group.key, &entry)?;
         group.next_call += 1;
         group.next_seq += entry.messages.len() as u64;
@@ -401,9 +402,19 @@ impl Store {
             writes: FieldWrites::default(),
             messages: Vec::new(),
         };
-        self.live.insert(keyed(&group.key.prefix(b'C'), call), serde_json::to_vec(&entry).unwrap_or_default())?;
+        self.insert_entry(&group.key, &entry)?;
         group.next_call += 1;
         Ok(call)
+    }
+
+    /// Inserts a call entry into `live` and appends it to the journal, where it becomes
+    /// durable (see [`crate::journal`]).
+    fn insert_entry(&self, key: &GroupKey, entry: &CallEntry) -> Result<(), StoreError> {
+        let ckey = keyed(&key.prefix(b'C'), entry.call);
+        let value = serde_json::to_vec(entry).unwrap_or_default();
+        self.live.insert(ckey.as_slice(), value.as_slice())?;
+        self.journal.append(&ckey, &value);
+        Ok(())
     }
 
     /// The messages that reached `id_in_group` (directly or by broadcast) with seq > `after`, in order.

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::group_commit::GroupCommit;
+use crate::journal::Journal;
 use crate::manifest::Manifest;
 
 /// A storage failure. Nothing a client or a game sends can cause one; the disk can.
@@ -148,6 +149,8 @@ pub struct Store {
     participants: sled::Tree,
     meta: sled::Tree,
     commit: Arc<GroupCommit>,
+    /// Where live calls become durable without waiting for sled (see [`crate::journal`]).
+    pub(crate) journal: Arc<Journal>,
     /// Field values and log markers of committed calls not yet written to `live`.
     pub(crate) unsettled: Arc<crate::live_log::Unsettled>,
     /// The database, for trees kept by other modules (researcher accounts, uploads).
@@ -175,7 +178,7 @@ pub fn random_code(n: usize) -> String {
 impl Store {
     /// Opens (or creates) the database in `dir`.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        Store::from_config(sled::Config::new().path(dir), true)
+        Store::from_config(sled::Config::new().path(dir), Some(&dir.join("journal")))
     }
 
     /// A database that lives in a temporary directory and disappears when dropped. Nothing
@@ -183,14 +186,28 @@ impl Store {
     /// settle only when a group has many unsettled calls (see [`crate::live_log`]), never at
     /// close: writing values that are deleted right after is work for nothing.
     pub fn temporary() -> Result<Store, StoreError> {
-        Store::from_config(sled::Config::new().temporary(true).flush_every_ms(None), false)
+        Store::from_config(sled::Config::new().temporary(true).flush_every_ms(None), None)
     }
 
-    fn from_config(config: sled::Config, settle_at_close: bool) -> Result<Store, StoreError> {
+    /// `journal`: the live journal's folder (none for a temporary store).
+    fn from_config(config: sled::Config, journal: Option<&Path>) -> Result<Store, StoreError> {
         let db = config.open()?;
         let live = db.open_tree("live")?;
+        let settle_at_close = journal.is_some();
+        let journal = match journal {
+            None => Journal::disabled(),
+            Some(dir) => {
+                let (journal, replayed) = Journal::open(dir, &db, &live)
+                    .map_err(|e| StoreError::Flush(format!("cannot open the live journal in `{}`: {e}", dir.display())))?;
+                if replayed > 0 {
+                    tracing::info!("replayed {replayed} live call record(s) from the journal");
+                }
+                journal
+            }
+        };
         let store = Store {
             unsettled: Arc::new(crate::live_log::Unsettled::new(live.clone(), settle_at_close)),
+            journal: Arc::new(journal),
             live,
             sessions: db.open_tree("sessions")?,
             participants: db.open_tree("participants")?,
@@ -208,6 +225,12 @@ impl Store {
     /// Blocks until everything written so far is on disk; concurrent callers share fsyncs.
     pub fn wait_durable(&self) -> Result<(), StoreError> {
         self.commit.wait_durable().map_err(StoreError::Flush)
+    }
+
+    /// Runs `done` (on the journal's thread; it must not block) once every live call entry
+    /// committed so far is on disk, or with the reason it cannot be.
+    pub(crate) fn after_durable(&self, done: crate::journal::Done) {
+        self.journal.after(done);
     }
 
     /// Fsyncs run by [`Store::wait_durable`] so far.

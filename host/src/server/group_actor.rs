@@ -1,49 +1,61 @@
 //! One actor per active group: it owns the group's log position, runs the group's live calls
-//! one after another (never interleaved), makes them durable, then routes their messages.
+//! one after another (never interleaved), and routes their messages once they are durable.
 //!
-//! The wasm call and the fsync run on tokio's blocking pool, so a game stuck until its
-//! deadline holds one blocking thread and its own group — never other groups, the accept loop
-//! or page loads. Calls that queue up while one runs are taken together: they run back to
-//! back and share one durable flush (and the flush itself is shared with other groups'
-//! batches by the store's group commit), then their messages go out in seq order.
+//! An actor is not a task of its own. A socket puts its command in the group's inbox; if the
+//! group is not already being run, it is handed to tokio's blocking pool, where one thread
+//! takes everything in the inbox, runs it back to back, hands the batch to the live journal
+//! and takes the next commands — it never waits for the disk. A game stuck until its deadline
+//! holds one blocking thread and its own group, never other groups, the accept loop or page
+//! loads. The journal's writer fsyncs every record appended meanwhile, by every group, at once,
+//! then runs the batch's callback, which routes the messages in seq order (see
+//! [`crate::journal`]). Per message that is a few hand-offs between threads, each shared by a
+//! batch; before, an actor task, a blocking thread waiting for sled's flush and a group-commit
+//! leader made about eight context switches per message.
 //!
-//! Subscribing goes through the actor too, so a (re)connecting participant gets the replay
-//! of the log and then the live messages with no gap and no duplicate.
+//! Subscribing goes through the inbox too, and its callback runs in the journal's order, so a
+//! (re)connecting participant gets the replay of the log and then the live messages with no
+//! gap and no duplicate.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, VecDeque};
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use crate::game::{CallError, Game, Instance};
-use crate::live_log::Group;
-use crate::store::{GroupKey, Store};
+use crate::live_log::{Group, Routed};
+use crate::store::{GroupKey, Store, StoreError};
 
 /// Frames queued for one socket. A socket that falls this far behind is closed; its client
 /// reconnects and resumes from its last seq.
 pub(crate) const SOCKET_QUEUE: usize = 4096;
 
-/// Most calls run back to back before their shared flush.
+/// Most commands run back to back before their batch goes to the journal.
 const BATCH: usize = 256;
 
-/// A warm instance unused this long is dropped (its memory goes back to the pool).
-const WARM_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
+/// A group unused this long drops its warm instance (its memory goes back to the pool) and
+/// writes its field values to sled.
+const IDLE: Duration = Duration::from_secs(60);
 
 /// Frames to one socket.
 pub(crate) type FrameSender = mpsc::Sender<Arc<str>>;
 
 /// What an actor is asked to do.
 pub(crate) enum Command {
-    /// A player's `liveSend`: errors go to `errors` (the sender's socket) alone.
-    Live { id: u32, page: String, payload: String, errors: FrameSender },
+    /// A player's `liveSend`: errors go to `errors` (the sender's socket) alone. `permit` is
+    /// one of the socket's calls in flight, given back once the call is answered.
+    Live { id: u32, page: String, payload: String, errors: FrameSender, permit: OwnedSemaphorePermit },
     /// Replay messages with seq > `after` to `frames`, then deliver live ones.
     Subscribe { id: u32, after: Option<u64>, frames: FrameSender },
+    /// The group has been idle: drop its warm instance and settle its fields.
+    Idle,
 }
 
-/// The running actors, by group.
+/// The groups with an actor, by key.
 pub(crate) struct GroupHub {
     store: Store,
-    actors: Mutex<HashMap<GroupKey, mpsc::Sender<Command>>>,
+    actors: Mutex<HashMap<GroupKey, Arc<Actor>>>,
 }
 
 impl GroupHub {
@@ -51,16 +63,50 @@ impl GroupHub {
         GroupHub { store, actors: Mutex::new(HashMap::new()) }
     }
 
-    /// The mailbox of `key`'s actor, started on first use.
-    pub(crate) fn mailbox(&self, game: &Arc<Game>, key: &GroupKey) -> mpsc::Sender<Command> {
-        let mut actors = self.actors.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(tx) = actors.get(key).filter(|tx| !tx.is_closed()) {
-            return tx.clone();
+    fn actors(&self) -> MutexGuard<'_, HashMap<GroupKey, Arc<Actor>>> {
+        self.actors.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The actor of `key`, made on first use.
+    pub(crate) fn actor(&self, game: &Arc<Game>, key: &GroupKey) -> Arc<Actor> {
+        let mut actors = self.actors();
+        if let Some(actor) = actors.get(key) {
+            return actor.clone();
         }
-        let (tx, rx) = mpsc::channel(1024);
-        tokio::spawn(run(game.clone(), self.store.clone(), key.clone(), rx));
-        actors.insert(key.clone(), tx.clone());
-        tx
+        let actor = Arc::new(Actor {
+            key: key.clone(),
+            game: game.clone(),
+            store: self.store.clone(),
+            inbox: Mutex::new(Inbox { queue: VecDeque::new(), running: false, last_used: Instant::now(), idle: false }),
+            owned: Mutex::new(Owned { group: None, warm: None }),
+            subscribers: Mutex::new(Vec::new()),
+        });
+        actors.insert(key.clone(), actor.clone());
+        actor
+    }
+
+    /// Every `IDLE / 4`, tells each group idle for `IDLE` to let go of its instance and write
+    /// its fields (once per idle spell).
+    pub(crate) fn start_idle_sweep(state: Weak<super::state::AppState>) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(IDLE / 4);
+            loop {
+                tick.tick().await;
+                let Some(state) = state.upgrade() else { return };
+                let actors: Vec<Arc<Actor>> = state.hub.actors().values().cloned().collect();
+                for actor in actors {
+                    let idle = {
+                        let mut inbox = actor.inbox();
+                        let idle = !inbox.idle && !inbox.running && inbox.last_used.elapsed() >= IDLE;
+                        inbox.idle |= idle;
+                        idle
+                    };
+                    if idle {
+                        actor.send(Command::Idle);
+                    }
+                }
+            }
+        });
     }
 }
 
@@ -69,139 +115,171 @@ struct Subscriber {
     frames: FrameSender,
 }
 
+struct Inbox {
+    queue: VecDeque<Command>,
+    /// Whether a blocking thread is running the actor (it takes what arrives meanwhile).
+    running: bool,
+    last_used: Instant,
+    /// Whether the idle sweep has already settled the group since its last call.
+    idle: bool,
+}
+
+/// What only the thread running the actor touches.
+struct Owned {
+    /// The group's log position, read on first use (and again after a failure).
+    group: Option<Group>,
+    /// The group's warm instance, for games with `warm_instances`.
+    warm: Option<Instance>,
+}
+
+/// One group's actor.
+pub(crate) struct Actor {
+    key: GroupKey,
+    game: Arc<Game>,
+    store: Store,
+    inbox: Mutex<Inbox>,
+    owned: Mutex<Owned>,
+    /// The group's sockets; only the journal's callbacks touch it, in log order.
+    subscribers: Mutex<Vec<Subscriber>>,
+}
+
+/// A command's outcome, delivered once the batch is durable.
+enum Outcome {
+    Call { result: Result<Vec<Routed>, CallError>, errors: FrameSender, permit: OwnedSemaphorePermit },
+    Subscribe { id: u32, replay: Option<Result<Vec<Routed>, StoreError>>, frames: FrameSender },
+}
+
 fn error_frame(reason: &str) -> Arc<str> {
     serde_json::json!({ "error": reason }).to_string().into()
 }
 
-async fn run(game: Arc<Game>, store: Store, key: GroupKey, mut rx: mpsc::Receiver<Command>) {
-    let players = game.manifest.players_per_group;
-    let loaded = {
-        let (store, key) = (store.clone(), key.clone());
-        tokio::task::spawn_blocking(move || store.group(key, players)).await
-    };
-    let mut group: Group = match loaded {
-        Ok(Ok(g)) => g,
-        Ok(Err(e)) => return tracing::error!(%key, "cannot open the group's log: {e}"),
-        Err(e) => return tracing::error!(%key, "cannot open the group's log: {e}"),
-    };
-    let mut subscribers: Vec<Subscriber> = Vec::new();
-    // The group's warm instance, for games with `warm_instances`; dropped when idle.
-    let mut warm: Option<Instance> = None;
-    loop {
-        let first = match tokio::time::timeout(WARM_IDLE, rx.recv()).await {
-            Ok(Some(cmd)) => cmd,
-            Ok(None) => break,
-            Err(_) => {
-                warm = None;
-                // An idle group's field values go to sled, out of memory.
-                let (store, key) = (store.clone(), key.clone());
-                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || store.settle(&key)).await {
-                    tracing::warn!("could not settle an idle group's fields (its log keeps them): {e}");
-                }
-                continue;
-            }
-        };
-        let mut calls = Vec::new();
-        let mut next = Some(first);
-        while let Some(cmd) = next.take() {
-            match cmd {
-                Command::Live { id, page, payload, errors } => calls.push((id, page, payload, errors)),
-                Command::Subscribe { id, after, frames } => {
-                    // Calls taken before this subscription are routed before it replays.
-                    (group, warm) = run_calls(&game, &store, group, warm, std::mem::take(&mut calls), &mut subscribers).await;
-                    subscribe(&store, &group.key, id, after, frames, &mut subscribers).await;
-                }
-            }
-            if calls.len() < BATCH {
-                next = rx.try_recv().ok();
-            }
-        }
-        (group, warm) = run_calls(&game, &store, group, warm, calls, &mut subscribers).await;
+impl Actor {
+    fn inbox(&self) -> MutexGuard<'_, Inbox> {
+        self.inbox.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
 
-/// Runs `calls` back to back on the blocking pool, waits for one durable flush, then routes.
-async fn run_calls(
-    game: &Arc<Game>,
-    store: &Store,
-    group: Group,
-    warm: Option<Instance>,
-    calls: Vec<(u32, String, String, FrameSender)>,
-    subscribers: &mut Vec<Subscriber>,
-) -> (Group, Option<Instance>) {
-    if calls.is_empty() {
-        return (group, warm);
-    }
-    let (game2, store2) = (game.clone(), store.clone());
-    let backup = group.clone();
-    let joined = tokio::task::spawn_blocking(move || {
-        let mut group = group;
-        let mut warm = warm;
-        let mut results = Vec::with_capacity(calls.len());
-        for (id, page, payload, errors) in calls {
-            let result = game2.live_call_in(&mut warm, &store2, &mut group, &page, id, &payload);
-            results.push((result, errors));
-        }
-        let durable = store2.wait_durable();
-        (group, warm, results, durable)
-    })
-    .await;
-    let (group, warm, results, durable) = match joined {
-        Ok(done) => done,
-        Err(e) => {
-            tracing::error!(key = %backup.key, "a live call batch panicked: {e}");
-            // Re-read the position from the log: whatever was committed stays committed.
-            return (store.group(backup.key.clone(), backup.players).unwrap_or(backup), None);
-        }
-    };
-    for (result, errors) in results {
-        let messages = match (result, &durable) {
-            (Ok(c), Ok(())) => c.messages,
-            (Ok(_), Err(e)) => {
-                tracing::error!(key = %group.key, "durable flush failed; messages not routed: {e}");
-                let _ = errors.try_send(error_frame(&CallError::Host(e.to_string()).to_string()));
-                continue;
+    /// Queues `cmd`; starts running the actor on the blocking pool unless it runs already.
+    pub(crate) fn send(self: &Arc<Self>, cmd: Command) {
+        let start = {
+            let mut inbox = self.inbox();
+            if !matches!(cmd, Command::Idle) {
+                inbox.last_used = Instant::now();
+                inbox.idle = false;
             }
-            (Err(e), _) => {
-                let _ = errors.try_send(error_frame(&e.to_string()));
-                continue;
-            }
+            inbox.queue.push_back(cmd);
+            !std::mem::replace(&mut inbox.running, true)
         };
-        for m in &messages {
-            let frame: Arc<str> = m.frame().into();
-            subscribers.retain(|s| !m.reaches(s.id) || s.frames.try_send(frame.clone()).is_ok());
+        if start {
+            let actor = self.clone();
+            tokio::task::spawn_blocking(move || actor.drain());
         }
     }
-    (group, warm)
-}
 
-async fn subscribe(
-    store: &Store,
-    key: &GroupKey,
-    id: u32,
-    after: Option<u64>,
-    frames: FrameSender,
-    subscribers: &mut Vec<Subscriber>,
-) {
-    if let Some(after) = after {
-        let (store, key2) = (store.clone(), key.clone());
-        let replay = tokio::task::spawn_blocking(move || store.messages_after(&key2, id, after)).await;
-        match replay {
-            Ok(Ok(messages)) => {
-                for m in messages {
-                    // Never wait on a socket here: that would stall the group. A history
-                    // longer than the socket's queue is sent in part; the socket then closes
-                    // and its client resumes from the last seq it saw.
-                    if frames.try_send(m.frame().into()).is_err() {
-                        return;
+    /// Runs batches until the inbox is empty.
+    fn drain(self: Arc<Self>) {
+        loop {
+            let batch: Vec<Command> = {
+                let mut inbox = self.inbox();
+                if inbox.queue.is_empty() {
+                    inbox.running = false;
+                    return;
+                }
+                let n = inbox.queue.len().min(BATCH);
+                inbox.queue.drain(..n).collect()
+            };
+            if std::panic::catch_unwind(AssertUnwindSafe(|| self.run(batch))).is_err() {
+                tracing::error!(key = %self.key, "a live call batch panicked; the group's position is read again from the log");
+                let mut owned = self.owned.lock().unwrap_or_else(PoisonError::into_inner);
+                *owned = Owned { group: None, warm: None };
+            }
+        }
+    }
+
+    /// Runs one batch and hands its outcomes to the journal.
+    fn run(self: &Arc<Self>, batch: Vec<Command>) {
+        let mut guard = self.owned.lock().unwrap_or_else(PoisonError::into_inner);
+        let owned = &mut *guard;
+        if owned.group.is_none() {
+            match self.store.group(self.key.clone(), self.game.manifest.players_per_group) {
+                Ok(g) => owned.group = Some(g),
+                Err(e) => tracing::error!(key = %self.key, "cannot open the group's log: {e}"),
+            }
+        }
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for cmd in batch {
+            match (cmd, owned.group.as_mut()) {
+                (Command::Live { id, page, payload, errors, permit }, Some(group)) => {
+                    let result = self.game.live_call_in(&mut owned.warm, &self.store, group, &page, id, &payload);
+                    outcomes.push(Outcome::Call { result: result.map(|c| c.messages), errors, permit });
+                }
+                (Command::Live { errors, permit, .. }, None) => {
+                    let result = Err(CallError::Host("the group's log cannot be read; try again".into()));
+                    outcomes.push(Outcome::Call { result, errors, permit });
+                }
+                (Command::Subscribe { id, after, frames }, _) => {
+                    // Everything logged so far is in sled; the callback sends it once durable.
+                    let replay = after.map(|after| self.store.messages_after(&self.key, id, after));
+                    outcomes.push(Outcome::Subscribe { id, replay, frames });
+                }
+                (Command::Idle, _) => {
+                    owned.warm = None;
+                    if let Err(e) = self.store.settle(&self.key) {
+                        tracing::warn!(key = %self.key, "could not settle an idle group's fields (its log keeps them): {e}");
                     }
                 }
             }
-            Ok(Err(e)) => {
-                let _ = frames.try_send(error_frame(&format!("cannot replay the log: {e}")));
-            }
-            Err(e) => tracing::error!(%key, "replay failed: {e}"),
+        }
+        drop(guard);
+        if !outcomes.is_empty() {
+            let actor = self.clone();
+            self.store.after_durable(Box::new(move |durable| actor.deliver(outcomes, durable)));
         }
     }
-    subscribers.push(Subscriber { id, frames });
+
+    /// Routes a durable batch (on the journal's thread: never waits on a socket).
+    fn deliver(&self, outcomes: Vec<Outcome>, durable: Result<(), &str>) {
+        let mut subscribers = self.subscribers.lock().unwrap_or_else(PoisonError::into_inner);
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Call { result, errors, permit } => {
+                    match (result, durable) {
+                        (Ok(messages), Ok(())) => {
+                            for m in &messages {
+                                let frame: Arc<str> = m.frame().into();
+                                subscribers.retain(|s| !m.reaches(s.id) || s.frames.try_send(frame.clone()).is_ok());
+                            }
+                        }
+                        (Ok(_), Err(reason)) => {
+                            tracing::error!(key = %self.key, "durable write failed; messages not routed: {reason}");
+                            let _ = errors.try_send(error_frame(&CallError::Host(reason.to_string()).to_string()));
+                        }
+                        (Err(e), _) => {
+                            let _ = errors.try_send(error_frame(&e.to_string()));
+                        }
+                    }
+                    drop(permit);
+                }
+                Outcome::Subscribe { id, replay, frames } => {
+                    match (replay, durable) {
+                        (_, Err(reason)) => {
+                            let _ = frames.try_send(error_frame(&format!("cannot replay the log: {reason}")));
+                        }
+                        (None, Ok(())) => {}
+                        (Some(Ok(messages)), Ok(())) => {
+                            // Never wait on a socket here: that would stall every group. A
+                            // history longer than the socket's queue is sent in part; the
+                            // socket then closes and its client resumes from the last seq.
+                            if !messages.iter().all(|m| frames.try_send(m.frame().into()).is_ok()) {
+                                continue;
+                            }
+                        }
+                        (Some(Err(e)), Ok(())) => {
+                            let _ = frames.try_send(error_frame(&format!("cannot replay the log: {e}")));
+                        }
+                    }
+                    subscribers.push(Subscriber { id, frames });
+                }
+            }
+        }
+    }
 }

@@ -13,10 +13,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use futures_util::SinkExt as _;
 use serde::Deserialize;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
 use crate::game::Game;
-use crate::server::group_actor::{Command, SOCKET_QUEUE};
+use crate::server::group_actor::{Actor, Command, SOCKET_QUEUE};
 use crate::server::state::AppState;
 use crate::store::Participant;
 
@@ -37,6 +37,9 @@ const HARD_FRAME_LIMIT: usize = 4 << 20;
 /// default, 128 KiB, would make 10,000 idle participants cost 1.3 GiB). Larger frames still
 /// arrive whole, read in several pieces.
 pub(crate) const READ_BUFFER: usize = 4096;
+
+/// Live calls one socket may have waiting for their answer.
+const IN_FLIGHT: usize = 256;
 
 pub(crate) async fn socket(
     State(state): State<Arc<AppState>>,
@@ -67,12 +70,9 @@ pub(crate) async fn socket(
     // Subscribe before the handshake completes: every message routed after the client sees
     // the socket open reaches it (frames wait in the queue until the socket is served).
     let (frames, outgoing) = mpsc::channel::<Arc<str>>(SOCKET_QUEUE);
-    let mailbox = state.hub.mailbox(&game, &participant.group_key());
-    let subscribe = Command::Subscribe { id: participant.id_in_group, after: query.after, frames: frames.clone() };
-    if mailbox.send(subscribe).await.is_err() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "the group is not available; try again").into_response();
-    }
-    let live = Live { state, game, participant, page, mailbox, frames, outgoing };
+    let actor = state.hub.actor(&game, &participant.group_key());
+    actor.send(Command::Subscribe { id: participant.id_in_group, after: query.after, frames: frames.clone() });
+    let live = Live { state, game, participant, page, actor, frames, outgoing };
     ws.max_message_size(HARD_FRAME_LIMIT.max(live.state.config.frame_bytes))
         .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| async move {
@@ -115,7 +115,7 @@ struct Live {
     game: Arc<Game>,
     participant: Participant,
     page: String,
-    mailbox: mpsc::Sender<Command>,
+    actor: Arc<Actor>,
     frames: mpsc::Sender<Arc<str>>,
     outgoing: mpsc::Receiver<Arc<str>>,
 }
@@ -143,8 +143,9 @@ fn error_text(reason: &str) -> Message {
 }
 
 async fn serve(live: Live, mut socket: WebSocket) {
-    let Live { state, game, participant, page, mailbox, frames, mut outgoing } = live;
+    let Live { state, game, participant, page, actor, frames, mut outgoing } = live;
     let code = participant.code.clone();
+    let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
     loop {
         tokio::select! {
             incoming = socket.recv() => {
@@ -163,15 +164,16 @@ async fn serve(live: Live, mut socket: WebSocket) {
                 state.monitor.update(&code, |a| a.sent += 1);
                 match check(&state, &game, &participant, &page, text.as_str()) {
                     Ok(()) => {
-                        let cmd = Command::Live {
+                        // At most IN_FLIGHT calls per socket: past that the socket is not read
+                        // until one is answered (TCP pushes back on the client).
+                        let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
+                        actor.send(Command::Live {
                             id: participant.id_in_group,
                             page: page.clone(),
                             payload: text.as_str().to_string(),
                             errors: frames.clone(),
-                        };
-                        if mailbox.send(cmd).await.is_err() {
-                            break;
-                        }
+                            permit,
+                        });
                     }
                     Err(reason) => {
                         state.monitor.update(&code, |a| a.errors += 1);

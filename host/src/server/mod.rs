@@ -56,6 +56,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     participant::start_timers(&state);
+    group_actor::GroupHub::start_idle_sweep(Arc::downgrade(&state));
     // Live frames are small and answered at once: no Nagle delay waiting for an ACK.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
