@@ -2,14 +2,14 @@
 //!
 //! Per group, in the `live` tree:
 //! - `C` + group + call number (u64 BE) → [`CallEntry`]: every call, succeeded or failed;
-//!   a successful call's entry holds its field writes and its messages;
-//! - `M` + group + seq (u64 BE) → [`StoredMessage`]: every routed message (for replay);
+//!   a successful call's entry holds its field writes and its messages (with their seqs:
+//!   replay reads them from here);
 //! - `G`/`P` + group + field → the field's current value;
 //! - `A` + group → the number of the last call whose effects are materialized.
 //!
 //! The call entry is the commit record: one sled `insert`, atomic by itself, also appended to
-//! the live journal, which makes it durable ([`crate::journal`]). Its `M` records
-//! are written right after it. Its field values and the `A` marker are *settled* later: they
+//! the live journal, which makes it durable ([`crate::journal`]). Its field values and the
+//! `A` marker are *settled* later: they
 //! wait in memory ([`Unsettled`], where every read of a field looks first) and are written
 //! once for many calls — when the group has 64 unsettled calls or 256 KiB of values, when
 //! its owner says so ([`Store::settle`]: when a group goes idle) and when the store is
@@ -109,17 +109,6 @@ impl FieldWrites {
     pub fn is_empty(&self) -> bool {
         self.group.is_empty() && self.players.is_empty()
     }
-}
-
-/// A routed message as stored.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StoredMessage {
-    /// The call that routed it.
-    pub call: u64,
-    /// Recipient, 0 for everyone.
-    pub to: u32,
-    /// Payload.
-    pub payload: Box<RawValue>,
 }
 
 /// The `live` keys and values of a call's field writes.
@@ -264,13 +253,35 @@ fn raw(json: &str) -> Result<Box<RawValue>, StoreError> {
 impl Store {
     /// The group's log position, read from the log's last entries.
     pub fn group(&self, key: GroupKey, players: u32) -> Result<Group, StoreError> {
-        let next_seq = last_number(self, &key.prefix(b'M'))? + 1;
         let next_call = last_number(self, &key.prefix(b'C'))? + 1;
+        let next_seq = self.entries_routing_after(&key, 0, true)?.first().and_then(|e| e.seqs).map_or(1, |(_, last)| last + 1);
         Ok(Group { key, players, next_seq, next_call })
     }
 
+    /// The call entries that routed a message with seq > `after`, in order — read from the
+    /// end of the log back, so a replay of the last few messages reads the last few entries.
+    /// `last_only`: stop at the first (newest) such entry.
+    fn entries_routing_after(&self, key: &GroupKey, after: u64, last_only: bool) -> Result<Vec<CallEntry>, StoreError> {
+        let mut found = Vec::new();
+        for kv in self.live.scan_prefix(key.prefix(b'C')).rev() {
+            let (k, v) = kv?;
+            let entry: CallEntry = serde_json::from_slice(&v)
+                .map_err(|e| StoreError::Corrupt { key: String::from_utf8_lossy(&k).into_owned(), reason: e.to_string() })?;
+            match entry.seqs {
+                Some((_, last)) if last <= after => break,
+                Some(_) => found.push(entry),
+                None => continue,
+            }
+            if last_only {
+                break;
+            }
+        }
+        found.reverse();
+        Ok(found)
+    }
+
     /// Commits a successful call: its call entry (the atomic commit record, holding the field
-    /// writes and messages), then its message records; its field values settle later.
+    /// writes and messages); its field values settle later.
     pub(crate) fn commit_call(
         &self,
         group: &mut Group,
@@ -294,7 +305,6 @@ impl Store {
             messages,
         };
         self.insert_entry(&group.key, &entry)?;
-        self.store_messages(&group.key, &entry)?;
         group.next_call += 1;
         group.next_seq += entry.messages.len() as u64;
         let routed = entry
@@ -320,26 +330,13 @@ impl Store {
         self.unsettled.settle_all()
     }
 
-    /// Writes what a committed call entry implies: field values, messages, the group's marker.
+    /// Writes what a committed call entry implies: field values and the group's marker.
     /// Idempotent, so recovery may apply an entry again.
     fn materialize(&self, key: &GroupKey, entry: &CallEntry) -> Result<(), StoreError> {
         for (field, value) in field_records(key, &entry.writes) {
             self.live.insert(field, value.get().as_bytes())?;
         }
-        self.store_messages(key, entry)?;
         self.live.insert(key.prefix(b'A'), &entry.call.to_be_bytes())?;
-        Ok(())
-    }
-
-    /// The `M` records of a committed call entry.
-    fn store_messages(&self, key: &GroupKey, entry: &CallEntry) -> Result<(), StoreError> {
-        if let Some((first, _)) = entry.seqs {
-            let mprefix = key.prefix(b'M');
-            for (i, (to, payload)) in entry.messages.iter().enumerate() {
-                let stored = StoredMessage { call: entry.call, to: *to, payload: payload.clone() };
-                self.live.insert(keyed(&mprefix, first + i as u64), serde_json::to_vec(&stored).unwrap_or_default())?;
-            }
-        }
         Ok(())
     }
 
@@ -428,15 +425,14 @@ impl Store {
     }
 
     fn scan_messages(&self, key: &GroupKey, after: u64, reaching: Option<u32>) -> Result<Vec<Routed>, StoreError> {
-        let prefix = key.prefix(b'M');
         let mut out = Vec::new();
-        for kv in self.live.range(keyed(&prefix, after.saturating_add(1))..=keyed(&prefix, u64::MAX)) {
-            let (k, v) = kv?;
-            let seq = u64::from_be_bytes(k[prefix.len()..].try_into().unwrap_or([0xff; 8]));
-            let m: StoredMessage = serde_json::from_slice(&v)
-                .map_err(|e| StoreError::Corrupt { key: format!("{key} seq {seq}"), reason: e.to_string() })?;
-            if reaching.is_none_or(|id| m.to == 0 || m.to == id) {
-                out.push(Routed { seq, to: m.to, payload: m.payload.get().to_string() });
+        for entry in self.entries_routing_after(key, after, false)? {
+            let first = entry.seqs.map_or(0, |(first, _)| first);
+            for (i, (to, payload)) in entry.messages.iter().enumerate() {
+                let seq = first + i as u64;
+                if seq > after && reaching.is_none_or(|id| *to == 0 || *to == id) {
+                    out.push(Routed { seq, to: *to, payload: payload.get().to_string() });
+                }
             }
         }
         Ok(out)
@@ -487,7 +483,6 @@ mod tests {
                 .expect("commit");
             // What a crash right after the commit record would leave: the entry alone.
             store.unsettled.forget();
-            store.live.remove(keyed(&key.prefix(b'M'), 1)).expect("remove");
             assert!(max_bid(&store, &key).is_none());
             store.wait_durable().expect("flush");
         }

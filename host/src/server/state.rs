@@ -162,6 +162,10 @@ impl Monitor {
     /// Applies `f` to a participant's activity.
     pub fn update<R>(&self, participant: &str, f: impl FnOnce(&mut Activity) -> R) -> R {
         let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        // Looked up first: the key is copied only for a participant's first update.
+        if let Some(activity) = map.get_mut(participant) {
+            return f(activity);
+        }
         f(map.entry(participant.to_string()).or_default())
     }
 
