@@ -61,6 +61,10 @@ impl From<StoreError> for CallError {
     }
 }
 
+/// The least CPU time a game's initialization (its start function, a language runtime's
+/// setup) may take, whatever its call deadline.
+pub const INSTANTIATION_BUDGET: Duration = Duration::from_secs(1);
+
 /// A committed live call: its number in the group's log and the messages it routed.
 #[derive(Debug, Clone)]
 pub struct Committed {
@@ -257,12 +261,17 @@ impl Game {
                 let state = CallState::new(self.clone(), store.clone(), group.clone(), players, Mode::ReadOnly("start"));
                 let mut wstore = wasmtime::Store::new(&self.engine, state);
                 wstore.limiter(|s| s);
-                // A start function that loops is stopped like a call.
-                Runtime::arm_deadline(&mut wstore, deadline);
+                // A start function that loops is stopped like a call, but with at least
+                // INSTANTIATION_BUDGET: setting up a Python or JavaScript runtime takes its
+                // page faults and copies whatever the call's own deadline, and on a busy
+                // machine they cost more — a participant's first message should not fail
+                // for it.
+                let budget = deadline.max(INSTANTIATION_BUDGET);
+                Runtime::arm_deadline(&mut wstore, budget);
                 match self.pre.instantiate(&mut wstore) {
                     Ok(exports) => Instance { store: wstore, exports },
                     Err(e) => {
-                        let err = self.classify(e, wstore.data(), deadline);
+                        let err = self.classify(e, wstore.data(), budget);
                         tracing::warn!(game = %self.manifest.name, session = %group.session, round = group.round, group = group.group, "the game's initialization failed: {err}");
                         self.log_output(wstore.data(), group);
                         return (Err(err), Taken { writes: Vec::new(), mode });
