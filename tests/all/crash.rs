@@ -18,6 +18,14 @@ pub(crate) struct Server {
     pub(crate) addr: String,
 }
 
+impl Drop for Server {
+    /// A test that fails midway leaves no server running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Starts `stoa serve` on a free port and waits until it accepts connections.
 async fn spawn(games: &std::path::Path, data: &std::path::Path) -> Server {
     spawn_logging_to(games, data, Stdio::null()).await

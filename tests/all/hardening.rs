@@ -400,7 +400,8 @@ async fn stoa_serve_answers_hostile_calls_logs_them_and_keeps_serving_another_gr
     };
     let log_file = dir.path().join("serve.log");
     let log = std::fs::File::create(&log_file).expect("log file");
-    let crate::crash::Server { mut child, addr } = crate::crash::spawn_logging_to(&games, &data, log).await;
+    let mut server = crate::crash::spawn_logging_to(&games, &data, log).await;
+    let addr = server.addr.clone();
     let open = |code: &str| {
         let url = format!("ws://{addr}/live/{code}?page=Play");
         async move { tokio_tungstenite::connect_async(url).await.expect("connect").0 }
@@ -429,8 +430,8 @@ async fn stoa_serve_answers_hostile_calls_logs_them_and_keeps_serving_another_gr
     for ws in [&mut attacker, &mut other] {
         futures_util::SinkExt::close(ws).await.ok();
     }
-    child.kill().expect("kill");
-    child.wait().expect("reap");
+    server.child.kill().expect("kill");
+    server.child.wait().expect("reap");
     let log = std::fs::read_to_string(&log_file).expect("log");
     for case in CASES.iter().filter(|c| !c.logged.contains(" refused")) {
         let line = log.lines().find(|l| l.contains("live call failed") && l.contains(case.logged)).unwrap_or_else(|| panic!("{}: not in the log:\n{log}", case.payload));

@@ -2,10 +2,10 @@
 //! one after another (never interleaved), and routes their messages once they are durable.
 //!
 //! An actor is not a task of its own. A socket puts its command in the group's inbox; if the
-//! group is not already being run, it is handed to tokio's blocking pool, where one thread
-//! takes everything in the inbox, runs it back to back, hands the batch to the live journal
-//! and takes the next commands — it never waits for the disk. A game stuck until its deadline
-//! holds one blocking thread and its own group, never other groups, the accept loop or page
+//! group is not already scheduled, it joins the run queue of a few runner threads ([`RUNNERS`]),
+//! where one takes the inbox's commands, runs them back to back, hands the batch to the live
+//! journal and takes the next group — it never waits for the disk. A game stuck until its
+//! deadline holds one runner and its own group, never other groups, the accept loop or page
 //! loads. The journal's writer fsyncs every record appended meanwhile, by every group, at once,
 //! then runs the batch's callback, which routes the messages in seq order (see
 //! [`crate::journal`]). Per message that is a few hand-offs between threads, each shared by a
@@ -56,11 +56,12 @@ pub(crate) enum Command {
 pub(crate) struct GroupHub {
     store: Store,
     actors: Mutex<HashMap<GroupKey, Arc<Actor>>>,
+    runners: Arc<Runners>,
 }
 
 impl GroupHub {
     pub(crate) fn new(store: Store) -> GroupHub {
-        GroupHub { store, actors: Mutex::new(HashMap::new()) }
+        GroupHub { store, actors: Mutex::new(HashMap::new()), runners: Arc::new(Runners::default()) }
     }
 
     fn actors(&self) -> MutexGuard<'_, HashMap<GroupKey, Arc<Actor>>> {
@@ -77,6 +78,7 @@ impl GroupHub {
             key: key.clone(),
             game: game.clone(),
             store: self.store.clone(),
+            runners: self.runners.clone(),
             inbox: Mutex::new(Inbox { queue: VecDeque::new(), running: false, last_used: Instant::now(), idle: false }),
             owned: Mutex::new(Owned { group: None, warm: None }),
             subscribers: Mutex::new(Vec::new()),
@@ -110,6 +112,80 @@ impl GroupHub {
     }
 }
 
+/// Most threads running actors at once. A group's calls never run on two at once, so a game
+/// stuck until its deadline holds one runner; the others serve every other group. Bounded,
+/// unlike tokio's blocking pool: when many groups have work at once, a few threads take them
+/// in turn instead of hundreds of threads taking the cores from each other.
+const RUNNERS: usize = 16;
+
+/// A runner idle this long ends (the next busy moment starts one again).
+const RUNNER_IDLE: Duration = Duration::from_secs(10);
+
+/// The threads that run actors with work, in the order they got it.
+#[derive(Default)]
+pub(crate) struct Runners {
+    state: Mutex<RunState>,
+    ready: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct RunState {
+    queue: VecDeque<Arc<Actor>>,
+    threads: usize,
+    idle: usize,
+}
+
+impl Runners {
+    fn state(&self) -> MutexGuard<'_, RunState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues an actor with work; wakes an idle runner or starts one.
+    fn schedule(self: &Arc<Self>, actor: Arc<Actor>) {
+        let mut state = self.state();
+        state.queue.push_back(actor);
+        if state.idle > 0 {
+            drop(state);
+            self.ready.notify_one();
+        } else if state.threads < RUNNERS {
+            state.threads += 1;
+            drop(state);
+            let runners = self.clone();
+            let started = std::thread::Builder::new().name("stoa-runner".into()).spawn(move || runners.run());
+            if let Err(e) = started {
+                // The queued actor is taken by a runner already running.
+                self.state().threads -= 1;
+                tracing::error!("cannot start a runner thread: {e}");
+            }
+        }
+    }
+
+    fn run(self: Arc<Self>) {
+        loop {
+            let actor = {
+                let mut state = self.state();
+                loop {
+                    if let Some(actor) = state.queue.pop_front() {
+                        break actor;
+                    }
+                    state.idle += 1;
+                    let (next, timeout) = self.ready.wait_timeout(state, RUNNER_IDLE).unwrap_or_else(PoisonError::into_inner);
+                    state = next;
+                    state.idle -= 1;
+                    if timeout.timed_out() && state.queue.is_empty() {
+                        state.threads -= 1;
+                        return;
+                    }
+                }
+            };
+            if actor.run_once() {
+                let mut state = self.state();
+                state.queue.push_back(actor);
+            }
+        }
+    }
+}
+
 struct Subscriber {
     id: u32,
     frames: FrameSender,
@@ -139,6 +215,7 @@ pub(crate) struct Actor {
     store: Store,
     inbox: Mutex<Inbox>,
     owned: Mutex<Owned>,
+    runners: Arc<Runners>,
     /// The group's sockets; only the journal's callbacks touch it, in log order.
     subscribers: Mutex<Vec<Subscriber>>,
 }
@@ -158,7 +235,7 @@ impl Actor {
         self.inbox.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues `cmd`; starts running the actor on the blocking pool unless it runs already.
+    /// Queues `cmd`; schedules the actor on the runners unless it is scheduled already.
     pub(crate) fn send(self: &Arc<Self>, cmd: Command) {
         let start = {
             let mut inbox = self.inbox();
@@ -170,29 +247,26 @@ impl Actor {
             !std::mem::replace(&mut inbox.running, true)
         };
         if start {
-            let actor = self.clone();
-            tokio::task::spawn_blocking(move || actor.drain());
+            self.runners.schedule(self.clone());
         }
     }
 
-    /// Runs batches until the inbox is empty.
-    fn drain(self: Arc<Self>) {
-        loop {
-            let batch: Vec<Command> = {
-                let mut inbox = self.inbox();
-                if inbox.queue.is_empty() {
-                    inbox.running = false;
-                    return;
-                }
-                let n = inbox.queue.len().min(BATCH);
-                inbox.queue.drain(..n).collect()
-            };
-            if std::panic::catch_unwind(AssertUnwindSafe(|| self.run(batch))).is_err() {
-                tracing::error!(key = %self.key, "a live call batch panicked; the group's position is read again from the log");
-                let mut owned = self.owned.lock().unwrap_or_else(PoisonError::into_inner);
-                *owned = Owned { group: None, warm: None };
-            }
+    /// Runs one batch; true when more commands wait (the actor then goes to the back of the
+    /// run queue, so a busy group cannot keep a runner from the others).
+    fn run_once(self: &Arc<Self>) -> bool {
+        let batch: Vec<Command> = {
+            let mut inbox = self.inbox();
+            let n = inbox.queue.len().min(BATCH);
+            inbox.queue.drain(..n).collect()
+        };
+        if !batch.is_empty() && std::panic::catch_unwind(AssertUnwindSafe(|| self.run(batch))).is_err() {
+            tracing::error!(key = %self.key, "a live call batch panicked; the group's position is read again from the log");
+            let mut owned = self.owned.lock().unwrap_or_else(PoisonError::into_inner);
+            *owned = Owned { group: None, warm: None };
         }
+        let mut inbox = self.inbox();
+        inbox.running = !inbox.queue.is_empty();
+        inbox.running
     }
 
     /// Runs one batch and hands its outcomes to the journal.
