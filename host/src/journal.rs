@@ -102,9 +102,12 @@ fn encode(out: &mut Vec<u8>, key: &[u8], value: &[u8]) {
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
 }
 
+/// One record: key and value.
+type Record<'a> = (&'a [u8], &'a [u8]);
+
 /// The records of one segment's bytes, up to the first torn or corrupt one; and whether the
 /// bytes ended there (false: something was cut off).
-fn decode(mut bytes: &[u8]) -> (Vec<(&[u8], &[u8])>, bool) {
+fn decode(mut bytes: &[u8]) -> (Vec<Record<'_>>, bool) {
     let mut records = Vec::new();
     while !bytes.is_empty() {
         let Some((head, rest)) = bytes.split_first_chunk::<8>() else { return (records, false) };
