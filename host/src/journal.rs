@@ -1,7 +1,9 @@
 //! The live journal: where a live call becomes durable.
 //!
 //! A live call's commit record (its `C` entry in the `live` tree, see [`crate::live_log`]) is
-//! inserted into sled and also appended here. One writer thread writes what was appended and
+//! appended here; it reaches sled later, with the group's field values, on the store's settler
+//! thread (no live call waits for sled, whose writes wait for a busy disk). One writer thread
+//! writes what was appended and
 //! fdatasyncs it — one `write` and one fsync for every record appended while the previous fsync
 //! ran — then runs the callbacks waiting for those records ([`Journal::after`]). The caller
 //! never waits: a group's actor hands its batch over and goes on with the next, and its
@@ -11,8 +13,8 @@
 //! Files: `journal/NNNNNNNNNNNNNNNN.log` in the data folder, records
 //! `[len u32 LE][crc32 u32 LE][key len u32 LE][key][value]` (len and crc of what follows them).
 //! When a segment passes [`SEGMENT_BYTES`], the writer starts the next one and a checkpoint
-//! thread flushes sled (which then holds every record of the older segments, inserted before
-//! they were appended) and deletes them. At open, every record of every segment is inserted
+//! thread writes every staged entry to sled, flushes sled (which then holds every record of the
+//! older segments) and deletes them. At open, every record of every segment is inserted
 //! into `live` again (inserting the same bytes twice changes nothing), up to the first record
 //! that is torn or fails its checksum (a crash in the middle of a write); then sled is flushed
 //! and the segments deleted.
@@ -30,6 +32,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 /// the reason it cannot be). It must not block.
 pub(crate) type Done = Box<dyn FnOnce(Result<(), &str>) + Send>;
 
+/// Run by a checkpoint before it flushes sled: writes to sled whatever of the journal's
+/// records is still only in memory.
+pub(crate) type BeforeCheckpoint = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+
 /// A segment is closed and checkpointed once it holds this many bytes.
 pub(crate) const SEGMENT_BYTES: u64 = 64 << 20;
 
@@ -42,6 +48,7 @@ pub(crate) struct Journal {
 struct Inner {
     dir: PathBuf,
     db: sled::Db,
+    before_checkpoint: BeforeCheckpoint,
     state: Mutex<State>,
     wake: Condvar,
     segment_bytes: u64,
@@ -134,11 +141,17 @@ impl Journal {
     /// Opens the journal in `dir` (created if missing): inserts every record found into
     /// `live`, then — once sled holds them durably — deletes the old segments and starts the
     /// writer on a new one. Returns the journal and how many records were replayed.
-    pub(crate) fn open(dir: &Path, db: &sled::Db, live: &sled::Tree) -> std::io::Result<(Journal, usize)> {
-        Journal::open_with(dir, db, live, SEGMENT_BYTES)
+    pub(crate) fn open(dir: &Path, db: &sled::Db, live: &sled::Tree, before_checkpoint: BeforeCheckpoint) -> std::io::Result<(Journal, usize)> {
+        Journal::open_with(dir, db, live, before_checkpoint, SEGMENT_BYTES)
     }
 
-    fn open_with(dir: &Path, db: &sled::Db, live: &sled::Tree, segment_bytes: u64) -> std::io::Result<(Journal, usize)> {
+    fn open_with(
+        dir: &Path,
+        db: &sled::Db,
+        live: &sled::Tree,
+        before_checkpoint: BeforeCheckpoint,
+        segment_bytes: u64,
+    ) -> std::io::Result<(Journal, usize)> {
         std::fs::create_dir_all(dir)?;
         let old = segments(dir)?;
         let mut replayed = 0;
@@ -161,6 +174,7 @@ impl Journal {
         let inner = Arc::new(Inner {
             dir: dir.to_path_buf(),
             db: db.clone(),
+            before_checkpoint,
             state: Mutex::new(State::default()),
             wake: Condvar::new(),
             segment_bytes,
@@ -283,12 +297,14 @@ fn write_loop(inner: &Arc<Inner>, mut file: File, mut number: u64) {
     }
 }
 
-/// Flushes sled and deletes the segments before `current`, on a thread of its own: the
-/// records in them were inserted into sled before they were appended, so after the flush sled
-/// holds them durably.
+/// Writes staged entries to sled, flushes it and deletes the segments before `current`, on a
+/// thread of its own: after that sled holds every record of those segments durably.
 fn checkpoint(inner: &Arc<Inner>, current: u64) {
     let inner = inner.clone();
     let spawned = std::thread::Builder::new().name("stoa-checkpoint".into()).spawn(move || {
+        if let Err(e) = (inner.before_checkpoint)() {
+            return tracing::warn!("checkpoint: could not write staged entries to sled ({e}); the journal keeps its segments");
+        }
         if let Err(e) = inner.db.flush() {
             return tracing::warn!("checkpoint: sled flush failed ({e}); the journal keeps its segments");
         }
@@ -316,7 +332,7 @@ mod tests {
     fn open(dir: &Path, segment_bytes: u64) -> (sled::Db, sled::Tree, Journal, usize) {
         let db = sled::Config::new().path(dir.join("db")).flush_every_ms(None).open().expect("sled");
         let live = db.open_tree("live").expect("tree");
-        let (journal, replayed) = Journal::open_with(&dir.join("journal"), &db, &live, segment_bytes).expect("journal");
+        let (journal, replayed) = Journal::open_with(&dir.join("journal"), &db, &live, Arc::new(|| Ok(())), segment_bytes).expect("journal");
         (db, live, journal, replayed)
     }
 

@@ -7,23 +7,24 @@
 //! - `G`/`P` + group + field → the field's current value;
 //! - `A` + group → the number of the last call whose effects are materialized.
 //!
-//! The call entry is the commit record: one sled `insert`, atomic by itself, also appended to
-//! the live journal, which makes it durable ([`crate::journal`]). Its field values and the
-//! `A` marker are *settled* later: they
-//! wait in memory ([`Unsettled`], where every read of a field looks first) and are written
+//! The call entry is the commit record, appended to the live journal, which makes it durable
+//! ([`crate::journal`]). The entry itself, its field values and the `A` marker are *settled*
+//! into sled later (on the store's settler thread, so no call waits for sled): they
+//! wait in memory ([`Unsettled`], where every read of a field or of the log looks first) and
+//! are written
 //! once for many calls — when the group has 64 unsettled calls or 256 KiB of values, when
 //! its owner says so ([`Store::settle`]: when a group goes idle) and when the store is
 //! dropped (unless it is a temporary one, as bot runs use). A field written by ten calls in a
 //! row is then written to sled once.
-//! When the store is opened after a crash, every entry past its group's marker is applied
-//! again, in order (applying is idempotent), so after a crash a call either happened
+//! When the store is opened after a crash, the journal's records are inserted into sled again,
+//! then every entry past its group's marker is applied again, in order (applying is idempotent), so after a crash a call either happened
 //! entirely or not at all. This is as atomic as a sled batch, and much cheaper: sled 0.34
 //! rolls and writes its IO buffer for every batch (`pin_log`), which costs tens of
 //! microseconds and several thread hand-offs per call.
 //! A failed call writes only its call entry, with the reason.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -136,21 +137,61 @@ pub(crate) struct Unsettled {
     settling: Mutex<()>,
     /// Whether dropping settles every group (not for a temporary store).
     settle_at_close: bool,
+    /// The settler thread's queue, when there is one (else groups settle on the caller).
+    settler: Mutex<Option<std::sync::mpsc::Sender<GroupKey>>>,
 }
 
 #[derive(Default)]
 struct Pending {
     /// `live` key → value, the latest of each.
     records: HashMap<Vec<u8>, sled::IVec>,
+    /// Call entries not yet in the `live` tree, by call number (durable in the journal).
+    entries: BTreeMap<u64, sled::IVec>,
     /// The last call staged.
     marker: u64,
+    /// Stages so far: a settle removes the group only if nothing was staged meanwhile.
+    version: u64,
     calls: u32,
     bytes: usize,
+    /// Whether the group is in the settler's queue.
+    requested: bool,
 }
 
 impl Unsettled {
     pub(crate) fn new(live: sled::Tree, settle_at_close: bool) -> Unsettled {
-        Unsettled { live, groups: Mutex::new(HashMap::new()), settling: Mutex::new(()), settle_at_close }
+        Unsettled { live, groups: Mutex::new(HashMap::new()), settling: Mutex::new(()), settle_at_close, settler: Mutex::new(None) }
+    }
+
+    /// Starts the thread that settles groups asked to settle by [`Unsettled::settle_soon`]:
+    /// then no caller waits for sled's writes (which wait for the disk when it is busy).
+    pub(crate) fn start_settler(self: &Arc<Self>) -> std::io::Result<()> {
+        let (tx, rx) = std::sync::mpsc::channel::<GroupKey>();
+        let weak = Arc::downgrade(self);
+        std::thread::Builder::new().name("stoa-settler".into()).spawn(move || {
+            while let Ok(key) = rx.recv() {
+                let Some(unsettled) = weak.upgrade() else { return };
+                if let Err(e) = unsettled.settle(&key) {
+                    // Nothing is lost: the values stay in memory and the entries in the journal.
+                    tracing::warn!(%key, "could not write a group's settled values to sled: {e}");
+                }
+            }
+        })?;
+        *self.settler.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tx);
+        Ok(())
+    }
+
+    /// Settles `group` on the settler thread, or here when there is none.
+    pub(crate) fn settle_soon(&self, group: &GroupKey) -> Result<(), StoreError> {
+        let queued = {
+            let settler = self.settler.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            settler.as_ref().is_some_and(|tx| tx.send(group.clone()).is_ok())
+        };
+        if queued { Ok(()) } else { self.settle(group) }
+    }
+
+    /// The call entries of `group` not yet in sled, oldest first.
+    fn entries(&self, group: &GroupKey) -> Vec<(u64, sled::IVec)> {
+        self.groups().get(group).map(|p| p.entries.iter().map(|(c, v)| (*c, v.clone())).collect()).unwrap_or_default()
     }
 
     fn groups(&self) -> std::sync::MutexGuard<'_, HashMap<GroupKey, Pending>> {
@@ -163,40 +204,63 @@ impl Unsettled {
         self.groups().get(group)?.records.get(key).cloned()
     }
 
-    /// Stages call `call`'s writes; true when the group should settle now.
-    fn stage(&self, group: &GroupKey, call: u64, writes: FieldWrites) -> bool {
+    /// Stages call `call`'s entry and writes; true when the group should settle now (once,
+    /// until it has settled).
+    /// A failed call (`applied` false) leaves the group's marker where it was.
+    fn stage(&self, group: &GroupKey, call: u64, entry: sled::IVec, writes: &FieldWrites, applied: bool) -> bool {
         let mut groups = self.groups();
         let pending = match groups.get_mut(group) {
             Some(p) => p,
             None => groups.entry(group.clone()).or_default(),
         };
-        for (key, value) in field_records(group, &writes) {
+        pending.bytes += entry.len();
+        pending.entries.insert(call, entry);
+        for (key, value) in field_records(group, writes) {
             pending.bytes += value.get().len();
             pending.records.insert(key, sled::IVec::from(value.get().as_bytes()));
         }
-        pending.marker = call;
+        if applied {
+            pending.marker = call;
+        }
+        pending.version += 1;
         pending.calls += 1;
-        pending.calls >= SETTLE_CALLS || pending.bytes >= SETTLE_BYTES
+        let due = pending.calls >= SETTLE_CALLS || pending.bytes >= SETTLE_BYTES;
+        due && !std::mem::replace(&mut pending.requested, true)
     }
 
     fn settle(&self, group: &GroupKey) -> Result<(), StoreError> {
         // Written from a copy, and removed only once written, so a reader meanwhile sees the
-        // unsettled value or the same value in sled, never an older one.
+        // unsettled value or the same value in sled, never an older one. Entries go first,
+        // the marker last: sled keeps its writes in order, so a marker that survives a crash
+        // comes with everything before it.
         let _one = self.settling.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some((records, marker)) = self
-            .groups()
-            .get(group)
-            .map(|p| (p.records.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>(), p.marker))
-        else {
+        let copy = self.groups().get_mut(group).map(|p| {
+            p.requested = false;
+            let records: Vec<(Vec<u8>, sled::IVec)> = p.records.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            let entries: Vec<(u64, sled::IVec)> = p.entries.iter().map(|(c, v)| (*c, v.clone())).collect();
+            (records, entries, p.marker, p.version)
+        });
+        let Some((records, entries, marker, version)) = copy else {
             return Ok(());
         };
+        let entry_prefix = group.prefix(b'C');
+        for (call, value) in &entries {
+            self.live.insert(keyed(&entry_prefix, *call), value.clone())?;
+        }
         for (key, value) in records {
             self.live.insert(key, value)?;
         }
-        self.live.insert(group.prefix(b'A'), &marker.to_be_bytes())?;
+        if marker > 0 {
+            self.live.insert(group.prefix(b'A'), &marker.to_be_bytes())?;
+        }
         let mut groups = self.groups();
-        if groups.get(group).is_some_and(|p| p.marker == marker) {
-            groups.remove(group);
+        if let Some(p) = groups.get_mut(group) {
+            if p.version == version {
+                groups.remove(group);
+            } else if let Some((last, _)) = entries.last() {
+                // Calls staged meanwhile stay; the entries written leave memory.
+                p.entries = p.entries.split_off(&(last + 1));
+            }
         }
         Ok(())
     }
@@ -207,7 +271,7 @@ impl Unsettled {
         self.groups().clear();
     }
 
-    fn settle_all(&self) -> Result<(), StoreError> {
+    pub(crate) fn settle_all(&self) -> Result<(), StoreError> {
         let keys: Vec<GroupKey> = self.groups().keys().cloned().collect();
         keys.iter().try_for_each(|k| self.settle(k))
     }
@@ -253,7 +317,8 @@ fn raw(json: &str) -> Result<Box<RawValue>, StoreError> {
 impl Store {
     /// The group's log position, read from the log's last entries.
     pub fn group(&self, key: GroupKey, players: u32) -> Result<Group, StoreError> {
-        let next_call = last_number(self, &key.prefix(b'C'))? + 1;
+        let staged = self.unsettled.entries(&key).last().map_or(0, |(c, _)| *c);
+        let next_call = last_number(self, &key.prefix(b'C'))?.max(staged) + 1;
         let next_seq = self.entries_routing_after(&key, 0, true)?.first().and_then(|e| e.seqs).map_or(1, |(_, last)| last + 1);
         Ok(Group { key, players, next_seq, next_call })
     }
@@ -263,10 +328,10 @@ impl Store {
     /// `last_only`: stop at the first (newest) such entry.
     fn entries_routing_after(&self, key: &GroupKey, after: u64, last_only: bool) -> Result<Vec<CallEntry>, StoreError> {
         let mut found = Vec::new();
-        for kv in self.live.scan_prefix(key.prefix(b'C')).rev() {
-            let (k, v) = kv?;
+        for item in self.entries_newest_first(key) {
+            let (call, v) = item?;
             let entry: CallEntry = serde_json::from_slice(&v)
-                .map_err(|e| StoreError::Corrupt { key: String::from_utf8_lossy(&k).into_owned(), reason: e.to_string() })?;
+                .map_err(|e| StoreError::Corrupt { key: format!("{key} call {call}"), reason: e.to_string() })?;
             match entry.seqs {
                 Some((_, last)) if last <= after => break,
                 Some(_) => found.push(entry),
@@ -278,6 +343,26 @@ impl Store {
         }
         found.reverse();
         Ok(found)
+    }
+
+    /// A group's call entries, newest first: those still in memory, then those in sled.
+    fn entries_newest_first(&self, key: &GroupKey) -> impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> {
+        let staged = self.unsettled.entries(key);
+        let below = staged.first().map_or(u64::MAX, |(c, _)| *c);
+        let prefix = key.prefix(b'C');
+        let stored = self
+            .live
+            .range(keyed(&prefix, 0)..keyed(&prefix, below))
+            .rev()
+            .map(move |kv| -> Result<(u64, sled::IVec), StoreError> {
+                let (k, v) = kv?;
+                let tail: [u8; 8] = k[prefix.len()..].try_into().map_err(|_| StoreError::Corrupt {
+                    key: String::from_utf8_lossy(&k).into_owned(),
+                    reason: "log key is not 8 bytes after its prefix".into(),
+                })?;
+                Ok((u64::from_be_bytes(tail), v))
+            });
+        staged.into_iter().rev().map(Ok).chain(stored)
     }
 
     /// Commits a successful call: its call entry (the atomic commit record, holding the field
@@ -304,7 +389,7 @@ impl Store {
             writes,
             messages,
         };
-        self.insert_entry(&group.key, &entry)?;
+        let value = self.append_entry(&group.key, &entry);
         group.next_call += 1;
         group.next_seq += entry.messages.len() as u64;
         let routed = entry
@@ -313,16 +398,21 @@ impl Store {
             .enumerate()
             .map(|(i, (to, payload))| Routed { seq: first + i as u64, to: *to, payload: payload.get().to_string() })
             .collect();
-        if self.unsettled.stage(&group.key, call, entry.writes) {
-            self.settle(&group.key)?;
+        if self.unsettled.stage(&group.key, call, value, &entry.writes, true) {
+            self.unsettled.settle_soon(&group.key)?;
         }
         Ok((call, routed))
     }
 
-    /// Writes the group's unsettled field values and marker to sled. Only the group's owner
-    /// (who serializes its calls) settles it; reads see the values either way.
+    /// Writes the group's unsettled call entries, field values and marker to sled; reads see
+    /// them either way.
     pub fn settle(&self, key: &GroupKey) -> Result<(), StoreError> {
         self.unsettled.settle(key)
+    }
+
+    /// [`Store::settle`] on the store's settler thread (at once on a temporary store).
+    pub(crate) fn settle_soon(&self, key: &GroupKey) -> Result<(), StoreError> {
+        self.unsettled.settle_soon(key)
     }
 
     /// [`Store::settle`] for every group (at shutdown).
@@ -399,19 +489,21 @@ impl Store {
             writes: FieldWrites::default(),
             messages: Vec::new(),
         };
-        self.insert_entry(&group.key, &entry)?;
+        let value = self.append_entry(&group.key, &entry);
+        if self.unsettled.stage(&group.key, call, value, &entry.writes, false) {
+            self.unsettled.settle_soon(&group.key)?;
+        }
         group.next_call += 1;
         Ok(call)
     }
 
-    /// Inserts a call entry into `live` and appends it to the journal, where it becomes
-    /// durable (see [`crate::journal`]).
-    fn insert_entry(&self, key: &GroupKey, entry: &CallEntry) -> Result<(), StoreError> {
-        let ckey = keyed(&key.prefix(b'C'), entry.call);
+    /// Appends a call entry to the journal, where it becomes durable (see
+    /// [`crate::journal`]); returns its bytes, which wait in memory to be written to `live`
+    /// with the group's field values.
+    fn append_entry(&self, key: &GroupKey, entry: &CallEntry) -> sled::IVec {
         let value = serde_json::to_vec(entry).unwrap_or_default();
-        self.live.insert(ckey.as_slice(), value.as_slice())?;
-        self.journal.append(&ckey, &value);
-        Ok(())
+        self.journal.append(&keyed(&key.prefix(b'C'), entry.call), &value);
+        sled::IVec::from(value)
     }
 
     /// The messages that reached `id_in_group` (directly or by broadcast) with seq > `after`, in order.
@@ -440,13 +532,15 @@ impl Store {
 
     /// Every call entry of a group, in order.
     pub fn calls(&self, key: &GroupKey) -> Result<Vec<CallEntry>, StoreError> {
-        self.live
-            .scan_prefix(key.prefix(b'C'))
-            .map(|kv| {
-                let (_, v) = kv?;
-                serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt { key: format!("{key} call"), reason: e.to_string() })
+        let mut entries = self
+            .entries_newest_first(key)
+            .map(|item| {
+                let (call, v) = item?;
+                serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt { key: format!("{key} call {call}"), reason: e.to_string() })
             })
-            .collect()
+            .collect::<Result<Vec<CallEntry>, StoreError>>()?;
+        entries.reverse();
+        Ok(entries)
     }
 }
 
@@ -507,12 +601,19 @@ mod tests {
         let mut group = store.group(key.clone(), 1).expect("group");
         bid(&store, &mut group, 10);
         bid(&store, &mut group, 20);
-        // Not in sled yet, but every reader sees it; the messages are in sled at once.
+        // Not in sled yet — neither the values nor the call entries — but every reader sees them.
         assert!(max_bid(&store, &key).is_none());
+        assert_eq!(store.live.scan_prefix(key.prefix(b'C')).count(), 0);
         assert_eq!(store.field_record(&key, &key.group_field("max_bid")).expect("read").as_deref(), Some(&b"20"[..]));
         assert_eq!(store.group_fields(&manifest, &key).expect("fields")["max_bid"], 20);
         assert_eq!(store.messages(&key).expect("messages").len(), 2);
+        assert_eq!(store.messages_after(&key, 1, 1).expect("replay").len(), 1);
+        assert_eq!(store.calls(&key).expect("calls").len(), 2);
+        let reread = store.group(key.clone(), 1).expect("group");
+        assert_eq!((reread.next_call, reread.next_seq), (3, 3));
         store.settle(&key).expect("settle");
+        assert_eq!(store.live.scan_prefix(key.prefix(b'C')).count(), 2);
+        assert_eq!(store.calls(&key).expect("calls").len(), 2, "read from sled alone now");
         assert_eq!(max_bid(&store, &key).as_deref(), Some(&b"20"[..]));
         assert_eq!(store.live.get(key.prefix(b'A')).expect("marker").as_deref(), Some(&2u64.to_be_bytes()[..]));
         // A group that keeps calling settles by itself.
@@ -540,6 +641,27 @@ mod tests {
         let store = Store::open(dir.path()).expect("reopen");
         assert_eq!(max_bid(&store, &key).as_deref(), Some(&b"30"[..]));
         assert_eq!(store.live.get(key.prefix(b'A')).expect("marker").as_deref(), Some(&3u64.to_be_bytes()[..]));
+    }
+
+    #[test]
+    fn a_server_store_settles_on_its_settler_thread() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let key = GroupKey { session: "s1".into(), round: 1, group: 4 };
+        let mut group = store.group(key.clone(), 1).expect("group");
+        for n in 0..i64::from(SETTLE_CALLS) {
+            bid(&store, &mut group, n + 1);
+        }
+        // The 64th call asked the settler; the caller did not write to sled itself.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        // (The marker is written last.)
+        while store.live.get(key.prefix(b'A')).expect("marker").as_deref() != Some(&u64::from(SETTLE_CALLS).to_be_bytes()[..]) {
+            assert!(std::time::Instant::now() < deadline, "the settler never wrote the entries");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(store.live.scan_prefix(key.prefix(b'C')).count(), SETTLE_CALLS as usize);
+        assert_eq!(max_bid(&store, &key), Some(i64::from(SETTLE_CALLS).to_string().into_bytes()));
+        assert_eq!(store.calls(&key).expect("calls").len(), SETTLE_CALLS as usize);
     }
 
     #[test]

@@ -194,19 +194,28 @@ impl Store {
         let db = config.open()?;
         let live = db.open_tree("live")?;
         let settle_at_close = journal.is_some();
+        let unsettled = Arc::new(crate::live_log::Unsettled::new(live.clone(), settle_at_close));
         let journal = match journal {
             None => Journal::disabled(),
             Some(dir) => {
-                let (journal, replayed) = Journal::open(dir, &db, &live)
+                // A checkpoint first writes every staged call entry to sled: the journal
+                // segments it deletes then hold nothing sled lacks.
+                let weak = Arc::downgrade(&unsettled);
+                let settle_all: crate::journal::BeforeCheckpoint =
+                    Arc::new(move || weak.upgrade().map_or(Ok(()), |u| u.settle_all().map_err(|e| e.to_string())));
+                let (journal, replayed) = Journal::open(dir, &db, &live, settle_all)
                     .map_err(|e| StoreError::Flush(format!("cannot open the live journal in `{}`: {e}", dir.display())))?;
                 if replayed > 0 {
                     tracing::info!("replayed {replayed} live call record(s) from the journal");
                 }
+                unsettled
+                    .start_settler()
+                    .map_err(|e| StoreError::Flush(format!("cannot start the thread that writes settled values: {e}")))?;
                 journal
             }
         };
         let store = Store {
-            unsettled: Arc::new(crate::live_log::Unsettled::new(live.clone(), settle_at_close)),
+            unsettled,
             journal: Arc::new(journal),
             live,
             sessions: db.open_tree("sessions")?,

@@ -297,7 +297,7 @@ impl Actor {
                 }
                 (Command::Idle, _) => {
                     owned.warm = None;
-                    if let Err(e) = self.store.settle(&self.key) {
+                    if let Err(e) = self.store.settle_soon(&self.key) {
                         tracing::warn!(key = %self.key, "could not settle an idle group's fields (its log keeps them): {e}");
                     }
                 }
