@@ -72,6 +72,17 @@ impl Inner {
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Adds work for the writer with `add`, waking it if it had none.
+    fn queue(&self, add: impl FnOnce(&mut State)) {
+        let mut state = self.state();
+        let idle = state.buffer.is_empty() && state.waiting.is_empty();
+        add(&mut state);
+        drop(state);
+        if idle {
+            self.wake.notify_one();
+        }
+    }
 }
 
 fn segment_path(dir: &Path, number: u64) -> PathBuf {
@@ -190,13 +201,7 @@ impl Journal {
     /// Appends a record; it is on disk once a callback given to [`Journal::after`] later runs.
     pub(crate) fn append(&self, key: &[u8], value: &[u8]) {
         if let Some(inner) = &self.inner {
-            let mut state = inner.state();
-            let idle = state.buffer.is_empty() && state.waiting.is_empty();
-            encode(&mut state.buffer, key, value);
-            drop(state);
-            if idle {
-                inner.wake.notify_one();
-            }
+            inner.queue(|state| encode(&mut state.buffer, key, value));
         }
     }
 
@@ -205,15 +210,7 @@ impl Journal {
     pub(crate) fn after(&self, done: Done) {
         match &self.inner {
             None => done(Ok(())),
-            Some(inner) => {
-                let mut state = inner.state();
-                let idle = state.buffer.is_empty() && state.waiting.is_empty();
-                state.waiting.push(done);
-                drop(state);
-                if idle {
-                    inner.wake.notify_one();
-                }
-            }
+            Some(inner) => inner.queue(|state| state.waiting.push(done)),
         }
     }
 

@@ -9,16 +9,15 @@
 //!
 //! The call entry is the commit record, appended to the live journal, which makes it durable
 //! ([`crate::journal`]). The entry itself, its field values and the `A` marker are *settled*
-//! into sled later (on the store's settler thread, so no call waits for sled): they
-//! wait in memory ([`Unsettled`], where every read of a field or of the log looks first) and
-//! are written
-//! once for many calls — when the group has 64 unsettled calls or 256 KiB of values, when
-//! its owner says so ([`Store::settle`]: when a group goes idle) and when the store is
-//! dropped (unless it is a temporary one, as bot runs use). A field written by ten calls in a
-//! row is then written to sled once.
+//! into sled later (on the store's settler thread, so no call waits for sled): they wait in
+//! memory ([`Unsettled`], where every read of a field or of the log looks first) and are
+//! written once for many calls — when the group has 64 unsettled calls or 256 KiB of values,
+//! when its owner says so ([`Store::settle`]: when a group goes idle), at a journal checkpoint
+//! and when the store is dropped (unless it is a temporary one, as bot runs use). A field
+//! written by ten calls in a row is then written to sled once.
 //! When the store is opened after a crash, the journal's records are inserted into sled again,
-//! then every entry past its group's marker is applied again, in order (applying is idempotent), so after a crash a call either happened
-//! entirely or not at all. This is as atomic as a sled batch, and much cheaper: sled 0.34
+//! then every entry past its group's marker is applied again, in order (applying is
+//! idempotent), so after a crash a call either happened entirely or not at all. This is as atomic as a sled batch, and much cheaper: sled 0.34
 //! rolls and writes its IO buffer for every batch (`pin_log`), which costs tens of
 //! microseconds and several thread hand-offs per call.
 //! A failed call writes only its call entry, with the reason.
@@ -128,8 +127,8 @@ const SETTLE_CALLS: u32 = 64;
 /// twice counts twice).
 const SETTLE_BYTES: usize = 256 << 10;
 
-/// Field values of committed calls not yet written to the `live` tree, per group (see the
-/// module's documentation). Dropping it (with the last [`Store`] clone) settles every group.
+/// Call entries and field values of committed calls not yet written to the `live` tree, per
+/// group (see the module's documentation). Dropping it (with the last [`Store`] clone) settles every group.
 pub(crate) struct Unsettled {
     live: sled::Tree,
     groups: Mutex<HashMap<GroupKey, Pending>>,
@@ -296,20 +295,6 @@ fn keyed(prefix: &[u8], n: u64) -> Vec<u8> {
     k
 }
 
-fn last_number(store: &Store, prefix: &[u8]) -> Result<u64, StoreError> {
-    match store.live.scan_prefix(prefix).next_back() {
-        Some(kv) => {
-            let (k, _) = kv?;
-            let tail: [u8; 8] = k[prefix.len()..].try_into().map_err(|_| StoreError::Corrupt {
-                key: String::from_utf8_lossy(&k).into_owned(),
-                reason: "log key is not 8 bytes after its prefix".into(),
-            })?;
-            Ok(u64::from_be_bytes(tail))
-        }
-        None => Ok(0),
-    }
-}
-
 fn raw(json: &str) -> Result<Box<RawValue>, StoreError> {
     RawValue::from_string(json.to_string()).map_err(|e| StoreError::Invalid(format!("not JSON: {e}")))
 }
@@ -317,8 +302,7 @@ fn raw(json: &str) -> Result<Box<RawValue>, StoreError> {
 impl Store {
     /// The group's log position, read from the log's last entries.
     pub fn group(&self, key: GroupKey, players: u32) -> Result<Group, StoreError> {
-        let staged = self.unsettled.entries(&key).last().map_or(0, |(c, _)| *c);
-        let next_call = last_number(self, &key.prefix(b'C'))?.max(staged) + 1;
+        let next_call = self.entries_newest_first(&key).next().transpose()?.map_or(0, |(call, _)| call) + 1;
         let next_seq = self.entries_routing_after(&key, 0, true)?.first().and_then(|e| e.seqs).map_or(1, |(_, last)| last + 1);
         Ok(Group { key, players, next_seq, next_call })
     }
@@ -389,7 +373,7 @@ impl Store {
             writes,
             messages,
         };
-        let value = self.append_entry(&group.key, &entry);
+        self.log_entry(&group.key, &entry, true)?;
         group.next_call += 1;
         group.next_seq += entry.messages.len() as u64;
         let routed = entry
@@ -398,9 +382,6 @@ impl Store {
             .enumerate()
             .map(|(i, (to, payload))| Routed { seq: first + i as u64, to: *to, payload: payload.get().to_string() })
             .collect();
-        if self.unsettled.stage(&group.key, call, value, &entry.writes, true) {
-            self.unsettled.settle_soon(&group.key)?;
-        }
         Ok((call, routed))
     }
 
@@ -489,21 +470,21 @@ impl Store {
             writes: FieldWrites::default(),
             messages: Vec::new(),
         };
-        let value = self.append_entry(&group.key, &entry);
-        if self.unsettled.stage(&group.key, call, value, &entry.writes, false) {
-            self.unsettled.settle_soon(&group.key)?;
-        }
+        self.log_entry(&group.key, &entry, false)?;
         group.next_call += 1;
         Ok(call)
     }
 
     /// Appends a call entry to the journal, where it becomes durable (see
-    /// [`crate::journal`]); returns its bytes, which wait in memory to be written to `live`
-    /// with the group's field values.
-    fn append_entry(&self, key: &GroupKey, entry: &CallEntry) -> sled::IVec {
+    /// [`crate::journal`]), and stages it with its field writes, to be written to `live`
+    /// when the group settles. `applied`: whether the call succeeded (moves the marker).
+    fn log_entry(&self, key: &GroupKey, entry: &CallEntry, applied: bool) -> Result<(), StoreError> {
         let value = serde_json::to_vec(entry).unwrap_or_default();
         self.journal.append(&keyed(&key.prefix(b'C'), entry.call), &value);
-        sled::IVec::from(value)
+        if self.unsettled.stage(key, entry.call, sled::IVec::from(value), &entry.writes, applied) {
+            self.unsettled.settle_soon(key)?;
+        }
+        Ok(())
     }
 
     /// The messages that reached `id_in_group` (directly or by broadcast) with seq > `after`, in order.

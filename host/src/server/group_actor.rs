@@ -226,7 +226,8 @@ enum Outcome {
     Subscribe { id: u32, replay: Option<Result<Vec<Routed>, StoreError>>, frames: FrameSender },
 }
 
-fn error_frame(reason: &str) -> Arc<str> {
+/// The frame `{"error": reason}`.
+pub(crate) fn error_frame(reason: &str) -> Arc<str> {
     serde_json::json!({ "error": reason }).to_string().into()
 }
 
@@ -291,7 +292,8 @@ impl Actor {
                     outcomes.push(Outcome::Call { result, errors, permit });
                 }
                 (Command::Subscribe { id, after, frames }, _) => {
-                    // Everything logged so far is in sled; the callback sends it once durable.
+                    // Everything logged so far is readable (staged or in sled); the callback
+                    // sends it once durable.
                     let replay = after.map(|after| self.store.messages_after(&self.key, id, after));
                     outcomes.push(Outcome::Subscribe { id, replay, frames });
                 }

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::game::Game;
-use crate::server::group_actor::{Actor, Command, SOCKET_QUEUE};
+use crate::server::group_actor::{Actor, Command, SOCKET_QUEUE, error_frame};
 use crate::server::state::AppState;
 use crate::store::Participant;
 
@@ -139,7 +139,7 @@ fn lookup(state: &AppState, code: &str) -> Result<(Participant, Arc<Game>), Resp
 }
 
 fn error_text(reason: &str) -> Message {
-    Message::Text(serde_json::json!({ "error": reason }).to_string().into())
+    Message::Text(error_frame(reason).as_ref().into())
 }
 
 async fn serve(live: Live, mut socket: WebSocket) {
