@@ -88,12 +88,16 @@ fn load_drives_a_stoa_server_and_matches_every_reply() {
     assert!((300..=900).contains(&frames), "frames {frames}: {r}");
     assert!(r["server_cpu_cores"].as_f64().is_some_and(|c| c >= 0.0), "server CPU missing: {r}");
     assert!(r["server_rss_bytes"].as_u64().is_some_and(|b| b > 1 << 20), "server RSS missing: {r}");
+    assert!(r["send_lag"].is_null(), "no schedule, no lag, at saturation: {r}");
 
     // Fixed rate: 100 messages at 200/s take about half a second of sending.
     let out = load(&[&common[..], &["--rate", "200", "--messages", "100", "--seconds", "20"]].concat());
     let r = report(&out);
     check_answered(&r, 100);
     assert!(r["seconds"].as_f64().unwrap_or(0.0) >= 0.4, "100 messages at 200/s were sent too fast: {r}");
+    // The client's own lateness is reported at a fixed rate (and is part of the latency).
+    let lag = |k: &str| r["send_lag"][k].as_f64().unwrap_or_else(|| panic!("send_lag.{k} missing: {r}"));
+    assert!(0.0 <= lag("p50_ms") && lag("p50_ms") <= lag("p99_ms") && lag("p99_ms") <= lag("max_ms"), "{r}");
 
     // A payload the game refuses: each send is answered with an error, the exit status says so.
     let out = load(&[&common[..], &["--payload", r#"{"bid": -1}"#, "--messages", "12"]].concat());

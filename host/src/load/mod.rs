@@ -110,6 +110,11 @@ pub struct Report {
     pub frames: u64,
     pub frames_per_second: f64,
     pub latency: Latency,
+    /// At a fixed rate: how late the client sent each message after its scheduled instant.
+    /// This lag is part of `latency` (a stalled client is not hidden), so a large one means
+    /// the client's machine, not the server, set the latency.
+    #[serde(default)]
+    pub send_lag: Option<Latency>,
     /// Error frames (`{"error": ...}`), failed sockets and unparsable frames.
     pub errors: u64,
     /// The first error's text.
@@ -187,6 +192,8 @@ struct Shared {
 #[derive(Default)]
 struct ConnResult {
     latencies_us: Vec<u32>,
+    /// Fixed rate: each send's lag behind its scheduled instant.
+    lags_us: Vec<u32>,
     unanswered: u64,
     first_error: Option<String>,
     /// When its last reply came.
@@ -226,18 +233,37 @@ async fn run_async(config: &Config) -> anyhow::Result<Report> {
     let send_until = start + config.duration;
     let progress = config.progress.then(|| tokio::spawn(progress_loop(shared.clone(), start)));
     let mut tasks = Vec::with_capacity(sockets.len());
-    for (i, ws) in sockets.into_iter().enumerate() {
+    let mut ticks = Vec::new();
+    for ws in sockets {
         let (shared, template) = (shared.clone(), config.payload.clone());
         let (mode, messages, drain) = (config.mode, config.messages, config.drain);
-        let schedule = Schedule { index: i as u64, participants: n as u64, start, send_until, messages, drain };
-        tasks.push(tokio::spawn(async move { drive(ws, mode, &template, &shared, schedule).await }));
+        let schedule = Schedule { start, send_until, messages, drain };
+        let due = match mode {
+            Mode::Rate { .. } => {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                ticks.push(tx);
+                Some(rx)
+            }
+            _ => None,
+        };
+        tasks.push(tokio::spawn(async move { drive(ws, mode, &template, &shared, schedule, due).await }));
     }
+    let pacer = match config.mode {
+        Mode::Rate { per_second } => {
+            let (shared, messages) = (shared.clone(), config.messages);
+            Some(std::thread::Builder::new().name("stoa-load-pacer".into()).spawn(move || pace(&ticks, per_second, start, send_until, messages, &shared))?)
+        }
+        _ => None,
+    };
     let mut results = Vec::with_capacity(tasks.len());
     for t in tasks {
         results.push(t.await.context("a connection task failed")?);
     }
     if let Some(p) = progress {
         p.abort();
+    }
+    if let Some(p) = pacer {
+        let _ = p.join();
     }
     let end = results.iter().filter_map(|r| r.last_reply).max().unwrap_or(start).max(match config.mode {
         Mode::Idle { .. } => Instant::now(),
@@ -255,6 +281,8 @@ async fn run_async(config: &Config) -> anyhow::Result<Report> {
     };
     let mut latencies: Vec<u32> = results.iter().flat_map(|r| r.latencies_us.iter().copied()).collect();
     latencies.sort_unstable();
+    let mut lags: Vec<u32> = results.iter().flat_map(|r| r.lags_us.iter().copied()).collect();
+    lags.sort_unstable();
     let answered = latencies.len() as u64;
     let frames = shared.frames.load(Ordering::Relaxed);
     let mode = match config.mode {
@@ -273,12 +301,8 @@ async fn run_async(config: &Config) -> anyhow::Result<Report> {
         messages_per_second: answered as f64 / seconds,
         frames,
         frames_per_second: frames as f64 / seconds,
-        latency: Latency {
-            p50_ms: percentile(&latencies, 0.50),
-            p90_ms: percentile(&latencies, 0.90),
-            p99_ms: percentile(&latencies, 0.99),
-            max_ms: latencies.last().map_or(0.0, |&us| us as f64 / 1000.0),
-        },
+        latency: Latency::of(&latencies),
+        send_lag: matches!(config.mode, Mode::Rate { .. }).then(|| Latency::of(&lags)),
         errors: shared.errors.load(Ordering::Relaxed),
         first_error: results.iter().find_map(|r| r.first_error.clone()),
         unanswered: results.iter().map(|r| r.unanswered).sum(),
@@ -286,6 +310,18 @@ async fn run_async(config: &Config) -> anyhow::Result<Report> {
         server_rss_bytes: config.server_pid.and_then(process_rss_bytes),
         client_cpu_cores,
     })
+}
+
+impl Latency {
+    /// The figures of sorted microseconds.
+    fn of(sorted_us: &[u32]) -> Latency {
+        Latency {
+            p50_ms: percentile(sorted_us, 0.50),
+            p90_ms: percentile(sorted_us, 0.90),
+            p99_ms: percentile(sorted_us, 0.99),
+            max_ms: sorted_us.last().map_or(0.0, |&us| us as f64 / 1000.0),
+        }
+    }
 }
 
 fn percentile(sorted_us: &[u32], q: f64) -> f64 {
@@ -383,8 +419,6 @@ fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
 /// Where one connection stands in the run.
 #[derive(Clone, Copy)]
 struct Schedule {
-    index: u64,
-    participants: u64,
     start: Instant,
     send_until: Instant,
     messages: u64,
@@ -404,20 +438,16 @@ fn payload(template: &str, n: u64) -> String {
 }
 
 /// Drives one socket through the run.
-async fn drive(ws: Ws, mode: Mode, template: &str, shared: &Shared, s: Schedule) -> ConnResult {
+///
+/// At a fixed rate, the pacer thread hands this connection each of its messages when it is
+/// due (`due`: its number and scheduled instant); the channel closes when sending ends.
+async fn drive(ws: Ws, mode: Mode, template: &str, shared: &Shared, s: Schedule, mut due: Option<Due>) -> ConnResult {
     let mut out = ConnResult::default();
     let (mut sink, mut ws) = ws.split();
     // Sends in flight, oldest first: (n, the time latency counts from).
     let mut pending: VecDeque<(u64, Instant)> = VecDeque::new();
     let mut sending = true;
     let mut drain_until: Option<Instant> = None;
-    // Fixed rate: this connection's k-th message is message index + k·participants, due at
-    // start + n / rate.
-    let mut k: u64 = 0;
-    let due = |k: u64, per_second: f64| {
-        let n = s.index + k * s.participants;
-        (n, s.start + Duration::from_secs_f64(n as f64 / per_second))
-    };
     if let Mode::Saturation { window } = mode {
         for _ in 0..window {
             if !send_next(&mut sink, template, shared, &s, &mut pending, None).await {
@@ -443,32 +473,23 @@ async fn drive(ws: Ws, mode: Mode, template: &str, shared: &Shared, s: Schedule)
         {
             break;
         }
-        let wake = match (mode, sending) {
-            (Mode::Rate { per_second }, true) => due(k, per_second).1,
-            _ => drain_until.unwrap_or(s.send_until),
-        };
+        let paced = sending && due.is_some();
+        let wake = drain_until.unwrap_or(s.send_until);
         let frame = tokio::select! {
             frame = ws.next() => frame,
-            _ = tokio::time::sleep_until(wake.into()) => {
-                if let (Mode::Rate { per_second }, true) = (mode, sending) {
-                    // Send every message now due, each timed from its scheduled instant.
-                    loop {
-                        let (n, at) = due(k, per_second);
-                        if at > Instant::now() {
-                            break;
-                        }
-                        if n >= s.messages || at >= s.send_until {
-                            sending = false;
-                            break;
-                        }
-                        k += 1;
-                        if !send_next(&mut sink, template, shared, &s, &mut pending, Some((n, at))).await {
-                            sending = false;
-                            break;
-                        }
+            tick = async { due.as_mut()?.recv().await }, if paced => {
+                // A message due now, timed from its scheduled instant.
+                let sent = match tick {
+                    Some(fixed) => {
+                        out.lags_us.push(micros(fixed.1.elapsed()));
+                        send_next(&mut sink, template, shared, &s, &mut pending, Some(fixed)).await
                     }
-                    continue;
-                }
+                    None => false,
+                };
+                sending &= sent;
+                continue;
+            }
+            _ = tokio::time::sleep_until(wake.into()), if !paced => {
                 if drain_until.is_some_and(|u| Instant::now() >= u) {
                     break;
                 }
@@ -505,7 +526,7 @@ async fn drive(ws: Ws, mode: Mode, template: &str, shared: &Shared, s: Schedule)
                 Some(i) => {
                     if let Some((_, at)) = pending.remove(i) {
                         let now = Instant::now();
-                        out.latencies_us.push(now.saturating_duration_since(at).as_micros().min(u32::MAX as u128) as u32);
+                        out.latencies_us.push(micros(now.saturating_duration_since(at)));
                         out.last_reply = Some(now);
                         shared.answered.fetch_add(1, Ordering::Relaxed);
                     }
@@ -523,9 +544,45 @@ async fn drive(ws: Ws, mode: Mode, template: &str, shared: &Shared, s: Schedule)
     out
 }
 
+fn micros(d: Duration) -> u32 {
+    d.as_micros().min(u32::MAX as u128) as u32
+}
+
 fn error(shared: &Shared, out: &mut ConnResult, text: String) {
     shared.errors.fetch_add(1, Ordering::Relaxed);
     out.first_error.get_or_insert(text);
+}
+
+/// A connection's end of the pacer: (message number, the instant it was due).
+type Due = tokio::sync::mpsc::UnboundedReceiver<(u64, Instant)>;
+
+/// The pacer sleeps at least this long between wakes: at most this much of a message's
+/// latency is the client's own lateness (a wake costs ~20 µs of CPU on a VM).
+const PACE: Duration = Duration::from_micros(200);
+
+/// The fixed-rate schedule, on a thread of its own: message `n` is due at `start + n / rate`
+/// and goes to connection `n mod connections`. The thread wakes within [`PACE`] of a
+/// message's instant, where tokio's timer rounds up to the next millisecond — time that would
+/// count as latency, since a message is timed from when it was due. Dropping the senders
+/// ends sending.
+fn pace(ticks: &[tokio::sync::mpsc::UnboundedSender<(u64, Instant)>], per_second: f64, start: Instant, until: Instant, messages: u64, shared: &Shared) {
+    let count = ticks.len() as u64;
+    let mut woke = start;
+    for n in 0..messages {
+        let at = start + Duration::from_secs_f64(n as f64 / per_second);
+        if at >= until || shared.stop_sending.load(Ordering::Relaxed) {
+            break;
+        }
+        let now = Instant::now();
+        if at > now {
+            std::thread::sleep(at.max(woke + PACE) - now);
+            woke = Instant::now();
+        }
+        if let Some(tick) = ticks.get((n % count) as usize) {
+            // A connection that failed has stopped listening; the others go on.
+            let _ = tick.send((n, at));
+        }
+    }
 }
 
 /// Sends the next message (saturation: the next number of the run; rate: `fixed`); false
@@ -608,6 +665,9 @@ pub fn describe(r: &Report, ceiling: Option<&Report>) -> String {
     s += &format!("  frames/s   {:.0}{}\n", r.frames_per_second, ratio(r.frames_per_second, ceiling.map(|c| c.frames_per_second)));
     let l = &r.latency;
     s += &format!("  latency ms p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}\n", l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms);
+    if let Some(g) = &r.send_lag {
+        s += &format!("  send lag   p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}  (the client's own lateness, part of latency)\n", g.p50_ms, g.p90_ms, g.p99_ms, g.max_ms);
+    }
     if let Some(c) = ceiling {
         let cl = &c.latency;
         s += &format!("  echo    ms p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}\n", cl.p50_ms, cl.p90_ms, cl.p99_ms, cl.max_ms);
