@@ -87,28 +87,45 @@ impl GroupHub {
         actor
     }
 
-    /// Every `IDLE / 4`, tells each group idle for `IDLE` to let go of its instance and write
-    /// its fields (once per idle spell).
+    /// Every `IDLE / 4`, sweeps the groups ([`GroupHub::sweep`]).
     pub(crate) fn start_idle_sweep(state: Weak<super::state::AppState>) {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(IDLE / 4);
             loop {
                 tick.tick().await;
                 let Some(state) = state.upgrade() else { return };
-                let actors: Vec<Arc<Actor>> = state.hub.actors().values().cloned().collect();
-                for actor in actors {
-                    let idle = {
-                        let mut inbox = actor.inbox();
-                        let idle = !inbox.idle && !inbox.running && inbox.last_used.elapsed() >= IDLE;
-                        inbox.idle |= idle;
-                        idle
-                    };
-                    if idle {
-                        actor.send(Command::Idle);
-                    }
-                }
+                state.hub.sweep(IDLE);
             }
         });
+    }
+
+    /// Tells each group unused for `idle` to let go of its instance and write its fields
+    /// (once per idle spell); and forgets the actors of groups already told, with nothing
+    /// queued, that nothing else holds — no socket, runner or pending callback. Such a
+    /// group's next socket makes a new actor, which reads the group's position from the
+    /// store, so a server's memory does not grow with every group it ever ran. Returns how
+    /// many actors it forgot.
+    pub(crate) fn sweep(&self, idle: Duration) -> usize {
+        let actors: Vec<Arc<Actor>> = self.actors().values().cloned().collect();
+        for actor in actors {
+            let told = {
+                let mut inbox = actor.inbox();
+                let told = !inbox.idle && !inbox.running && inbox.last_used.elapsed() >= idle;
+                inbox.idle |= told;
+                told
+            };
+            if told {
+                actor.send(Command::Idle);
+            }
+        }
+        // Under the map's lock nobody can take a new handle: a count of 1 is the map's own.
+        let mut actors = self.actors();
+        let before = actors.len();
+        actors.retain(|_, actor| {
+            let inbox = actor.inbox();
+            Arc::strong_count(actor) > 1 || !inbox.idle || inbox.running || !inbox.queue.is_empty()
+        });
+        before - actors.len()
     }
 }
 
@@ -357,5 +374,54 @@ impl Actor {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::{Runtime, RuntimeConfig};
+    use std::path::Path;
+
+    fn auction() -> Arc<Game> {
+        let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../example-games/auction");
+        Game::load(&runtime, &dir).expect("the auction (built by `make games`)")
+    }
+
+    fn live(actor: &Arc<Actor>, id: u32, bid: u32) -> Arc<str> {
+        let (frames, mut rx) = mpsc::channel(16);
+        actor.send(Command::Subscribe { id, after: None, frames: frames.clone() });
+        let permit = Arc::new(tokio::sync::Semaphore::new(1)).try_acquire_owned().expect("permit");
+        actor.send(Command::Live { id, page: "Bid".into(), payload: format!("{{\"bid\": {bid}}}"), errors: frames, permit });
+        rx.blocking_recv().expect("a reply")
+    }
+
+    #[test]
+    fn the_sweep_forgets_idle_actors_nothing_holds_and_their_groups_go_on() {
+        let game = auction();
+        let hub = GroupHub::new(Store::temporary().expect("store"));
+        let key = |group| GroupKey { session: "s".into(), round: 1, group };
+        let (a, b) = (hub.actor(&game, &key(1)), hub.actor(&game, &key(2)));
+        assert!(live(&a, 1, 10).contains("new_max"));
+        assert!(live(&b, 1, 10).contains("new_max"));
+        // Group 1's socket has gone; group 2's is still open (it holds its actor).
+        drop(a);
+        // The first sweep tells idle groups to settle; a later one forgets those nothing holds.
+        hub.sweep(Duration::ZERO);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut forgotten = 0;
+        while forgotten == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            forgotten += hub.sweep(Duration::ZERO);
+        }
+        assert_eq!(forgotten, 1);
+        assert_eq!(hub.actors().len(), 1);
+        assert!(hub.actors().contains_key(&key(2)), "a held actor stays");
+        // Group 1 goes on from where it was: a lower bid is rejected against the logged maximum.
+        let again = hub.actor(&game, &key(1));
+        let reply = live(&again, 2, 5);
+        assert!(reply.contains("rejected") && reply.contains("\"max_bid\":10"), "{reply}");
+        drop(b);
     }
 }
