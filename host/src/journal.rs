@@ -61,6 +61,9 @@ struct Inner {
     state: Mutex<State>,
     wake: Condvar,
     sizes: Sizes,
+    /// Tests: the next write fails as a full or failing disk would make it.
+    #[cfg(test)]
+    fail_next_write: std::sync::atomic::AtomicBool,
 }
 
 /// Segment and checkpoint sizes ([`SEGMENT_BYTES`] and [`CHECKPOINT_BYTES`]; smaller in tests).
@@ -209,6 +212,8 @@ impl Journal {
             state: Mutex::new(State::default()),
             wake: Condvar::new(),
             sizes,
+            #[cfg(test)]
+            fail_next_write: std::sync::atomic::AtomicBool::new(false),
         });
         let file = create_segment(dir, next)?;
         let writer = {
@@ -294,6 +299,17 @@ fn start_preparing(inner: &Arc<Inner>, number: u64) -> Option<Preparing> {
     spawned.map_err(|e| tracing::warn!("cannot start preparing journal segment {number} ({e}); it will grow as written")).ok()
 }
 
+/// Writes `bytes` at the end of the segment's records and fdatasyncs them.
+#[cfg_attr(not(test), allow(unused_variables))]
+fn write_durably(inner: &Inner, segment: &Segment, bytes: &[u8]) -> std::io::Result<()> {
+    #[cfg(test)]
+    if inner.fail_next_write.swap(false, std::sync::atomic::Ordering::Relaxed) {
+        return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
+    }
+    segment.file.write_all_at(bytes, segment.written)?;
+    segment.file.sync_data()
+}
+
 fn write_loop(inner: &Arc<Inner>, file: File, number: u64) {
     let mut segment = Segment { number, file, written: 0, prepared: false };
     let mut next = start_preparing(inner, number + 1);
@@ -314,11 +330,7 @@ fn write_loop(inner: &Arc<Inner>, file: File, number: u64) {
         let result = match failed {
             Some(reason) => Err(reason),
             None if bytes.is_empty() => Ok(()),
-            None => segment
-                .file
-                .write_all_at(&bytes, segment.written)
-                .and_then(|()| segment.file.sync_data())
-                .map_err(|e| format!("the live journal could not be written to disk: {e}")),
+            None => write_durably(inner, &segment, &bytes).map_err(|e| format!("the live journal could not be written to disk: {e}")),
         };
         {
             let mut state = inner.state();
@@ -580,6 +592,32 @@ mod tests {
         assert_eq!(replayed, 300);
         assert_eq!(live.len(), 300);
         drop(journal);
+    }
+
+    #[test]
+    fn after_a_failed_write_every_callback_gets_the_reason_until_reopened() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (db, live, journal, _) = open(dir.path(), SIZES);
+        journal.append(b"before", b"1");
+        durable(&journal).expect("a good disk");
+        journal.inner.as_ref().expect("enabled").fail_next_write.store(true, std::sync::atomic::Ordering::Relaxed);
+        journal.append(b"lost", b"2");
+        let first = durable(&journal).expect_err("the write failed");
+        assert!(first.contains("could not be written") && first.contains("No space left"), "{first}");
+        // The disk is fine again, but what the kernel dropped is unknown: nothing after the
+        // failure is acknowledged, with or without records of its own.
+        journal.append(b"after", b"3");
+        assert_eq!(durable(&journal).expect_err("still refused"), first);
+        assert_eq!(durable(&journal).expect_err("still refused"), first);
+        drop(journal);
+        drop(live);
+        drop(db);
+        // A restart replays what was durable, and takes writes again.
+        let (_db, live, journal, replayed) = open(dir.path(), SIZES);
+        assert_eq!(replayed, 1, "only the record before the failure");
+        assert!(live.get(b"before").expect("get").is_some());
+        journal.append(b"next", b"4");
+        durable(&journal).expect("writes again after the restart");
     }
 
     #[test]
