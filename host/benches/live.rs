@@ -4,8 +4,9 @@
 //!
 //! Per game (the Rust and Python auctions) and group size (3, and 10 with the count rounded
 //! down to a multiple of 10): saturation with one message in flight per participant at 21,
-//! 201 and 1,002 participants; then the Rust auction at 1,002 participants at half (and a quarter of) the rate
-//! it saturated at (open loop), and 10,002 idle connected participants (server RSS).
+//! 201 and 1,002 participants; then the Rust auction at 1,002 participants at half and at a
+//! quarter of the rate it saturated at (open loop), and 10,002 idle connected participants
+//! (server RSS).
 //!
 //! `STOA_LIVE_SECONDS` (default 3) is the sending time of each run; `STOA_LIVE_GAMES`
 //! (default `auction,auction-python`) the games; `STOA_LIVE_IDLE` (default 10002) the idle
@@ -175,9 +176,9 @@ fn row(server: &str, group: &str, n: u32, r: &Report, echo: Option<&Report>) {
     }
 }
 
-/// A copy of a game package (manifest, templates, component) with `players_per_group` set.
-/// A copy of the game in `src` with groups of `players_per_group` (and, when `warm`,
-/// `warm_instances = true`: one instance serves a group's successive calls).
+/// A copy of the game package in `src` (manifest, templates, component) with groups of
+/// `players_per_group` (and, when `warm`, `warm_instances = true`: one instance serves a
+/// group's successive calls).
 fn game_copy(src: &Path, players_per_group: u32, warm: bool) -> tempfile::TempDir {
     let games = tempfile::tempdir().expect("tempdir");
     let name = src.file_name().expect("game dir name");

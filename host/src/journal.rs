@@ -359,11 +359,12 @@ fn write_loop(inner: &Arc<Inner>, file: File, number: u64) {
         let number = segment.number + 1;
         let opened = match next.take().map(|p| p.join()) {
             Some(Ok(Ok(file))) => Ok((file, true)),
-            Some(Ok(Err(e))) => {
-                tracing::warn!("could not prepare journal segment {number} ({e}); it grows as written");
+            failed => {
+                if let Some(Ok(Err(e))) = failed {
+                    tracing::warn!("could not prepare journal segment {number} ({e}); it grows as written");
+                }
                 create_segment(&inner.dir, number).map(|f| (f, false))
             }
-            Some(Err(_)) | None => create_segment(&inner.dir, number).map(|f| (f, false)),
         };
         match opened {
             Ok((file, prepared)) => {

@@ -17,9 +17,10 @@
 //! written by ten calls in a row is then written to sled once.
 //! When the store is opened after a crash, the journal's records are inserted into sled again,
 //! then every entry past its group's marker is applied again, in order (applying is
-//! idempotent), so after a crash a call either happened entirely or not at all. This is as atomic as a sled batch, and much cheaper: sled 0.34
-//! rolls and writes its IO buffer for every batch (`pin_log`), which costs tens of
-//! microseconds and several thread hand-offs per call.
+//! idempotent), so after a crash a call either happened entirely or not at all. This is as
+//! atomic as a sled batch, and much cheaper: sled 0.34 rolls and writes its IO buffer for
+//! every batch (`pin_log`), which costs tens of microseconds and several thread hand-offs per
+//! call.
 //! A failed call writes only its call entry, with the reason.
 
 use std::collections::{BTreeMap, HashMap};

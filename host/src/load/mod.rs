@@ -663,14 +663,13 @@ pub fn describe(r: &Report, ceiling: Option<&Report>) -> String {
     );
     s += &format!("  messages/s {:.0}{}\n", r.messages_per_second, ratio(r.messages_per_second, ceiling.map(|c| c.messages_per_second)));
     s += &format!("  frames/s   {:.0}{}\n", r.frames_per_second, ratio(r.frames_per_second, ceiling.map(|c| c.frames_per_second)));
-    let l = &r.latency;
-    s += &format!("  latency ms p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}\n", l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms);
+    let figures = |l: &Latency| format!("p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}", l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms);
+    s += &format!("  latency ms {}\n", figures(&r.latency));
     if let Some(g) = &r.send_lag {
-        s += &format!("  send lag   p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}  (the client's own lateness, part of latency)\n", g.p50_ms, g.p90_ms, g.p99_ms, g.max_ms);
+        s += &format!("  send lag   {}  (the client's own lateness, part of latency)\n", figures(g));
     }
     if let Some(c) = ceiling {
-        let cl = &c.latency;
-        s += &format!("  echo    ms p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}\n", cl.p50_ms, cl.p90_ms, cl.p99_ms, cl.max_ms);
+        s += &format!("  echo    ms {}\n", figures(&c.latency));
     }
     if let Some(cpu) = r.server_cpu_cores {
         s += &format!("  server CPU {:.2} cores", cpu);

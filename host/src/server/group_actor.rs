@@ -119,12 +119,10 @@ impl GroupHub {
             }
         }
         // Under the map's lock nobody can take a new handle: a count of 1 is the map's own.
+        // (A queued or running actor is held by a runner, so it is never forgotten.)
         let mut actors = self.actors();
         let before = actors.len();
-        actors.retain(|_, actor| {
-            let inbox = actor.inbox();
-            Arc::strong_count(actor) > 1 || !inbox.idle || inbox.running || !inbox.queue.is_empty()
-        });
+        actors.retain(|_, actor| Arc::strong_count(actor) > 1 || !actor.inbox().idle);
         before - actors.len()
     }
 }
