@@ -144,6 +144,13 @@ async fn a_bid_typed_in_one_page_appears_in_the_other_players_page() {
         wait_text(&b, "h2", "Results").await;
         let url = b.current_url().await.expect("url");
         assert_eq!(url.path(), format!("/p/{}", people[0]));
+        // Player 3 opens the page only now: the list of accepted bids comes from the log's
+        // replay (the game keeps no list of its own).
+        let third = b.new_window(true).await.expect("new tab").handle;
+        b.switch_to_window(third).await.expect("switch");
+        b.goto(&format!("{base}/p/{}", people[2])).await.expect("open player 3");
+        wait_text(&b, "#history li", "player 2 bid 37").await;
+        wait_text(&b, "#max-bid", "37").await;
     })
     .await;
     server.stop().await;

@@ -41,7 +41,7 @@ fn seq_in_a_payload_is_echoed_in_the_replies() {
 }
 
 #[test]
-fn connect_replies_with_the_state_and_history() {
+fn connect_replies_with_the_state() {
     let auction = game("example-games/auction");
     let (_dir, store) = store();
     let mut group = session_group(&auction, &store, 3, 1);
@@ -53,7 +53,7 @@ fn connect_replies_with_the_state_and_history() {
     let state = json(&c.messages[0].payload);
     assert_eq!(state["type"], "state");
     assert_eq!(state["max_bid"], 12);
-    assert_eq!(state["history"].as_array().map(Vec::len), Some(2));
+    assert_eq!(state["highest_bidder"], 2);
 }
 
 #[test]
@@ -73,7 +73,7 @@ fn fields_log_and_seq_survive_a_reopen_of_the_database() {
     let store = Store::open(&path).expect("reopen");
     let fields = store.group_fields(&auction.manifest, &key).expect("fields");
     assert_eq!(fields["max_bid"], json!(10));
-    assert_eq!(fields["history"], json!([{"bidder": 1, "bid": 10}]));
+    assert_eq!(fields["highest_bidder"], json!(1));
     assert_eq!(store.player_fields(&auction.manifest, &key, 2).expect("player")["bids"], json!(1));
     // Player 1 sees the broadcast only; player 2 the broadcast and its rejection.
     let seqs = |id| store.messages_after(&key, id, 0).expect("replay").iter().map(|m| m.seq).collect::<Vec<_>>();

@@ -184,10 +184,17 @@ async fn sigkill_under_load_loses_no_message_a_client_received() {
     }
     let fields = store.group_fields(&auction.manifest, &key).expect("fields");
     assert!(fields["max_bid"].as_u64().unwrap_or(0) >= max_seen, "a received new max bid is missing from the fields");
-    // The auction keeps its last 50 accepted bids: they are the last logged new maxima.
-    let history = fields["history"].as_array().expect("history").clone();
-    let new_max_logged: Vec<Value> =
-        log.values().filter(|(_, p)| p["type"] == "new_max").map(|(_, p)| serde_json::json!({"bidder": p["bidder"], "bid": p["max_bid"]})).collect();
-    let recent = &new_max_logged[new_max_logged.len().saturating_sub(50)..];
-    assert_eq!(history, recent, "the history field holds the last logged new maxima, and nothing else");
+    // The fields agree with the log, call for call: the maximum and its bidder are the last
+    // logged new maximum, and each player's `bids` counts the bids the log answered for them
+    // (their new maxima and their rejections).
+    let last = log.values().rev().find(|(_, p)| p["type"] == "new_max").map(|(_, p)| p).expect("a new maximum was logged");
+    assert_eq!((&fields["max_bid"], &fields["highest_bidder"]), (&last["max_bid"], &last["bidder"]), "fields vs the last logged new maximum");
+    for id in 1..=3u32 {
+        let logged = log
+            .values()
+            .filter(|(to, p)| (p["type"] == "new_max" && p["bidder"] == id) || (p["type"] == "rejected" && *to == id))
+            .count();
+        let bids = store.player_fields(&auction.manifest, &key, id).expect("player fields")["bids"].clone();
+        assert_eq!(bids, serde_json::json!(logged), "player {id}'s `bids` vs their logged bids");
+    }
 }

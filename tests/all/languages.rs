@@ -56,7 +56,7 @@ async fn play_auction(server: &TestServer, name: &str) -> Vec<Vec<Value>> {
     // Player 2 underbids: a direct reply to player 2 alone.
     send(&mut ws[1], r#"{"bid": 5}"#).await;
     seen[1].push(expect(&mut ws[1]).await);
-    // Player 3 asks for the state: a direct reply with the history.
+    // Player 3 asks for the state: a direct reply with the maximum and its bidder.
     send(&mut ws[2], r#"{"type": "connect"}"#).await;
     seen[2].push(expect(&mut ws[2]).await);
     // Player 3 outbids with a seq to echo: a broadcast. Players 1 and 2 get it as their next
@@ -98,7 +98,7 @@ async fn python_and_js_auctions_serve_live_sessions_beside_the_rust_one_with_the
         vec![new_max_10.clone(), json!({"seq": 2, "data": {"type": "rejected", "max_bid": 10, "bid": 5}}), new_max_20.clone()],
         vec![
             new_max_10,
-            json!({"seq": 3, "data": {"type": "state", "max_bid": 10, "history": [{"bidder": 1, "bid": 10}]}}),
+            json!({"seq": 3, "data": {"type": "state", "max_bid": 10, "highest_bidder": 1}}),
             new_max_20,
         ],
     ];

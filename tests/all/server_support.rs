@@ -152,7 +152,6 @@ num_rounds = 2
 component = "auction.wasm"
 [group.fields]
 max_bid = {{ type = "integer", initial = 0 }}
-history = {{ type = "json", initial = [] }}
 highest_bidder = {{ type = "integer", initial = 0 }}
 [player.fields]
 bids = {{ type = "integer", initial = 0 }}

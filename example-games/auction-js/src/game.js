@@ -2,20 +2,18 @@
 //
 // Three players bid on a live page. A bid above the current maximum becomes the maximum and
 // is broadcast to the group; any other bid is answered to its bidder alone. A player that
-// (re)connects asks for the state and gets the maximum and the recent history (the last
-// HISTORY accepted bids: the field is rewritten on every new maximum, so it is kept bounded).
+// (re)connects asks for the state and gets the maximum and who holds it. The game keeps no
+// list of past bids: the page gets the group's log (every new_max) replayed when it opens.
 //
 // Payloads (what `liveSend` may send):
 // - `{"bid": N}` or a bare `N` (a non-negative integer): a bid. Above `max_bid`, it sets
-//   `max_bid` and `highest_bidder`, appends `{"bidder", "bid"}` to `history` (dropping the
-//   oldest beyond HISTORY) and broadcasts `{"type": "new_max", "max_bid": N, "bidder": id}`; otherwise the sender alone gets
-//   `{"type": "rejected", "max_bid": M, "bid": N}`. Either way it counts in the player's `bids`.
-// - `{"type": "connect"}`: the sender alone gets `{"type": "state", "max_bid": M, "history": [...]}`.
+//   `max_bid` and `highest_bidder` and broadcasts `{"type": "new_max", "max_bid": N, "bidder": id}`;
+//   otherwise the sender alone gets `{"type": "rejected", "max_bid": M, "bid": N}`. Either way
+//   it counts in the player's `bids`.
+// - `{"type": "connect"}`: the sender alone gets
+//   `{"type": "state", "max_bid": M, "highest_bidder": id}` (0: no bid yet).
 // - Any `"seq"` key of an object payload is echoed in every reply it causes, so load tools can
 //   match replies to sends. Anything else is refused with the reason.
-
-// Accepted bids kept in `history`, newest last.
-const HISTORY = 50;
 
 const isObject = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -28,7 +26,7 @@ export function liveMethod(group, idInGroup, payload) {
 
   const maxBid = group.max_bid ?? 0;
   if (bid === null) {
-    return { [idInGroup]: reply({ type: "state", max_bid: maxBid, history: group.history ?? [] }) };
+    return { [idInGroup]: reply({ type: "state", max_bid: maxBid, highest_bidder: group.highest_bidder ?? 0 }) };
   }
 
   const player = group.getPlayerById(idInGroup);
@@ -38,7 +36,6 @@ export function liveMethod(group, idInGroup, payload) {
   }
   group.max_bid = bid;
   group.highest_bidder = idInGroup;
-  group.history = [...(group.history ?? []), { bidder: idInGroup, bid }].slice(-HISTORY);
   return { 0: reply({ type: "new_max", max_bid: bid, bidder: idInGroup }) };
 }
 
@@ -92,11 +89,11 @@ export function callLiveMethod(method, { group, page, case: botCase }) {
 
   const bare = botCase === "b";
   const base = group.max_bid ?? 0;
-  const past = group.history ?? [];
+  const leader = group.highest_bidder ?? 0;
   const bid = (n) => (bare ? n : { bid: n });
 
   check("player 1 connects", method(1, { type: "connect" }), {
-    1: { type: "state", max_bid: base, history: past },
+    1: { type: "state", max_bid: base, highest_bidder: leader },
   });
   check("player 1 bids base+10", method(1, bid(base + 10)), {
     0: { type: "new_max", max_bid: base + 10, bidder: 1 },
@@ -109,9 +106,8 @@ export function callLiveMethod(method, { group, page, case: botCase }) {
   check("player 3 bids base+20 with a seq", method(3, { bid: base + 20, seq }), {
     0: { type: "new_max", max_bid: base + 20, bidder: 3, seq },
   });
-  const history = [...past, { bidder: 1, bid: base + 10 }, { bidder: 3, bid: base + 20 }].slice(-HISTORY);
   check("player 1 reconnects", method(1, { type: "connect" }), {
-    1: { type: "state", max_bid: base + 20, history },
+    1: { type: "state", max_bid: base + 20, highest_bidder: 3 },
   });
   // The bot's own instance sees every committed write.
   check(

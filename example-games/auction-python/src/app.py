@@ -2,24 +2,22 @@
 
 Three players bid on a live page. A bid above the current maximum becomes the maximum and
 is broadcast to the group; any other bid is answered to its bidder alone. A player that
-(re)connects asks for the state and gets the maximum and the recent history (the last
-HISTORY accepted bids: the field is rewritten on every new maximum, so it is kept bounded).
+(re)connects asks for the state and gets the maximum and who holds it. The game keeps no
+list of past bids: the page gets the group's log (every new_max) replayed when it opens.
 
 Payloads (what `liveSend` may send):
 
 - `{"bid": N}` or a bare `N` (a non-negative integer): a bid. Above `max_bid`, it sets
-  `max_bid` and `highest_bidder`, appends `{"bidder", "bid"}` to `history` (dropping the
-  oldest beyond HISTORY) and broadcasts `{"type": "new_max", "max_bid": N, "bidder": id}`; otherwise the
-  sender alone gets `{"type": "rejected", "max_bid": M, "bid": N}`. Either way it counts in the player's `bids`.
-- `{"type": "connect"}`: the sender alone gets `{"type": "state", "max_bid": M, "history": [...]}`.
+  `max_bid` and `highest_bidder` and broadcasts `{"type": "new_max", "max_bid": N, "bidder": id}`;
+  otherwise the sender alone gets `{"type": "rejected", "max_bid": M, "bid": N}`. Either way it
+  counts in the player's `bids`.
+- `{"type": "connect"}`: the sender alone gets
+  `{"type": "state", "max_bid": M, "highest_bidder": id}` (0: no bid yet).
 - Any `"seq"` key of an object payload is echoed in every reply it causes, so load tools can
   match replies to sends. Anything else is refused with the reason.
 """
 
 import json
-
-# Accepted bids kept in `history`, newest last.
-HISTORY = 50
 
 
 def live_method(group, id_in_group, payload):
@@ -32,7 +30,7 @@ def live_method(group, id_in_group, payload):
 
     max_bid = group.max_bid or 0
     if bid is None:  # a connect
-        return {id_in_group: reply({"type": "state", "max_bid": max_bid, "history": group.history or []})}
+        return {id_in_group: reply({"type": "state", "max_bid": max_bid, "highest_bidder": group.highest_bidder or 0})}
 
     player = group.get_player_by_id(id_in_group)
     player.bids = (player.bids or 0) + 1
@@ -40,7 +38,6 @@ def live_method(group, id_in_group, payload):
         return {id_in_group: reply({"type": "rejected", "max_bid": max_bid, "bid": bid})}
     group.max_bid = bid
     group.highest_bidder = id_in_group
-    group.history = ((group.history or []) + [{"bidder": id_in_group, "bid": bid}])[-HISTORY:]
     return {0: reply({"type": "new_max", "max_bid": bid, "bidder": id_in_group})}
 
 
@@ -98,7 +95,7 @@ def call_live_method(method, group, page, case, **kwargs):
 
     bare = case == "b"
     base = group.max_bid or 0
-    past = group.history or []
+    leader = group.highest_bidder or 0
 
     def bid(n):
         return n if bare else {"bid": n}
@@ -106,7 +103,7 @@ def call_live_method(method, group, page, case, **kwargs):
     check(
         "player 1 connects",
         method(1, {"type": "connect"}),
-        {1: {"type": "state", "max_bid": base, "history": past}},
+        {1: {"type": "state", "max_bid": base, "highest_bidder": leader}},
     )
     check(
         "player 1 bids base+10",
@@ -125,11 +122,10 @@ def call_live_method(method, group, page, case, **kwargs):
         method(3, {"bid": base + 20, "seq": seq}),
         {0: {"type": "new_max", "max_bid": base + 20, "bidder": 3, "seq": seq}},
     )
-    history = (past + [{"bidder": 1, "bid": base + 10}, {"bidder": 3, "bid": base + 20}])[-HISTORY:]
     check(
         "player 1 reconnects",
         method(1, {"type": "connect"}),
-        {1: {"type": "state", "max_bid": base + 20, "history": history}},
+        {1: {"type": "state", "max_bid": base + 20, "highest_bidder": 3}},
     )
     # The bot's own instance sees every committed write.
     check(

@@ -2,18 +2,22 @@
 //!
 //! Three players bid on a live page. A bid above the current maximum becomes the maximum
 //! and is broadcast to the group; any other bid is answered to its bidder alone. A player
-//! that (re)connects asks for the state and gets the maximum and the recent history (the
-//! last [`HISTORY`] accepted bids: the field is rewritten on every new maximum, so it is
-//! kept bounded).
+//! that (re)connects asks for the state and gets the maximum and who holds it.
+//!
+//! The game keeps no list of past bids: every `new_max` broadcast is in the group's live log,
+//! and the page's script gets the log replayed when it opens (`after=0`), so its list of
+//! accepted bids is rebuilt from the log. A field holding the same list would be rewritten,
+//! whole, on every new maximum — measured, that tripled the cost of a bid (see
+//! `docs/PERFORMANCE.md`).
 //!
 //! # Payloads (what `liveSend` may send)
 //!
 //! - `{"bid": N}` or a bare `N` (a non-negative integer): a bid. Above `max_bid`, it sets
-//!   `max_bid` and `highest_bidder`, appends `{"bidder", "bid"}` to `history` (dropping the oldest beyond [`HISTORY`]) and broadcasts
+//!   `max_bid` and `highest_bidder` and broadcasts
 //!   `{"type": "new_max", "max_bid": N, "bidder": id}`; otherwise the sender alone gets
 //!   `{"type": "rejected", "max_bid": M, "bid": N}`. Either way it counts in the player's `bids`.
 //! - `{"type": "connect"}`: the sender alone gets
-//!   `{"type": "state", "max_bid": M, "history": [...]}`.
+//!   `{"type": "state", "max_bid": M, "highest_bidder": id}` (0: no bid yet).
 //! - Any `"seq"` key of an object payload is echoed in every reply it causes, so load tools
 //!   can match replies to sends. Anything else is refused with the reason.
 //!
@@ -24,23 +28,12 @@
 
 mod bot;
 
-use serde::{Deserialize, Serialize};
 use stoa_sdk::{Context, Game, Messages, Result, Value, bail, group, json, player, short};
 
 /// The game; it holds nothing, every call starts from the fields.
 struct Auction;
 
 stoa_sdk::export_game!(Auction);
-
-/// Accepted bids kept in `history`, newest last.
-pub(crate) const HISTORY: usize = 50;
-
-/// One accepted bid, as kept in the group field `history`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Entry {
-    bidder: u32,
-    bid: i64,
-}
 
 /// What a payload asks for.
 #[derive(Debug, PartialEq)]
@@ -55,23 +48,19 @@ impl Game for Auction {
         let seq = payload.get("seq");
         match request {
             Request::Connect => {
-                let state = json!({"type": "state", "max_bid": max_bid()?, "history": history()?});
+                let state = json!({
+                    "type": "state",
+                    "max_bid": max_bid()?,
+                    "highest_bidder": highest_bidder()?,
+                });
                 Ok(Messages::reply(id_in_group, with_seq(state, seq)))
             }
             Request::Bid(bid) => {
                 let max_bid = max_bid()?;
                 player(id_in_group).update("bids", |n: Option<i64>| Some(n.unwrap_or(0) + 1))?;
                 if bid > max_bid {
-                    let mut history = history()?;
-                    history.push(Entry {
-                        bidder: id_in_group,
-                        bid,
-                    });
-                    let over = history.len().saturating_sub(HISTORY);
-                    history.drain(..over);
                     group().set("max_bid", bid)?;
                     group().set("highest_bidder", id_in_group)?;
-                    group().set("history", &history)?;
                     let news = json!({"type": "new_max", "max_bid": bid, "bidder": id_in_group});
                     Ok(Messages::to_group(with_seq(news, seq)))
                 } else {
@@ -84,7 +73,7 @@ impl Game for Auction {
 
     fn vars_for_template(_ctx: &Context, id_in_group: u32) -> Result<Value> {
         let max_bid = max_bid()?;
-        let highest_bidder = group().get::<Option<u32>>("highest_bidder")?.unwrap_or(0);
+        let highest_bidder = highest_bidder()?;
         Ok(json!({
             "max_bid": max_bid,
             "highest_bidder": highest_bidder,
@@ -142,11 +131,9 @@ fn max_bid() -> Result<i64> {
     Ok(group().get::<Option<i64>>("max_bid")?.unwrap_or(0))
 }
 
-/// The last accepted bids, oldest first (a null field counts as none).
-fn history() -> Result<Vec<Entry>> {
-    Ok(group()
-        .get::<Option<Vec<Entry>>>("history")?
-        .unwrap_or_default())
+/// The player holding the maximum, 0 before any bid (a null field counts as 0).
+fn highest_bidder() -> Result<u32> {
+    Ok(group().get::<Option<u32>>("highest_bidder")?.unwrap_or(0))
 }
 
 

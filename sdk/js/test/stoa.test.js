@@ -29,23 +29,26 @@ function quietly(fn) {
 describe("field access", () => {
   const setup = () => {
     const host = new FakeHost(AUCTION, auction, 3);
+    // A json field beside the auction's own (integer) ones.
+    host.fields.group.notes = { type: "json", initial: [] };
+    host.group.notes = [];
     host.writable = true;
     return { host, group: new Group(host.ctx("Bid"), host) };
   };
 
   it("reads fields as properties or through get, JSON-decoded", () => {
     const { host, group } = setup();
-    host.group.history = [{ bidder: 1, bid: 3 }];
+    host.group.notes = [{ bidder: 1, bid: 3 }];
     assert.equal(group.max_bid, 0);
-    assert.deepEqual(group.get("history"), [{ bidder: 1, bid: 3 }]);
+    assert.deepEqual(group.get("notes"), [{ bidder: 1, bid: 3 }]);
   });
 
   it("writes fields as properties or through set", () => {
     const { host, group } = setup();
     group.max_bid = 12;
-    group.set("history", [1, "two"]);
+    group.set("notes", [1, "two"]);
     assert.equal(host.group.max_bid, 12);
-    assert.deepEqual(group.history, [1, "two"]);
+    assert.deepEqual(group.notes, [1, "two"]);
   });
 
   it("reaches players and their fields", () => {
@@ -68,8 +71,8 @@ describe("field access", () => {
   it("refuses values JSON would change or drop before asking the host", () => {
     const { host, group } = setup();
     assert.throws(() => (group.max_bid = NaN), FieldError);
-    assert.throws(() => (group.history = [Infinity]), FieldError);
-    assert.throws(() => (group.history = undefined), FieldError);
+    assert.throws(() => (group.notes = [Infinity]), FieldError);
+    assert.throws(() => (group.notes = undefined), FieldError);
     assert.equal(host.group.max_bid, 0);
   });
 
@@ -140,7 +143,7 @@ describe("exports", () => {
     assert.equal(seen.case, "a");
     assert.equal(seen.roundNumber, 1);
     assert.ok(seen.group instanceof Group);
-    assert.deepEqual(seen.routed, { 2: { type: "state", max_bid: 0, history: [] } });
+    assert.deepEqual(seen.routed, { 2: { type: "state", max_bid: 0, highest_bidder: 0 } });
   });
 });
 
@@ -158,7 +161,7 @@ describe("auction-js", () => {
   it("broadcasts a higher bid and records it", () => {
     const h = new FakeHost(AUCTION, auction, 3);
     assert.deepEqual(live(h, 2, { bid: 7 }), { 0: { type: "new_max", max_bid: 7, bidder: 2 } });
-    assert.deepEqual(h.group, { max_bid: 7, history: [{ bidder: 2, bid: 7 }], highest_bidder: 2 });
+    assert.deepEqual(h.group, { max_bid: 7, highest_bidder: 2 });
     assert.equal(h.player[2].bids, 1);
   });
 

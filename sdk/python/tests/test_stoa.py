@@ -34,19 +34,22 @@ def live(host, id_in_group, payload, page="Bid"):
 class FieldAccess(unittest.TestCase):
     def setUp(self):
         self.host = FakeHost(AUCTION)
+        # A json field beside the auction's own (integer) ones.
+        self.host.group_types["notes"] = "json"
+        self.host.group["notes"] = []
         self.host.writable = True
         self.group = Group(self.host.ctx("Bid"), self.host)
 
     def test_attribute_and_item_reads_decode_json(self):
-        self.host.group["history"] = [{"bidder": 1, "bid": 3}]
+        self.host.group["notes"] = [{"bidder": 1, "bid": 3}]
         self.assertEqual(self.group.max_bid, 0)
-        self.assertEqual(self.group["history"], [{"bidder": 1, "bid": 3}])
+        self.assertEqual(self.group["notes"], [{"bidder": 1, "bid": 3}])
 
     def test_writes_are_encoded_and_read_back(self):
         self.group.max_bid = 12
-        self.group["history"] = [1, "two"]
+        self.group["notes"] = [1, "two"]
         self.assertEqual(self.host.group["max_bid"], 12)
-        self.assertEqual(self.group.history, [1, "two"])
+        self.assertEqual(self.group.notes, [1, "two"])
 
     def test_player_fields_read_and_write(self):
         p = self.group.get_player_by_id(2)
@@ -73,7 +76,7 @@ class FieldAccess(unittest.TestCase):
         with self.assertRaises(FieldError):
             self.group.max_bid = float("nan")
         with self.assertRaises(FieldError):
-            self.group.history = {1, 2}
+            self.group.notes = {1, 2}
 
     def test_context_names_are_read_only_and_not_fields(self):
         self.assertEqual((self.group.page, self.group.round_number, self.group.session), ("Bid", 1, "s1"))
@@ -153,7 +156,7 @@ class Exports(unittest.TestCase):
         self.host.app = game(live_method=self.host.app.live_method, call_live_method=bots)
         self.host.bots("Bid", "a")
         self.assertEqual((seen["page"], seen["round_number"], seen["case"]), ("Bid", 1, "a"))
-        self.assertEqual(seen["routed"], {2: {"type": "state", "max_bid": 0, "history": []}})
+        self.assertEqual(seen["routed"], {2: {"type": "state", "max_bid": 0, "highest_bidder": 0}})
         self.assertIs(type(seen["group"]), Group)
 
     def test_a_refused_bot_call_raises_live_error(self):
@@ -181,7 +184,7 @@ class AuctionPython(unittest.TestCase):
 
     def test_a_higher_bid_is_broadcast_and_recorded(self):
         self.assertEqual(live(self.host, 2, {"bid": 7}), {0: {"type": "new_max", "max_bid": 7, "bidder": 2}})
-        self.assertEqual(self.host.group, {"max_bid": 7, "history": [{"bidder": 2, "bid": 7}], "highest_bidder": 2})
+        self.assertEqual(self.host.group, {"max_bid": 7, "highest_bidder": 2})
         self.assertEqual(self.host.player[2]["bids"], 1)
 
     def test_a_lower_bid_goes_back_to_the_bidder_alone(self):
