@@ -160,12 +160,21 @@ impl Runtime {
     /// clock alone would fail sound calls whenever the machine is busy (a thread waiting for
     /// a core is not the game's doing); CPU time is checked whenever the epoch says the
     /// deadline has passed on the wall clock, and the call goes on for the CPU time left.
+    ///
+    /// The thread's CPU clock is a system call (~2 µs on a VM), so it is first read at the
+    /// first epoch tick the call runs past, not when the call starts: nearly every call ends
+    /// before that and never reads it. What ran before that first reading is charged as
+    /// the wall time it took, at most two ticks (it ran for at most a tick, plus the time
+    /// to reach the check; a thread waiting for a core meanwhile is not charged for it).
     pub(crate) fn arm_deadline<T: 'static>(store: &mut wasmtime::Store<T>, deadline: Duration) {
         let started = std::time::Instant::now();
-        let cpu_at_start = thread_cpu_time();
-        store.set_epoch_deadline(Runtime::ticks(deadline));
+        // (CPU clock at the first reading, CPU time charged for what ran before it)
+        let mut base: Option<(Duration, Duration)> = None;
+        store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
-            let used = thread_cpu_time().saturating_sub(cpu_at_start);
+            let now = thread_cpu_time();
+            let (cpu_at_first, before) = *base.get_or_insert_with(|| (now, started.elapsed().min(EPOCH_TICK * 2)));
+            let used = before + now.saturating_sub(cpu_at_first);
             if used >= deadline || started.elapsed() >= deadline * WALL_FACTOR {
                 return Err(wasmtime::Trap::Interrupt.into());
             }
