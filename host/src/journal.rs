@@ -239,8 +239,25 @@ impl Journal {
         }
     }
 
-    /// Fsyncs the writer has run so far.
+    /// Returns once everything appended so far is on disk (blocks: never call it from a
+    /// callback given to [`Journal::after`]), or with the reason it cannot be.
+    pub(crate) fn wait(&self) -> Result<(), String> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.after(Box::new(move |r| {
+            let _ = tx.send(r.map_err(str::to_string));
+        }));
+        rx.recv().unwrap_or_else(|_| Err("the live journal's writer has stopped".into()))
+    }
+
+    /// Makes the writer's next write fail as a full disk would (tests of the failure path).
     #[cfg(test)]
+    pub(crate) fn fail_next_write(&self) {
+        if let Some(inner) = &self.inner {
+            inner.fail_next_write.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Fsyncs the writer has run so far.
     pub(crate) fn flushes(&self) -> u64 {
         self.inner.as_ref().map_or(0, |i| i.state().flushes)
     }
@@ -426,11 +443,7 @@ mod tests {
     }
 
     fn durable(journal: &Journal) -> Result<(), String> {
-        let (tx, rx) = mpsc::channel();
-        journal.after(Box::new(move |r| {
-            let _ = tx.send(r.map_err(str::to_string));
-        }));
-        rx.recv().expect("callback ran")
+        journal.wait()
     }
 
     #[test]
@@ -601,7 +614,7 @@ mod tests {
         let (db, live, journal, _) = open(dir.path(), SIZES);
         journal.append(b"before", b"1");
         durable(&journal).expect("a good disk");
-        journal.inner.as_ref().expect("enabled").fail_next_write.store(true, std::sync::atomic::Ordering::Relaxed);
+        journal.fail_next_write();
         journal.append(b"lost", b"2");
         let first = durable(&journal).expect_err("the write failed");
         assert!(first.contains("could not be written") && first.contains("No space left"), "{first}");

@@ -548,6 +548,21 @@ mod tests {
     }
 
     #[test]
+    fn wait_durable_waits_for_the_live_call_entries_and_reports_their_failed_write() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let key = GroupKey { session: "s1".into(), round: 1, group: 1 };
+        let mut group = store.group(key.clone(), 1).expect("group");
+        bid(&store, &mut group, 10);
+        store.wait_durable().expect("a good disk");
+        // The entry's write fails (a full disk): whoever waits for durability hears of it.
+        store.journal.fail_next_write();
+        bid(&store, &mut group, 20);
+        let err = store.wait_durable().expect_err("the call entry was not written").to_string();
+        assert!(err.contains("No space left"), "{err}");
+    }
+
+    #[test]
     fn reopening_recovers_a_committed_call_whose_derived_records_were_lost() {
         let dir = tempfile::tempdir().expect("tempdir");
         let key = GroupKey { session: "s1".into(), round: 1, group: 3 };

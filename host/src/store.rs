@@ -233,6 +233,8 @@ impl Store {
 
     /// Blocks until everything written so far is on disk; concurrent callers share fsyncs.
     pub fn wait_durable(&self) -> Result<(), StoreError> {
+        // Live call entries are durable in the journal; everything else in sled.
+        self.journal.wait().map_err(StoreError::Flush)?;
         self.commit.wait_durable().map_err(StoreError::Flush)
     }
 
@@ -242,9 +244,10 @@ impl Store {
         self.journal.after(done);
     }
 
-    /// Fsyncs run by [`Store::wait_durable`] so far.
-    pub fn flushes(&self) -> u64 {
-        self.commit.flushes()
+    /// Fsyncs so far: the live journal's (which make live calls durable) and the sled
+    /// flushes run by [`Store::wait_durable`].
+    pub fn flushes(&self) -> (u64, u64) {
+        (self.journal.flushes(), self.commit.flushes())
     }
 
     /// Reads a field value of `group` (a `live` record, or its value still unsettled).
@@ -284,7 +287,7 @@ impl Store {
     /// order, all on the first page of round 1.
     pub fn create_session(&self, manifest: &Manifest, participants: u32) -> Result<(Session, Vec<Participant>), StoreError> {
         let ppg = manifest.players_per_group;
-        if participants == 0 || participants % ppg != 0 {
+        if participants == 0 || !participants.is_multiple_of(ppg) {
             return Err(StoreError::Invalid(format!(
                 "game `{}` has groups of {ppg}: the number of participants must be a positive multiple of {ppg}, not {participants}",
                 manifest.name

@@ -26,12 +26,8 @@ impl Drop for Server {
     }
 }
 
-/// Starts `stoa serve` on a free port and waits until it accepts connections.
-async fn spawn(games: &std::path::Path, data: &std::path::Path) -> Server {
-    spawn_logging_to(games, data, Stdio::null()).await
-}
-
-/// [`spawn`] with the server's log (stderr, `info` level, no colours) going to `log`.
+/// Starts `stoa serve` on a free port and waits until it accepts connections, with the
+/// server's log (stderr, `info` level, no colours) going to `log`.
 pub(crate) async fn spawn_logging_to(games: &std::path::Path, data: &std::path::Path, log: impl Into<Stdio>) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let addr = format!("127.0.0.1:{port}");
@@ -101,7 +97,7 @@ async fn sigkill_under_load_loses_no_message_a_client_received() {
         while !killed {
             for (i, ws) in sockets.iter_mut().enumerate() {
                 bid += 1;
-                let payload = if bid % 3 == 0 { format!("{}", bid / 2) } else { format!(r#"{{"bid": {bid}}}"#) };
+                let payload = if bid.is_multiple_of(3) { format!("{}", bid / 2) } else { format!(r#"{{"bid": {bid}}}"#) };
                 if ws.send(Message::Text(payload.into())).await.is_err() {
                     killed = true;
                     break;
