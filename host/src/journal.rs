@@ -33,6 +33,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 /// A callback run on the writer thread once everything appended before it is on disk (or with
 /// the reason it cannot be). It must not block.
@@ -47,6 +48,13 @@ pub(crate) const SEGMENT_BYTES: u64 = 16 << 20;
 
 /// A checkpoint follows this many bytes of records.
 pub(crate) const CHECKPOINT_BYTES: u64 = 64 << 20;
+
+/// A write and fdatasync slower than this is a disk stall every live message sent meanwhile
+/// waited for: counted, and logged (at most every [`SLOW_WARN_EVERY`]) for the host.
+pub(crate) const SLOW_FSYNC: Duration = Duration::from_millis(100);
+
+/// At most one warning about slow fsyncs this often; it counts the ones in between.
+const SLOW_WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// The journal of a store; disabled (callbacks run at once) for temporary stores.
 pub(crate) struct Journal {
@@ -64,6 +72,9 @@ struct Inner {
     /// Tests: the next write fails as a full or failing disk would make it.
     #[cfg(test)]
     fail_next_write: std::sync::atomic::AtomicBool,
+    /// Tests: the next write takes this many milliseconds longer, as a stalling disk would.
+    #[cfg(test)]
+    stall_next_write_ms: std::sync::atomic::AtomicU64,
 }
 
 /// Segment and checkpoint sizes ([`SEGMENT_BYTES`] and [`CHECKPOINT_BYTES`]; smaller in tests).
@@ -85,6 +96,8 @@ struct State {
     closing: bool,
     /// Fsyncs run so far.
     flushes: u64,
+    /// Of those, the ones slower than [`SLOW_FSYNC`].
+    slow: u64,
 }
 
 impl Inner {
@@ -214,6 +227,8 @@ impl Journal {
             sizes,
             #[cfg(test)]
             fail_next_write: std::sync::atomic::AtomicBool::new(false),
+            #[cfg(test)]
+            stall_next_write_ms: std::sync::atomic::AtomicU64::new(0),
         });
         let file = create_segment(dir, next)?;
         let writer = {
@@ -255,6 +270,20 @@ impl Journal {
         if let Some(inner) = &self.inner {
             inner.fail_next_write.store(true, std::sync::atomic::Ordering::Relaxed);
         }
+    }
+
+    /// Makes the writer's next write take `ms` longer (tests of the slow-disk warning).
+    #[cfg(test)]
+    pub(crate) fn stall_next_write(&self, ms: u64) {
+        if let Some(inner) = &self.inner {
+            inner.stall_next_write_ms.store(ms, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Writes and fsyncs slower than [`SLOW_FSYNC`] so far.
+    #[cfg(test)]
+    pub(crate) fn slow_flushes(&self) -> u64 {
+        self.inner.as_ref().map_or(0, |i| i.state().slow)
     }
 
     /// Fsyncs the writer has run so far.
@@ -323,6 +352,8 @@ fn write_durably(inner: &Inner, segment: &Segment, bytes: &[u8]) -> std::io::Res
     if inner.fail_next_write.swap(false, std::sync::atomic::Ordering::Relaxed) {
         return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
     }
+    #[cfg(test)]
+    std::thread::sleep(Duration::from_millis(inner.stall_next_write_ms.swap(0, std::sync::atomic::Ordering::Relaxed)));
     segment.file.write_all_at(bytes, segment.written)?;
     segment.file.sync_data()
 }
@@ -332,6 +363,7 @@ fn write_loop(inner: &Arc<Inner>, file: File, number: u64) {
     let mut next = start_preparing(inner, number + 1);
     let mut since_checkpoint = 0u64;
     let mut spare = Vec::new();
+    let mut stalls = Stalls::default();
     loop {
         let (bytes, waiting, failed) = {
             let mut state = inner.state();
@@ -344,14 +376,17 @@ fn write_loop(inner: &Arc<Inner>, file: File, number: u64) {
             let bytes = std::mem::replace(&mut state.buffer, std::mem::take(&mut spare));
             (bytes, std::mem::take(&mut state.waiting), state.failed.clone())
         };
+        let started = Instant::now();
         let result = match failed {
             Some(reason) => Err(reason),
             None if bytes.is_empty() => Ok(()),
             None => write_durably(inner, &segment, &bytes).map_err(|e| format!("the live journal could not be written to disk: {e}")),
         };
+        let slow = !bytes.is_empty() && stalls.note(started.elapsed());
         {
             let mut state = inner.state();
             state.flushes += u64::from(!bytes.is_empty());
+            state.slow += u64::from(slow);
             if let Err(reason) = &result {
                 if state.failed.is_none() {
                     tracing::error!("{reason}; live calls are refused until the server is restarted");
@@ -398,6 +433,37 @@ fn write_loop(inner: &Arc<Inner>, file: File, number: u64) {
     // Not left running past the journal (its folder may go next).
     if let Some(p) = next {
         let _ = p.join();
+    }
+}
+
+/// The writer's record of slow fsyncs since its last warning.
+#[derive(Default)]
+struct Stalls {
+    warned: Option<Instant>,
+    count: u64,
+    worst: Duration,
+}
+
+impl Stalls {
+    /// Notes one write's time; true when it was slow. Warns for the slow ones at most every
+    /// [`SLOW_WARN_EVERY`]: a host whose disk stalls should know that every live message
+    /// waited for it.
+    fn note(&mut self, took: Duration) -> bool {
+        if took < SLOW_FSYNC {
+            return false;
+        }
+        self.count += 1;
+        self.worst = self.worst.max(took);
+        if self.warned.is_none_or(|at| at.elapsed() >= SLOW_WARN_EVERY) {
+            tracing::warn!(
+                "the disk took up to {} ms to write and fdatasync the live journal ({} time(s) over {} ms since the last such warning); every live message sent meanwhile waited for it (see docs/HOSTING.md, \"Storage and crashes\")",
+                self.worst.as_millis(),
+                self.count,
+                SLOW_FSYNC.as_millis()
+            );
+            *self = Stalls { warned: Some(Instant::now()), count: 0, worst: Duration::ZERO };
+        }
+        true
     }
 }
 
@@ -606,6 +672,33 @@ mod tests {
         assert_eq!(replayed, 300);
         assert_eq!(live.len(), 300);
         drop(journal);
+    }
+
+    #[test]
+    fn a_stalled_fsync_is_counted_and_a_fast_one_is_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_db, _live, journal, _) = open(dir.path(), SIZES);
+        journal.append(b"fast", b"1");
+        durable(&journal).expect("written");
+        assert_eq!(journal.slow_flushes(), 0);
+        journal.stall_next_write(SLOW_FSYNC.as_millis() as u64 + 20);
+        journal.append(b"stalled", b"2");
+        durable(&journal).expect("written, late");
+        journal.append(b"fast again", b"3");
+        durable(&journal).expect("written");
+        assert_eq!(journal.slow_flushes(), 1);
+    }
+
+    #[test]
+    fn stall_warnings_come_at_most_every_interval_and_count_what_they_skipped() {
+        let mut stalls = Stalls::default();
+        assert!(!stalls.note(Duration::from_millis(1)));
+        assert!(stalls.note(SLOW_FSYNC * 2));
+        assert!(stalls.warned.is_some(), "the first slow one warns");
+        assert!(stalls.note(SLOW_FSYNC * 3));
+        assert!(stalls.note(SLOW_FSYNC));
+        // Within the interval: counted for the next warning, not warned.
+        assert_eq!((stalls.count, stalls.worst), (2, SLOW_FSYNC * 3));
     }
 
     #[test]
