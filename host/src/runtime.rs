@@ -164,8 +164,9 @@ impl Runtime {
     /// The thread's CPU clock is a system call (~2 µs on a VM), so it is first read at the
     /// first epoch tick the call runs past, not when the call starts: nearly every call ends
     /// before that and never reads it. What ran before that first reading is charged as
-    /// the wall time it took, at most two ticks (it ran for at most a tick, plus the time
-    /// to reach the check; a thread waiting for a core meanwhile is not charged for it).
+    /// the wall time it took, at most two ticks: it ran for at most a tick (with the ticker
+    /// on time; a late ticker lets every check come late, as before) plus the time to reach
+    /// the check, and a thread that waited for a core meanwhile is not charged for the wait.
     pub(crate) fn arm_deadline<T: 'static>(store: &mut wasmtime::Store<T>, deadline: Duration) {
         let started = std::time::Instant::now();
         // (CPU clock at the first reading, CPU time charged for what ran before it)
