@@ -84,6 +84,10 @@ struct Sizes {
     checkpoint: u64,
 }
 
+impl Sizes {
+    const DEFAULT: Sizes = Sizes { segment: SEGMENT_BYTES, checkpoint: CHECKPOINT_BYTES };
+}
+
 #[derive(Default)]
 struct State {
     /// Appended, not yet written.
@@ -189,7 +193,7 @@ impl Journal {
     /// `live`, then — once sled holds them durably — deletes the old segments and starts the
     /// writer on a new one. Returns the journal and how many records were replayed.
     pub(crate) fn open(dir: &Path, db: &sled::Db, live: &sled::Tree, before_checkpoint: BeforeCheckpoint) -> std::io::Result<(Journal, usize)> {
-        Journal::open_with(dir, db, live, before_checkpoint, Sizes { segment: SEGMENT_BYTES, checkpoint: CHECKPOINT_BYTES })
+        Journal::open_with(dir, db, live, before_checkpoint, Sizes::DEFAULT)
     }
 
     fn open_with(
@@ -499,17 +503,11 @@ mod tests {
     use super::*;
     use std::sync::mpsc;
 
-    const SIZES: Sizes = Sizes { segment: SEGMENT_BYTES, checkpoint: CHECKPOINT_BYTES };
-
     fn open(dir: &Path, sizes: Sizes) -> (sled::Db, sled::Tree, Journal, usize) {
         let db = sled::Config::new().path(dir.join("db")).flush_every_ms(None).open().expect("sled");
         let live = db.open_tree("live").expect("tree");
         let (journal, replayed) = Journal::open_with(&dir.join("journal"), &db, &live, Arc::new(|| Ok(())), sizes).expect("journal");
         (db, live, journal, replayed)
-    }
-
-    fn durable(journal: &Journal) -> Result<(), String> {
-        journal.wait()
     }
 
     #[test]
@@ -554,7 +552,7 @@ mod tests {
     #[test]
     fn callbacks_run_in_order_after_the_fsync_that_covers_them() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (_db, _live, journal, _) = open(dir.path(), SIZES);
+        let (_db, _live, journal, _) = open(dir.path(), Sizes::DEFAULT);
         let (tx, rx) = mpsc::channel();
         for i in 0..1000u32 {
             journal.append(&i.to_be_bytes(), b"value");
@@ -573,13 +571,13 @@ mod tests {
     fn a_restart_replays_records_sled_never_flushed() {
         let dir = tempfile::tempdir().expect("tempdir");
         {
-            let (db, live, journal, replayed) = open(dir.path(), SIZES);
+            let (db, live, journal, replayed) = open(dir.path(), Sizes::DEFAULT);
             assert_eq!(replayed, 0);
             for i in 0..50u32 {
                 live.insert(i.to_be_bytes(), &b"x"[..]).expect("insert");
                 journal.append(&i.to_be_bytes(), b"x");
             }
-            durable(&journal).expect("durable");
+            journal.wait().expect("durable");
             // A crash: sled's in-memory writes are lost (dropping without a flush does not
             // lose them in sled 0.34, so the folder is copied as the disk holds it now).
             drop(journal);
@@ -589,7 +587,7 @@ mod tests {
                 std::fs::copy(&path, copy.join("journal").join(path.file_name().expect("name"))).expect("copy");
             }
             drop((db, live));
-            let (_db, live, journal, replayed) = open(&copy, SIZES);
+            let (_db, live, journal, replayed) = open(&copy, Sizes::DEFAULT);
             assert_eq!(replayed, 50);
             assert_eq!(live.len(), 50);
             assert_eq!(segments(&copy.join("journal")).expect("list").len(), 1, "old segments deleted, a new one started");
@@ -610,7 +608,7 @@ mod tests {
         for i in 0..400u32 {
             live.insert(i.to_be_bytes(), &[1u8; 100][..]).expect("insert");
             journal.append(&i.to_be_bytes(), &[1; 100]);
-            durable(&journal).expect("durable");
+            journal.wait().expect("durable");
             let found = segments(&journal_dir).expect("list");
             if let Some((_, path)) = found.iter().rev().nth(1).filter(|(n, _)| *n > 1) {
                 // The segment before the newest (being prepared) is the one in use.
@@ -654,7 +652,7 @@ mod tests {
             for i in 0..300u32 {
                 // Not in sled: only the journal has them.
                 journal.append(&i.to_be_bytes(), &[2; 100]);
-                durable(&journal).expect("durable");
+                journal.wait().expect("durable");
                 if i % 50 == 0 {
                     // Give the preparer time, so later records land in prepared segments.
                     std::thread::sleep(std::time::Duration::from_millis(50));
@@ -677,15 +675,15 @@ mod tests {
     #[test]
     fn a_stalled_fsync_is_counted_and_a_fast_one_is_not() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (_db, _live, journal, _) = open(dir.path(), SIZES);
+        let (_db, _live, journal, _) = open(dir.path(), Sizes::DEFAULT);
         journal.append(b"fast", b"1");
-        durable(&journal).expect("written");
+        journal.wait().expect("written");
         assert_eq!(journal.slow_flushes(), 0);
         journal.stall_next_write(SLOW_FSYNC.as_millis() as u64 + 20);
         journal.append(b"stalled", b"2");
-        durable(&journal).expect("written, late");
+        journal.wait().expect("written, late");
         journal.append(b"fast again", b"3");
-        durable(&journal).expect("written");
+        journal.wait().expect("written");
         assert_eq!(journal.slow_flushes(), 1);
     }
 
@@ -704,34 +702,34 @@ mod tests {
     #[test]
     fn after_a_failed_write_every_callback_gets_the_reason_until_reopened() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (db, live, journal, _) = open(dir.path(), SIZES);
+        let (db, live, journal, _) = open(dir.path(), Sizes::DEFAULT);
         journal.append(b"before", b"1");
-        durable(&journal).expect("a good disk");
+        journal.wait().expect("a good disk");
         journal.fail_next_write();
         journal.append(b"lost", b"2");
-        let first = durable(&journal).expect_err("the write failed");
+        let first = journal.wait().expect_err("the write failed");
         assert!(first.contains("could not be written") && first.contains("No space left"), "{first}");
         // The disk is fine again, but what the kernel dropped is unknown: nothing after the
         // failure is acknowledged, with or without records of its own.
         journal.append(b"after", b"3");
-        assert_eq!(durable(&journal).expect_err("still refused"), first);
-        assert_eq!(durable(&journal).expect_err("still refused"), first);
+        assert_eq!(journal.wait().expect_err("still refused"), first);
+        assert_eq!(journal.wait().expect_err("still refused"), first);
         drop(journal);
         drop(live);
         drop(db);
         // A restart replays what was durable, and takes writes again.
-        let (_db, live, journal, replayed) = open(dir.path(), SIZES);
+        let (_db, live, journal, replayed) = open(dir.path(), Sizes::DEFAULT);
         assert_eq!(replayed, 1, "only the record before the failure");
         assert!(live.get(b"before").expect("get").is_some());
         journal.append(b"next", b"4");
-        durable(&journal).expect("writes again after the restart");
+        journal.wait().expect("writes again after the restart");
     }
 
     #[test]
     fn a_disabled_journal_runs_callbacks_at_once() {
         let journal = Journal::disabled();
         journal.append(b"k", b"v");
-        durable(&journal).expect("ran");
+        journal.wait().expect("ran");
         assert_eq!(journal.flushes(), 0);
     }
 }
