@@ -20,10 +20,10 @@
 //! 0.9 vs 2.1 ms. When a segment is full the writer goes on in the next one; once
 //! [`CHECKPOINT_BYTES`] were written since the last checkpoint, a checkpoint thread writes
 //! every staged entry to sled, flushes sled (which then holds every record of the older
-//! segments) and deletes them. At open, every record of every segment is inserted into `live`
-//! again (inserting the same bytes twice changes nothing), up to the end of the records or the
-//! first one that is torn or fails its checksum (a crash in the middle of a write); then sled
-//! is flushed and the segments deleted.
+//! segments) and deletes them. At open, every record of every segment is handed to the store
+//! again ([`crate::live_log::Replay`]: it writes to `live` the entries sled does not hold yet),
+//! up to the end of the records or the first one that is torn or fails its checksum (a crash
+//! in the middle of a write); then sled is flushed and the segments deleted.
 //!
 //! Why not sled's `flush` for this: sled 0.34 writes its IO buffers through a thread pool that
 //! wakes all of its threads per buffer, and its flush is shared by every tree; measured at
@@ -189,17 +189,23 @@ impl Journal {
         Journal { inner: None, writer: Mutex::new(None) }
     }
 
-    /// Opens the journal in `dir` (created if missing): inserts every record found into
-    /// `live`, then — once sled holds them durably — deletes the old segments and starts the
-    /// writer on a new one. Returns the journal and how many records were replayed.
-    pub(crate) fn open(dir: &Path, db: &sled::Db, live: &sled::Tree, before_checkpoint: BeforeCheckpoint) -> std::io::Result<(Journal, usize)> {
-        Journal::open_with(dir, db, live, before_checkpoint, Sizes::DEFAULT)
+    /// Opens the journal in `dir` (created if missing): hands every record found to `replay`
+    /// (which writes it to sled), then — once sled holds them durably — deletes the old
+    /// segments and starts the writer on a new one. Returns the journal and how many records
+    /// were replayed.
+    pub(crate) fn open(
+        dir: &Path,
+        db: &sled::Db,
+        replay: &mut dyn FnMut(&[u8], &[u8]) -> sled::Result<()>,
+        before_checkpoint: BeforeCheckpoint,
+    ) -> std::io::Result<(Journal, usize)> {
+        Journal::open_with(dir, db, replay, before_checkpoint, Sizes::DEFAULT)
     }
 
     fn open_with(
         dir: &Path,
         db: &sled::Db,
-        live: &sled::Tree,
+        replay: &mut dyn FnMut(&[u8], &[u8]) -> sled::Result<()>,
         before_checkpoint: BeforeCheckpoint,
         sizes: Sizes,
     ) -> std::io::Result<(Journal, usize)> {
@@ -210,7 +216,7 @@ impl Journal {
             let bytes = std::fs::read(path)?;
             let (records, whole) = decode(&bytes);
             for (key, value) in &records {
-                live.insert(key, *value).map_err(std::io::Error::other)?;
+                replay(key, value).map_err(std::io::Error::other)?;
             }
             replayed += records.len();
             if !whole {
@@ -506,7 +512,8 @@ mod tests {
     fn open(dir: &Path, sizes: Sizes) -> (sled::Db, sled::Tree, Journal, usize) {
         let db = sled::Config::new().path(dir.join("db")).flush_every_ms(None).open().expect("sled");
         let live = db.open_tree("live").expect("tree");
-        let (journal, replayed) = Journal::open_with(&dir.join("journal"), &db, &live, Arc::new(|| Ok(())), sizes).expect("journal");
+        let mut replay = |k: &[u8], v: &[u8]| live.insert(k, v).map(|_| ());
+        let (journal, replayed) = Journal::open_with(&dir.join("journal"), &db, &mut replay, Arc::new(|| Ok(())), sizes).expect("journal");
         (db, live, journal, replayed)
     }
 

@@ -203,7 +203,8 @@ impl Store {
                 let weak = Arc::downgrade(&unsettled);
                 let settle_all: crate::journal::BeforeCheckpoint =
                     Arc::new(move || weak.upgrade().map_or(Ok(()), |u| u.settle_all().map_err(|e| e.to_string())));
-                let (journal, replayed) = Journal::open(dir, &db, &live, settle_all)
+                let mut replay = crate::live_log::Replay::new(&live);
+                let (journal, replayed) = Journal::open(dir, &db, &mut |k, v| replay.record(k, v), settle_all)
                     .map_err(|e| StoreError::Flush(format!("cannot open the live journal in `{}`: {e}", dir.display())))?;
                 if replayed > 0 {
                     tracing::info!("replayed {replayed} live call record(s) from the journal");
