@@ -40,7 +40,9 @@ pub(crate) struct BotEnv {
 
 /// The data of one call's store.
 pub(crate) struct CallState {
-    wasi: WasiCtx,
+    /// Built on the game's first use of WASI: most calls of a compiled game never use it (a
+    /// Rust game that does not print), and building one is a tenth of a fresh instance's cost.
+    wasi: Option<WasiCtx>,
     table: ResourceTable,
     pub(crate) game: Arc<Game>,
     pub(crate) store: Store,
@@ -71,12 +73,8 @@ const OUTPUT_CAP: usize = 16 << 10;
 
 impl CallState {
     pub(crate) fn new(game: Arc<Game>, store: Store, group: GroupKey, players: u32, mode: Mode) -> CallState {
-        let stdout = GuestOutput::new(OUTPUT_CAP);
-        let stderr = GuestOutput::new(OUTPUT_CAP);
-        // No preopened dirs, no env, no args, sockets denied: the game gets nothing.
-        let wasi = WasiCtx::builder().stdout(stdout.clone()).stderr(stderr.clone()).build();
         CallState {
-            wasi,
+            wasi: None,
             table: ResourceTable::new(),
             game,
             store,
@@ -86,8 +84,8 @@ impl CallState {
             writes: HashMap::new(),
             memory_refused: None,
             refusal_logged: false,
-            stdout,
-            stderr,
+            stdout: GuestOutput::new(OUTPUT_CAP),
+            stderr: GuestOutput::new(OUTPUT_CAP),
         }
     }
 
@@ -159,7 +157,10 @@ pub(crate) fn shorten(text: &str, max: usize) -> String {
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        let (stdout, stderr) = (&self.stdout, &self.stderr);
+        // No preopened dirs, no env, no args, sockets denied: the game gets nothing.
+        let ctx = self.wasi.get_or_insert_with(|| WasiCtx::builder().stdout(stdout.clone()).stderr(stderr.clone()).build());
+        WasiCtxView { ctx, table: &mut self.table }
     }
 }
 
