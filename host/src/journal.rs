@@ -102,6 +102,8 @@ struct State {
     flushes: u64,
     /// Of those, the ones slower than [`SLOW_FSYNC`].
     slow: u64,
+    /// Of those, the direct writes ([`Direct`]).
+    direct: u64,
 }
 
 impl Inner {
@@ -296,6 +298,12 @@ impl Journal {
         self.inner.as_ref().map_or(0, |i| i.state().slow)
     }
 
+    /// Direct writes so far.
+    #[cfg(test)]
+    fn direct_writes(&self) -> u64 {
+        self.inner.as_ref().map_or(0, |i| i.state().direct)
+    }
+
     /// Fsyncs the writer has run so far.
     pub(crate) fn flushes(&self) -> u64 {
         self.inner.as_ref().map_or(0, |i| i.state().flushes)
@@ -344,6 +352,59 @@ struct Segment {
     written: u64,
     /// Whether it was prepared (zeros written ahead); the first of a run is not.
     prepared: bool,
+    /// Whether `file` was opened for direct, synchronous writes ([`Direct`]).
+    direct: Option<Direct>,
+}
+
+/// Direct writes: `O_DIRECT | O_DSYNC`, whole blocks from an aligned buffer. One system call
+/// per batch instead of a `pwrite` and an `fdatasync`, and no page cache to write back:
+/// measured on this VM's disk (400-byte records, 2,000 each), p50 0.127–0.130 vs 0.138–0.170
+/// ms and 58–59 vs 67–76 µs of CPU per write. The block the records end in is written again,
+/// whole, with the next batch: the records already in it are the same bytes, so a torn write
+/// can only tear the new ones (which their checksum then ends).
+struct Direct {
+    /// The bytes of the block the records end in, up to their end.
+    tail: Vec<u8>,
+    /// Reused for each write: a block-aligned window of it is written.
+    scratch: Vec<u8>,
+}
+
+/// The unit of direct writes: offsets, lengths and buffer addresses are multiples of it.
+const BLOCK: usize = 4096;
+
+/// `file` (a prepared segment at `path`) opened again for direct writes, or None where the
+/// file system does not take them (tmpfs before Linux 6.6): then it is written as before.
+fn open_direct(path: &Path) -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    match OpenOptions::new().write(true).custom_flags(libc::O_DIRECT | libc::O_DSYNC).open(path) {
+        Ok(file) => Some(file),
+        Err(e) => {
+            tracing::debug!("journal segment {} cannot be written directly ({e}); writing through the page cache", path.display());
+            None
+        }
+    }
+}
+
+impl Direct {
+    /// Writes `bytes` at `written` with the block they start in, padded with zeros to whole
+    /// blocks; synchronous (`O_DSYNC`). Keeps the last partial block for the next write.
+    fn write(&mut self, file: &File, written: u64, bytes: &[u8]) -> std::io::Result<()> {
+        let start = written - written % BLOCK as u64;
+        let head = self.tail.len();
+        let total = head + bytes.len();
+        let padded = total.div_ceil(BLOCK) * BLOCK;
+        self.scratch.clear();
+        self.scratch.resize(padded + BLOCK, 0);
+        let at = self.scratch.as_ptr().align_offset(BLOCK);
+        let window = &mut self.scratch[at..at + padded];
+        window[..head].copy_from_slice(&self.tail);
+        window[head..total].copy_from_slice(bytes);
+        file.write_all_at(window, start)?;
+        let keep = total - total % BLOCK;
+        self.tail.clear();
+        self.tail.extend_from_slice(&window[keep..total]);
+        Ok(())
+    }
 }
 
 /// The next segment, being prepared on a thread of its own.
@@ -356,20 +417,30 @@ fn start_preparing(inner: &Arc<Inner>, number: u64) -> Option<Preparing> {
 }
 
 /// Writes `bytes` at the end of the segment's records and fdatasyncs them.
-#[cfg_attr(not(test), allow(unused_variables))]
-fn write_durably(inner: &Inner, segment: &Segment, bytes: &[u8]) -> std::io::Result<()> {
+fn write_durably(inner: &Inner, segment: &mut Segment, bytes: &[u8]) -> std::io::Result<()> {
     #[cfg(test)]
     if inner.fail_next_write.swap(false, std::sync::atomic::Ordering::Relaxed) {
         return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
     }
     #[cfg(test)]
     std::thread::sleep(Duration::from_millis(inner.stall_next_write_ms.swap(0, std::sync::atomic::Ordering::Relaxed)));
+    if let Some(direct) = &mut segment.direct {
+        match direct.write(&segment.file, segment.written, bytes) {
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                // The device wants another alignment: write this segment through the page cache.
+                tracing::warn!("journal segment {} cannot be written directly ({e}); writing through the page cache", segment.number);
+                segment.direct = None;
+                segment.file = OpenOptions::new().write(true).open(segment_path(&inner.dir, segment.number))?;
+            }
+            done => return done,
+        }
+    }
     segment.file.write_all_at(bytes, segment.written)?;
     segment.file.sync_data()
 }
 
 fn write_loop(inner: &Arc<Inner>, file: File, number: u64) {
-    let mut segment = Segment { number, file, written: 0, prepared: false };
+    let mut segment = Segment { number, file, written: 0, prepared: false, direct: None };
     let mut next = start_preparing(inner, number + 1);
     let mut since_checkpoint = 0u64;
     let mut spare = Vec::new();
@@ -390,12 +461,13 @@ fn write_loop(inner: &Arc<Inner>, file: File, number: u64) {
         let result = match failed {
             Some(reason) => Err(reason),
             None if bytes.is_empty() => Ok(()),
-            None => write_durably(inner, &segment, &bytes).map_err(|e| format!("the live journal could not be written to disk: {e}")),
+            None => write_durably(inner, &mut segment, &bytes).map_err(|e| format!("the live journal could not be written to disk: {e}")),
         };
         let slow = !bytes.is_empty() && stalls.note(started.elapsed());
         {
             let mut state = inner.state();
             state.flushes += u64::from(!bytes.is_empty());
+            state.direct += u64::from(!bytes.is_empty() && segment.direct.is_some());
             state.slow += u64::from(slow);
             if let Err(reason) = &result {
                 if state.failed.is_none() {
@@ -430,7 +502,12 @@ fn write_loop(inner: &Arc<Inner>, file: File, number: u64) {
         };
         match opened {
             Ok((file, prepared)) => {
-                segment = Segment { number, file, written: 0, prepared };
+                let direct = if prepared { open_direct(&segment_path(&inner.dir, number)) } else { None };
+                let (file, direct) = match direct {
+                    Some(d) => (d, Some(Direct { tail: Vec::with_capacity(BLOCK), scratch: Vec::new() })),
+                    None => (file, None),
+                };
+                segment = Segment { number, file, written: 0, prepared, direct };
                 next = start_preparing(inner, number + 1);
                 if since_checkpoint >= inner.sizes.checkpoint {
                     since_checkpoint = 0;
@@ -667,6 +744,8 @@ mod tests {
             }
             let found = segments(&journal_dir).expect("list");
             assert!(found.len() >= 4, "several segments: {found:?}");
+            // Prepared segments are written directly, records crossing their blocks' ends.
+            assert!(journal.direct_writes() > 200, "{} direct writes", journal.direct_writes());
             std::fs::create_dir_all(copy.join("journal")).expect("mkdir");
             for (_, path) in found {
                 std::fs::copy(&path, copy.join("journal").join(path.file_name().expect("name"))).expect("copy");
