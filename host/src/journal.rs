@@ -69,6 +69,9 @@ struct Inner {
     state: Mutex<State>,
     wake: Condvar,
     sizes: Sizes,
+    /// The checkpoint thread last started: one at a time, joined when the journal is dropped
+    /// (it holds sled, which a store opened again in the same process must be able to lock).
+    checkpointing: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Tests: the next write fails as a full or failing disk would make it.
     #[cfg(test)]
     fail_next_write: std::sync::atomic::AtomicBool,
@@ -237,6 +240,7 @@ impl Journal {
             state: Mutex::new(State::default()),
             wake: Condvar::new(),
             sizes,
+            checkpointing: Mutex::new(None),
             #[cfg(test)]
             fail_next_write: std::sync::atomic::AtomicBool::new(false),
             #[cfg(test)]
@@ -318,6 +322,11 @@ impl Drop for Journal {
         }
         if let Some(writer) = self.writer.get_mut().unwrap_or_else(PoisonError::into_inner).take() {
             let _ = writer.join();
+        }
+        if let Some(inner) = &self.inner
+            && let Some(checkpoint) = inner.checkpointing.lock().unwrap_or_else(PoisonError::into_inner).take()
+        {
+            let _ = checkpoint.join();
         }
     }
 }
@@ -509,9 +518,8 @@ fn write_loop(inner: &Arc<Inner>, file: File, number: u64) {
                 };
                 segment = Segment { number, file, written: 0, prepared, direct };
                 next = start_preparing(inner, number + 1);
-                if since_checkpoint >= inner.sizes.checkpoint {
+                if since_checkpoint >= inner.sizes.checkpoint && checkpoint(inner, number) {
                     since_checkpoint = 0;
-                    checkpoint(inner, number);
                 }
             }
             Err(e) => tracing::warn!("could not start a new journal segment ({e}); the current one grows"),
@@ -555,8 +563,13 @@ impl Stalls {
 }
 
 /// Writes staged entries to sled, flushes it and deletes the segments before `current`, on a
-/// thread of its own: after that sled holds every record of those segments durably.
-fn checkpoint(inner: &Arc<Inner>, current: u64) {
+/// thread of its own: after that sled holds every record of those segments durably. Returns
+/// false when the previous checkpoint is still running (the next segment tries again).
+fn checkpoint(inner: &Arc<Inner>, current: u64) -> bool {
+    let mut running = inner.checkpointing.lock().unwrap_or_else(PoisonError::into_inner);
+    if running.as_ref().is_some_and(|t| !t.is_finished()) {
+        return false;
+    }
     let inner = inner.clone();
     let spawned = std::thread::Builder::new().name("stoa-checkpoint".into()).spawn(move || {
         if let Err(e) = (inner.before_checkpoint)() {
@@ -576,8 +589,17 @@ fn checkpoint(inner: &Arc<Inner>, current: u64) {
             Err(e) => tracing::warn!("checkpoint: cannot list the journal: {e}"),
         }
     });
-    if let Err(e) = spawned {
-        tracing::warn!("checkpoint: cannot start its thread ({e}); the journal keeps its segments");
+    match spawned {
+        Ok(thread) => {
+            if let Some(done) = running.replace(thread) {
+                let _ = done.join();
+            }
+            true
+        }
+        Err(e) => {
+            tracing::warn!("checkpoint: cannot start its thread ({e}); the journal keeps its segments");
+            false
+        }
     }
 }
 
