@@ -146,6 +146,7 @@ async fn serve(live: Live, mut socket: WebSocket) {
     let Live { state, game, participant, page, actor, frames, mut outgoing } = live;
     let code = participant.code.clone();
     let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
+    let mut seen = None;
     loop {
         tokio::select! {
             incoming = socket.recv() => {
@@ -162,7 +163,7 @@ async fn serve(live: Live, mut socket: WebSocket) {
                     Some(Ok(Message::Close(_)) | Err(_)) | None => break,
                 };
                 state.monitor.update(&code, |a| a.sent += 1);
-                match check(&state, &game, &participant, &page, text.as_str()) {
+                match check(&state, &game, &participant, &page, text.as_str(), &mut seen) {
                     Ok(()) => {
                         // At most IN_FLIGHT calls per socket: past that the socket is not read
                         // until one is answered (TCP pushes back on the client).
@@ -229,15 +230,22 @@ pub fn check_frame(text: &str, frame_bytes: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// Why a client frame is refused, or Ok.
-fn check(state: &AppState, game: &Game, connected: &Participant, page: &str, text: &str) -> Result<(), String> {
+/// Why a client frame is refused, or Ok. `seen`: the participant as last read by this socket.
+fn check(
+    state: &AppState,
+    game: &Game,
+    connected: &Participant,
+    page: &str,
+    text: &str,
+    seen: &mut Option<(u64, Participant)>,
+) -> Result<(), String> {
     // Every frame, good or bad, takes a token: a flood of garbage is limited like any other.
     if !state.monitor.take_token(&connected.code, state.config.rate_per_second, state.config.rate_burst) {
         return Err(format!("too many messages: the limit is {} per second", state.config.rate_per_second));
     }
     state.hosting.take_live(game.name())?;
     check_frame(text, state.config.frame_bytes)?;
-    let now = match state.store.participant(&connected.code) {
+    let now = match state.store.participant_since(&connected.code, seen) {
         Ok(Some(p)) => p,
         Ok(None) => return Err("unknown participant".into()),
         Err(e) => return Err(e.to_string()),
