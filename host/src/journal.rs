@@ -609,7 +609,17 @@ mod tests {
     use std::sync::mpsc;
 
     fn open(dir: &Path, sizes: Sizes) -> (sled::Db, sled::Tree, Journal, usize) {
-        let db = sled::Config::new().path(dir.join("db")).flush_every_ms(None).open().expect("sled");
+        // sled's IO threads may hold a dropped database's lock for a moment.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let db = loop {
+            match sled::Config::new().path(dir.join("db")).flush_every_ms(None).open() {
+                Ok(db) => break db,
+                Err(e) if std::time::Instant::now() < deadline && e.to_string().contains("lock") => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => panic!("sled: {e}"),
+            }
+        };
         let live = db.open_tree("live").expect("tree");
         let mut replay = |k: &[u8], v: &[u8]| live.insert(k, v).map(|_| ());
         let (journal, replayed) = Journal::open_with(&dir.join("journal"), &db, &mut replay, Arc::new(|| Ok(())), sizes).expect("journal");
@@ -689,14 +699,18 @@ mod tests {
             drop(journal);
             let copy = dir.path().join("copy");
             std::fs::create_dir_all(copy.join("journal")).expect("mkdir");
-            for (_, path) in segments(&dir.path().join("journal")).expect("list") {
+            let mut copied = 0;
+            for (n, path) in segments(&dir.path().join("journal")).expect("list") {
                 std::fs::copy(&path, copy.join("journal").join(path.file_name().expect("name"))).expect("copy");
+                copied = n;
             }
             drop((db, live));
             let (_db, live, journal, replayed) = open(&copy, Sizes::DEFAULT);
             assert_eq!(replayed, 50);
             assert_eq!(live.len(), 50);
-            assert_eq!(segments(&copy.join("journal")).expect("list").len(), 1, "old segments deleted, a new one started");
+            // The old segments deleted, a new one started (and the one after it, maybe, prepared).
+            let left = segments(&copy.join("journal")).expect("list");
+            assert!(!left.is_empty() && left.iter().all(|(n, _)| *n > copied), "{left:?} after {copied}");
             drop(journal);
         }
     }
