@@ -116,6 +116,13 @@ fn load_drives_the_echo_ceiling() {
     check_answered(&r, 200);
     assert_eq!(r["frames"], 200, "an echo server answers each frame once: {r}");
     assert_eq!(r["target"], "echo");
+    // Without --quiet, a progress line each second, with the slowest reply of that second.
+    let out = load(&["--echo", "--url", &echo.url, "--participants", "4", "--rate", "400", "--seconds", "2.5", "--json"]);
+    check_answered(&report(&out), 1000);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("answered") && l.contains("/s, slowest ")).collect();
+    assert!(lines.len() >= 2, "progress lines: {stderr}");
+    assert!(lines.iter().all(|l| l.contains(" ms), frames ")), "{stderr}");
 }
 
 #[test]

@@ -184,6 +184,8 @@ struct Shared {
     answered: AtomicU64,
     frames: AtomicU64,
     errors: AtomicU64,
+    /// The slowest reply since the last progress line, µs (where in a run a stall came).
+    slowest_us: AtomicU64,
     /// Sending stops (count or time reached).
     stop_sending: AtomicBool,
 }
@@ -526,7 +528,9 @@ async fn drive(ws: Ws, mode: Mode, template: &str, shared: &Shared, s: Schedule,
                 Some(i) => {
                     if let Some((_, at)) = pending.remove(i) {
                         let now = Instant::now();
-                        out.latencies_us.push(micros(now.saturating_duration_since(at)));
+                        let took = micros(now.saturating_duration_since(at));
+                        out.latencies_us.push(took);
+                        shared.slowest_us.fetch_max(u64::from(took), Ordering::Relaxed);
                         out.last_reply = Some(now);
                         shared.answered.fetch_add(1, Ordering::Relaxed);
                     }
@@ -618,11 +622,12 @@ async fn progress_loop(shared: Arc<Shared>, start: Instant) {
         tick.tick().await;
         let answered = shared.answered.load(Ordering::Relaxed);
         eprintln!(
-            "  {:>5.1} s: sent {}, answered {} ({}/s), frames {}, errors {}",
+            "  {:>5.1} s: sent {}, answered {} ({}/s, slowest {:.1} ms), frames {}, errors {}",
             start.elapsed().as_secs_f64(),
             shared.sent.load(Ordering::Relaxed),
             answered,
             answered - last,
+            shared.slowest_us.swap(0, Ordering::Relaxed) as f64 / 1e3,
             shared.frames.load(Ordering::Relaxed),
             shared.errors.load(Ordering::Relaxed),
         );
