@@ -39,6 +39,9 @@ use std::time::{Duration, Instant};
 /// the reason it cannot be). It must not block.
 pub(crate) type Done = Box<dyn FnOnce(Result<(), &str>) + Send>;
 
+/// Given each record found at open, to write it to sled.
+pub(crate) type ReplayRecord<'a> = dyn FnMut(&[u8], &[u8]) -> sled::Result<()> + 'a;
+
 /// Run by a checkpoint before it flushes sled: writes to sled whatever of the journal's
 /// records is still only in memory.
 pub(crate) type BeforeCheckpoint = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
@@ -201,7 +204,7 @@ impl Journal {
     pub(crate) fn open(
         dir: &Path,
         db: &sled::Db,
-        replay: &mut dyn FnMut(&[u8], &[u8]) -> sled::Result<()>,
+        replay: &mut ReplayRecord,
         before_checkpoint: BeforeCheckpoint,
     ) -> std::io::Result<(Journal, usize)> {
         Journal::open_with(dir, db, replay, before_checkpoint, Sizes::DEFAULT)
@@ -210,7 +213,7 @@ impl Journal {
     fn open_with(
         dir: &Path,
         db: &sled::Db,
-        replay: &mut dyn FnMut(&[u8], &[u8]) -> sled::Result<()>,
+        replay: &mut ReplayRecord,
         before_checkpoint: BeforeCheckpoint,
         sizes: Sizes,
     ) -> std::io::Result<(Journal, usize)> {

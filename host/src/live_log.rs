@@ -380,13 +380,13 @@ impl<'a> Replay<'a> {
                 return Ok(());
             }
             // The first value at or after this call in the group: a run holding it, if any.
-            if let Some((k, v)) = self.live.range(key..=keyed(prefix, u64::MAX).as_slice()).next().transpose()? {
-                if let (Some(last), Some(n)) = (call_of(&k), run_length(&v)) {
-                    let run = (last.saturating_sub(n - 1), last);
-                    self.found.insert(prefix.to_vec(), run);
-                    if held(&run) {
-                        return Ok(());
-                    }
+            if let Some((k, v)) = self.live.range(key..=keyed(prefix, u64::MAX).as_slice()).next().transpose()?
+                && let (Some(last), Some(n @ 1..)) = (call_of(&k), run_length(&v))
+            {
+                let run = (last.saturating_sub(n - 1), last);
+                self.found.insert(prefix.to_vec(), run);
+                if held(&run) {
+                    return Ok(());
                 }
             }
         }
@@ -785,8 +785,11 @@ mod tests {
         assert_eq!(store.calls(&key).expect("calls").len(), 1);
     }
 
+    /// Journal records: keys and values.
+    type Records = Vec<(Vec<u8>, Vec<u8>)>;
+
     /// The `live` value of calls `first..=last`, as a group settles them, and their journal records.
-    fn run_and_records(key: &GroupKey, first: u64, last: u64) -> (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>) {
+    fn run_and_records(key: &GroupKey, first: u64, last: u64) -> (Vec<u8>, Records) {
         let mut group = Group { key: key.clone(), players: 1, next_seq: first, next_call: first };
         let mut entries = Vec::new();
         for n in first..=last {
@@ -829,6 +832,12 @@ mod tests {
         for (k, v) in &journal {
             replay.record(k, v).expect("replay");
         }
+        // A value of no entries (never written, but sled's bytes are not ours to trust) is no run.
+        let other = GroupKey { session: "s1".into(), round: 1, group: 2 };
+        store.live.insert(keyed(&other.prefix(b'C'), 5), &b"[]"[..]).expect("insert");
+        let (_, other_records) = run_and_records(&other, 3, 3);
+        replay.record(&other_records[0].0, &other_records[0].1).expect("replay");
+        assert!(store.live.get(&other_records[0].0).expect("get").is_some());
         // Records of another group, and older ones of this group already in a run, change nothing.
         for (k, v) in &earlier_records[..3] {
             replay.record(k, v).expect("replay");
