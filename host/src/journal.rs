@@ -3,9 +3,9 @@
 //! A live call's commit record (its `C` entry in the `live` tree, see [`crate::live_log`]) is
 //! appended here; it reaches sled later, with the group's field values, on the store's settler
 //! thread (no live call waits for sled, whose writes wait for a busy disk). One writer thread
-//! writes what was appended and
-//! fdatasyncs it — one `write` and one fsync for every record appended while the previous fsync
-//! ran — then runs the callbacks waiting for those records ([`Journal::after`]). The caller
+//! writes what was appended durably — one synchronous direct write (see [`Direct`]), or a
+//! `write` and an fdatasync, for every record appended while the previous write ran — then
+//! runs the callbacks waiting for those records ([`Journal::after`]). The caller
 //! never waits: a group's actor hands its batch over and goes on with the next, and its
 //! messages are routed by the callback once they are on disk. sled's own log is then written
 //! in the background (its flusher, every 500 ms) and made durable at checkpoints.
