@@ -428,7 +428,8 @@ fn start_preparing(inner: &Arc<Inner>, number: u64) -> Option<Preparing> {
     spawned.map_err(|e| tracing::warn!("cannot start preparing journal segment {number} ({e}); it will grow as written")).ok()
 }
 
-/// Writes `bytes` at the end of the segment's records and fdatasyncs them.
+/// Writes `bytes` at the end of the segment's records durably: one synchronous direct write
+/// ([`Direct`]), or a write and an fdatasync.
 fn write_durably(inner: &Inner, segment: &mut Segment, bytes: &[u8]) -> std::io::Result<()> {
     #[cfg(test)]
     if inner.fail_next_write.swap(false, std::sync::atomic::Ordering::Relaxed) {
@@ -629,6 +630,18 @@ mod tests {
         (db, live, journal, replayed)
     }
 
+    /// Copies the journal segments of the data folder `from` into `to` as the disk holds them
+    /// now (what a crash would leave); returns the last segment's number.
+    fn copy_segments(from: &Path, to: &Path) -> u64 {
+        std::fs::create_dir_all(to.join("journal")).expect("mkdir");
+        let mut last = 0;
+        for (n, path) in segments(&from.join("journal")).expect("list") {
+            std::fs::copy(&path, to.join("journal").join(path.file_name().expect("name"))).expect("copy");
+            last = n;
+        }
+        last
+    }
+
     #[test]
     fn records_round_trip_and_a_torn_or_corrupt_tail_ends_the_replay() {
         let mut bytes = Vec::new();
@@ -701,12 +714,7 @@ mod tests {
             // lose them in sled 0.34, so the folder is copied as the disk holds it now).
             drop(journal);
             let copy = dir.path().join("copy");
-            std::fs::create_dir_all(copy.join("journal")).expect("mkdir");
-            let mut copied = 0;
-            for (n, path) in segments(&dir.path().join("journal")).expect("list") {
-                std::fs::copy(&path, copy.join("journal").join(path.file_name().expect("name"))).expect("copy");
-                copied = n;
-            }
+            let copied = copy_segments(dir.path(), &copy);
             drop((db, live));
             let (_db, live, journal, replayed) = open(&copy, Sizes::DEFAULT);
             assert_eq!(replayed, 50);
@@ -785,10 +793,7 @@ mod tests {
             assert!(found.len() >= 4, "several segments: {found:?}");
             // Prepared segments are written directly, records crossing their blocks' ends.
             assert!(journal.direct_writes() > 200, "{} direct writes", journal.direct_writes());
-            std::fs::create_dir_all(copy.join("journal")).expect("mkdir");
-            for (_, path) in found {
-                std::fs::copy(&path, copy.join("journal").join(path.file_name().expect("name"))).expect("copy");
-            }
+            copy_segments(dir.path(), &copy);
             drop((journal, db));
         }
         let (_db, live, journal, replayed) = open(&copy, sizes);

@@ -541,15 +541,16 @@ impl Store {
             if last <= marker {
                 continue;
             }
-            for entry in entries_of(&k, &v)? {
-                if entry.call > marker && entry.error.is_none() {
-                    let key = GroupKey::from_body(body).ok_or_else(|| StoreError::Corrupt {
-                        key: String::from_utf8_lossy(&k).into_owned(),
-                        reason: "malformed group key".into(),
-                    })?;
-                    self.materialize(&key, &entry)?;
-                    applied += 1;
-                }
+            let entries = entries_of(&k, &v)?;
+            let mut due = entries.iter().filter(|e| e.call > marker && e.error.is_none()).peekable();
+            if due.peek().is_none() {
+                continue;
+            }
+            let key = GroupKey::from_body(body)
+                .ok_or_else(|| StoreError::Corrupt { key: String::from_utf8_lossy(&k).into_owned(), reason: "malformed group key".into() })?;
+            for entry in due {
+                self.materialize(&key, entry)?;
+                applied += 1;
             }
         }
         Ok(applied)
