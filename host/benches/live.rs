@@ -10,6 +10,11 @@
 //! the same rate, with the disk's own fdatasync latency measured just before and after), and
 //! 10,002 idle connected participants (server RSS).
 //!
+//! Every run first sends for `STOA_LIVE_WARMUP` seconds (default 1) whose messages are left
+//! out of its figures: a server just started sets up what its first calls need (runner
+//! threads, instance slots, its caches) once; the open-loop rows show that warm-up's p99 and
+//! max apart.
+//!
 //! `STOA_LIVE_SECONDS` (default 3) is the sending time of each run; `STOA_LIVE_GAMES`
 //! (default `auction,auction-python`) the games; `STOA_LIVE_IDLE` (default 10002) the idle
 //! participants (0: skip).
@@ -31,6 +36,7 @@ const OPEN_RUNS: usize = 3;
 
 fn main() {
     let seconds: f64 = env_or("STOA_LIVE_SECONDS", 3.0);
+    let warmup: f64 = env_or("STOA_LIVE_WARMUP", 1.0);
     let games: Vec<String> = std::env::var("STOA_LIVE_GAMES")
         .unwrap_or_else(|_| "auction,auction-python".into())
         .split(',')
@@ -48,6 +54,7 @@ fn main() {
         messages: 10_000_000,
         duration: Duration::from_secs_f64(seconds),
         drain: Duration::from_secs(10),
+        warmup: Duration::from_secs_f64(warmup),
         allow_hosts: vec![],
         server_pid: Some(pid),
         progress: false,
@@ -55,7 +62,7 @@ fn main() {
 
     println!("\n## Live: `stoa serve` and `stoa echo` driven by `stoa load` on this machine\n");
     println!("Saturation, one message in flight per participant, `{{\"bid\": n}}` with n rising (every bid a new");
-    println!("maximum unless overtaken), {seconds} s per run; durable commits on. Open files: {fds}.\n");
+    println!("maximum unless overtaken), {seconds} s per run after {warmup} s of warm-up (left out); durable commits on. Open files: {fds}.\n");
 
     let echo = Server::echo();
     let mut ceilings = Vec::new();
@@ -119,9 +126,9 @@ fn main() {
         // swings by 10x from run to run, so each share runs OPEN_RUNS times (a fresh server
         // each), and the echo server at the same rate shows what the machine itself allowed
         // at that moment.
-        println!("\nOpen loop: 1,002 participants, at a fixed share of the rate the auction saturated at above ({:.0} msg/s), {OPEN_RUNS} runs of the auction (a fresh server each) and one of the echo server at the same rate; latency from the scheduled send, which includes the client's own send lag\n", sat.messages_per_second);
-        println!("| share | server | msgs/s | p50 ms | p90 ms | p99 ms | max ms | server CPU | client CPU | client send lag p99 ms | errors | unanswered |");
-        println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+        println!("\nOpen loop: 1,002 participants, at a fixed share of the rate the auction saturated at above ({:.0} msg/s), {OPEN_RUNS} runs of the auction (a fresh server each) and one of the echo server at the same rate; latency from the scheduled send, which includes the client's own send lag; the warm-up's messages (the first {warmup} s of each run) apart\n", sat.messages_per_second);
+        println!("| share | server | msgs/s | p50 ms | p90 ms | p99 ms | max ms | server CPU | client CPU | client send lag p99 ms | errors | unanswered | warm-up p99 ms | warm-up max ms |");
+        println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         let mut summary = Vec::new();
         let disk_before = disk_probe(DISK_PROBE);
         for (share, label) in [(0.5, "half"), (0.25, "quarter")] {
@@ -219,8 +226,9 @@ fn disk_probe(length: Duration) -> String {
 fn open_row(share: &str, server: &str, r: &Report) {
     let l = &r.latency;
     let lag = r.send_lag.as_ref().map_or(0.0, |g| g.p99_ms);
+    let warm = r.warmup.as_ref().map_or("- | -".to_string(), |w| format!("{:.2} | {:.2}", w.latency.p99_ms, w.latency.max_ms));
     println!(
-        "| {share} | {server} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.2} | {lag:.2} | {} | {} |",
+        "| {share} | {server} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.2} | {lag:.2} | {} | {} | {warm} |",
         r.messages_per_second, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, cpu(r), r.client_cpu_cores, r.errors, r.unanswered
     );
 }

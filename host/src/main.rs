@@ -132,6 +132,9 @@ struct LoadArgs {
     /// Longest wait for replies after the last send, seconds.
     #[arg(long, default_value_t = 5.0)]
     drain: f64,
+    /// Send this many seconds first, reported apart (a server just started sets up what its first calls need).
+    #[arg(long, default_value_t = 0.0, conflicts_with = "idle")]
+    warmup: f64,
     /// A non-loopback host you mean to load (repeatable).
     #[arg(long)]
     allow_host: Vec<String>,
@@ -335,8 +338,8 @@ fn load(a: LoadArgs) -> anyhow::Result<ExitCode> {
         (None, None) if a.window == 0 => anyhow::bail!("--window must be at least 1"),
         (None, None) => Mode::Saturation { window: a.window },
     };
-    if !(a.seconds > 0.0 && a.drain >= 0.0) {
-        anyhow::bail!("--seconds must be positive and --drain not negative");
+    if !(a.seconds > 0.0 && a.drain >= 0.0 && a.warmup >= 0.0) || [a.seconds, a.drain, a.warmup].iter().any(|s| !s.is_finite()) {
+        anyhow::bail!("--seconds must be positive, --drain and --warmup not negative (seconds)");
     }
     let target = if a.echo {
         Target::Echo { participants: a.participants }
@@ -362,6 +365,7 @@ fn load(a: LoadArgs) -> anyhow::Result<ExitCode> {
         messages: a.messages,
         duration: std::time::Duration::from_secs_f64(a.seconds),
         drain: std::time::Duration::from_secs_f64(a.drain),
+        warmup: std::time::Duration::from_secs_f64(a.warmup),
         allow_hosts: a.allow_host.clone(),
         server_pid: a.server_pid,
         progress: !a.quiet,

@@ -123,6 +123,18 @@ fn load_drives_the_echo_ceiling() {
     let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("answered") && l.contains("/s, slowest ")).collect();
     assert!(lines.len() >= 2, "progress lines: {stderr}");
     assert!(lines.iter().all(|l| l.contains(" ms), frames ")), "{stderr}");
+
+    // A warm-up: the messages due in its first 0.5 s (200 at 400/s) are reported apart, the
+    // 400 due in the second after it are the run's figures.
+    let out = load(&["--echo", "--url", &echo.url, "--participants", "4", "--rate", "400", "--warmup", "0.5", "--seconds", "1", "--json", "--quiet"]);
+    let r = report(&out);
+    check_answered(&r, 400);
+    let w = &r["warmup"];
+    assert_eq!((w["answered"].as_u64(), w["seconds"].as_f64()), (Some(200), Some(0.5)), "{r}");
+    assert!(w["latency"]["max_ms"].as_f64().is_some_and(|m| m > 0.0), "{r}");
+    assert!(r["seconds"].as_f64().is_some_and(|s| (0.9..1.4).contains(&s)), "the measured part is the second after the warm-up: {r}");
+    let out = load(&["--echo", "--url", &echo.url, "--warmup=-1", "--quiet"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--warmup"), "a negative warm-up is refused");
 }
 
 #[test]

@@ -14,7 +14,10 @@
 //! - Idle: participants connect and stay silent for `hold` seconds (memory per connection).
 //!
 //! Every run is bounded by a message count and a duration, then waits at most `drain` for
-//! replies still due; what is still unanswered is counted. Only loopback hosts are accepted
+//! replies still due; what is still unanswered is counted. A run may start with a warm-up
+//! (`warmup`): the same load, whose messages are reported apart ([`WarmUp`]) — a server just
+//! started pays once for what its first calls set up, and a steady-state figure should
+//! neither hide that nor be set by it. Only loopback hosts are accepted
 //! unless the caller names the host in `allow_hosts`.
 //!
 //! - `http`: the few HTTP requests before the sockets open.
@@ -70,8 +73,10 @@ pub struct Config {
     pub payload: String,
     /// Most messages sent in all.
     pub messages: u64,
-    /// Longest time messages are sent.
+    /// Longest time messages are sent after the warm-up.
     pub duration: Duration,
+    /// Sending time before the measured part: the same load, reported apart.
+    pub warmup: Duration,
     /// Longest wait for replies after the last send.
     pub drain: Duration,
     /// Hosts other than loopback the user allows.
@@ -127,6 +132,18 @@ pub struct Report {
     pub server_rss_bytes: Option<u64>,
     /// This client's own CPU over the run, in cores.
     pub client_cpu_cores: f64,
+    /// The warm-up's messages, when the run had one (the figures above leave them out).
+    #[serde(default)]
+    pub warmup: Option<WarmUp>,
+}
+
+/// The messages of a run's warm-up (timed from a send, or its scheduled instant, before the
+/// measured part began): how many were answered and their latency.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct WarmUp {
+    pub seconds: f64,
+    pub answered: u64,
+    pub latency: Latency,
 }
 
 /// Runs `config` on a new tokio runtime and returns its report.
@@ -181,6 +198,8 @@ pub fn checked_addr(url: &str, allow: &[String]) -> anyhow::Result<String> {
 struct Shared {
     next: AtomicU64,
     sent: AtomicU64,
+    /// Of those, sent (or due) during the warm-up.
+    warmup_sent: AtomicU64,
     answered: AtomicU64,
     frames: AtomicU64,
     errors: AtomicU64,
@@ -194,6 +213,8 @@ struct Shared {
 #[derive(Default)]
 struct ConnResult {
     latencies_us: Vec<u32>,
+    /// Latencies of the warm-up's messages.
+    warmup_us: Vec<u32>,
     /// Fixed rate: each send's lag behind its scheduled instant.
     lags_us: Vec<u32>,
     unanswered: u64,
@@ -230,16 +251,23 @@ async fn run_async(config: &Config) -> anyhow::Result<Report> {
     let connect_seconds = connect_start.elapsed().as_secs_f64();
 
     let shared = Arc::new(Shared::default());
-    let cpu0 = (config.server_pid.map(process_cpu_seconds), process_cpu_seconds(std::process::id()));
     let start = Instant::now();
-    let send_until = start + config.duration;
+    // The measured part; CPU is read when it begins. (Idle connections have no warm-up.)
+    let warmup = if matches!(config.mode, Mode::Idle { .. }) { Duration::ZERO } else { config.warmup };
+    let measure_from = start + warmup;
+    let send_until = measure_from + config.duration;
+    let server_pid = config.server_pid;
+    let cpu0 = tokio::spawn(async move {
+        tokio::time::sleep_until(measure_from.into()).await;
+        (server_pid.map(process_cpu_seconds), process_cpu_seconds(std::process::id()))
+    });
     let progress = config.progress.then(|| tokio::spawn(progress_loop(shared.clone(), start)));
     let mut tasks = Vec::with_capacity(sockets.len());
     let mut ticks = Vec::new();
     for ws in sockets {
         let (shared, template) = (shared.clone(), config.payload.clone());
         let (mode, messages, drain) = (config.mode, config.messages, config.drain);
-        let schedule = Schedule { start, send_until, messages, drain };
+        let schedule = Schedule { start, measure_from, send_until, messages, drain };
         let due = match mode {
             Mode::Rate { .. } => {
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -267,12 +295,14 @@ async fn run_async(config: &Config) -> anyhow::Result<Report> {
     if let Some(p) = pacer {
         let _ = p.join();
     }
-    let end = results.iter().filter_map(|r| r.last_reply).max().unwrap_or(start).max(match config.mode {
+    // Sending ends after the warm-up does, so the reading has been taken (or is due now).
+    let cpu0 = cpu0.await.context("the CPU reading task failed")?;
+    let end = results.iter().filter_map(|r| r.last_reply).max().unwrap_or(measure_from).max(match config.mode {
         Mode::Idle { .. } => Instant::now(),
-        _ => start,
+        _ => measure_from,
     });
-    let wall = Instant::now().duration_since(start).as_secs_f64();
-    let seconds = end.duration_since(start).as_secs_f64().max(1e-9);
+    let wall = Instant::now().saturating_duration_since(measure_from).as_secs_f64().max(1e-9);
+    let seconds = end.saturating_duration_since(measure_from).as_secs_f64().max(1e-9);
     let server_cpu_cores = match (config.server_pid, cpu0.0) {
         (Some(pid), Some(Some(before))) => process_cpu_seconds(pid).map(|after| (after - before) / wall),
         _ => None,
@@ -285,6 +315,13 @@ async fn run_async(config: &Config) -> anyhow::Result<Report> {
     latencies.sort_unstable();
     let mut lags: Vec<u32> = results.iter().flat_map(|r| r.lags_us.iter().copied()).collect();
     lags.sort_unstable();
+    let mut warm: Vec<u32> = results.iter().flat_map(|r| r.warmup_us.iter().copied()).collect();
+    warm.sort_unstable();
+    let warmup = (!warmup.is_zero()).then(|| WarmUp {
+        seconds: warmup.as_secs_f64(),
+        answered: warm.len() as u64,
+        latency: Latency::of(&warm),
+    });
     let answered = latencies.len() as u64;
     let frames = shared.frames.load(Ordering::Relaxed);
     let mode = match config.mode {
@@ -298,7 +335,7 @@ async fn run_async(config: &Config) -> anyhow::Result<Report> {
         participants: n,
         connect_seconds,
         seconds,
-        sent: shared.sent.load(Ordering::Relaxed),
+        sent: shared.sent.load(Ordering::Relaxed) - shared.warmup_sent.load(Ordering::Relaxed),
         answered,
         messages_per_second: answered as f64 / seconds,
         frames,
@@ -311,6 +348,7 @@ async fn run_async(config: &Config) -> anyhow::Result<Report> {
         server_cpu_cores,
         server_rss_bytes: config.server_pid.and_then(process_rss_bytes),
         client_cpu_cores,
+        warmup,
     })
 }
 
@@ -422,6 +460,8 @@ fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
 #[derive(Clone, Copy)]
 struct Schedule {
     start: Instant,
+    /// The end of the warm-up: messages timed from before it are reported apart.
+    measure_from: Instant,
     send_until: Instant,
     messages: u64,
     drain: Duration,
@@ -483,7 +523,9 @@ async fn drive(ws: Ws, mode: Mode, template: &str, shared: &Shared, s: Schedule,
                 // A message due now, timed from its scheduled instant.
                 let sent = match tick {
                     Some(fixed) => {
-                        out.lags_us.push(micros(fixed.1.elapsed()));
+                        if fixed.1 >= s.measure_from {
+                            out.lags_us.push(micros(fixed.1.elapsed()));
+                        }
                         send_next(&mut sink, template, shared, &s, &mut pending, Some(fixed)).await
                     }
                     None => false,
@@ -510,7 +552,9 @@ async fn drive(ws: Ws, mode: Mode, template: &str, shared: &Shared, s: Schedule,
                 break;
             }
         };
-        shared.frames.fetch_add(1, Ordering::Relaxed);
+        if Instant::now() >= s.measure_from {
+            shared.frames.fetch_add(1, Ordering::Relaxed);
+        }
         let frame: Frame = match serde_json::from_str(text.as_str()) {
             Ok(f) => f,
             Err(_) => continue, // a game's own frame shape, not a reply of ours
@@ -529,7 +573,11 @@ async fn drive(ws: Ws, mode: Mode, template: &str, shared: &Shared, s: Schedule,
                     if let Some((_, at)) = pending.remove(i) {
                         let now = Instant::now();
                         let took = micros(now.saturating_duration_since(at));
-                        out.latencies_us.push(took);
+                        if at < s.measure_from {
+                            out.warmup_us.push(took);
+                        } else {
+                            out.latencies_us.push(took);
+                        }
                         shared.slowest_us.fetch_max(u64::from(took), Ordering::Relaxed);
                         out.last_reply = Some(now);
                         shared.answered.fetch_add(1, Ordering::Relaxed);
@@ -612,6 +660,9 @@ async fn send_next(
     };
     pending.push_back((n, at));
     shared.sent.fetch_add(1, Ordering::Relaxed);
+    if at < s.measure_from {
+        shared.warmup_sent.fetch_add(1, Ordering::Relaxed);
+    }
     ws.send(Message::text(payload(template, n))).await.is_ok()
 }
 
@@ -675,6 +726,9 @@ pub fn describe(r: &Report, ceiling: Option<&Report>) -> String {
     }
     if let Some(c) = ceiling {
         s += &format!("  echo    ms {}\n", figures(&c.latency));
+    }
+    if let Some(w) = &r.warmup {
+        s += &format!("  warm-up    {:.1} s before the above: {} answered, ms {}\n", w.seconds, w.answered, figures(&w.latency));
     }
     if let Some(cpu) = r.server_cpu_cores {
         s += &format!("  server CPU {:.2} cores", cpu);
