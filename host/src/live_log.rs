@@ -132,11 +132,23 @@ fn field_records<'a>(key: &'a GroupKey, writes: &'a FieldWrites) -> impl Iterato
 /// 4 KiB keep a leaf of them at most 64 KiB.
 const RUN_BYTES: usize = 4 << 10;
 
-/// A group settles after this many unsettled calls...
+/// A group settles after about this many unsettled calls ([`settle_calls`])...
 const SETTLE_CALLS: u32 = 64;
 /// ...or once values of this many bytes were staged since it last settled (a field written
 /// twice counts twice).
 const SETTLE_BYTES: usize = 256 << 10;
+
+/// How many unsettled calls make `group` settle: between half and one and a half times
+/// [`SETTLE_CALLS`], fixed per group by its key. Groups that play in step (as a lab's do, or
+/// a load test's) would otherwise all reach the same count at once and settle in one burst
+/// every few seconds — the settler, sled and the disk then busy for a moment while the live
+/// calls wait for the cores and the journal's writes; spread, the same writes are even.
+fn settle_calls(group: &GroupKey) -> u32 {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    group.hash(&mut h);
+    SETTLE_CALLS / 2 + (h.finish() % u64::from(SETTLE_CALLS)) as u32
+}
 
 /// Call entries and field values of committed calls not yet written to the `live` tree, per
 /// group (see the module's documentation). Dropping it (with the last [`Store`] clone) settles every group.
@@ -234,7 +246,7 @@ impl Unsettled {
         }
         pending.version += 1;
         pending.calls += 1;
-        let due = pending.calls >= SETTLE_CALLS || pending.bytes >= SETTLE_BYTES;
+        let due = pending.calls >= settle_calls(group) || pending.bytes >= SETTLE_BYTES;
         due && !std::mem::replace(&mut pending.requested, true)
     }
 
@@ -718,11 +730,22 @@ mod tests {
         assert_eq!(store.calls(&key).expect("calls").len(), 2, "read from sled alone now");
         assert_eq!(max_bid(&store, &key).as_deref(), Some(&b"20"[..]));
         assert_eq!(store.live.get(key.prefix(b'A')).expect("marker").as_deref(), Some(&2u64.to_be_bytes()[..]));
-        // A group that keeps calling settles by itself.
-        for n in 0..i64::from(SETTLE_CALLS) {
+        // A group that keeps calling settles by itself: once its count is reached, not before.
+        let due = i64::from(settle_calls(&key));
+        for n in 0..due - 1 {
             bid(&store, &mut group, 100 + n);
         }
-        assert_eq!(max_bid(&store, &key), Some((100 + i64::from(SETTLE_CALLS) - 1).to_string().into_bytes()));
+        assert_eq!(max_bid(&store, &key).as_deref(), Some(&b"20"[..]));
+        bid(&store, &mut group, 100 + due - 1);
+        assert_eq!(max_bid(&store, &key), Some((100 + due - 1).to_string().into_bytes()));
+    }
+
+    #[test]
+    fn groups_settle_after_different_counts_around_settle_calls() {
+        let counts: std::collections::BTreeSet<u32> =
+            (1..=200).map(|g| settle_calls(&GroupKey { session: "s1".into(), round: 1, group: g })).collect();
+        assert!(counts.iter().all(|c| (SETTLE_CALLS / 2..SETTLE_CALLS * 3 / 2).contains(c)), "{counts:?}");
+        assert!(counts.len() > 40, "200 groups in step would settle together: {counts:?}");
     }
 
     #[test]
@@ -751,24 +774,25 @@ mod tests {
         let store = Store::open(dir.path()).expect("open");
         let key = GroupKey { session: "s1".into(), round: 1, group: 4 };
         let mut group = store.group(key.clone(), 1).expect("group");
-        for n in 0..i64::from(SETTLE_CALLS) {
+        let due = settle_calls(&key);
+        for n in 0..i64::from(due) {
             bid(&store, &mut group, n + 1);
         }
-        // The 64th call asked the settler; the caller did not write to sled itself.
+        // The last call asked the settler; the caller did not write to sled itself.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         // (The marker is written last.)
-        while store.live.get(key.prefix(b'A')).expect("marker").as_deref() != Some(&u64::from(SETTLE_CALLS).to_be_bytes()[..]) {
+        while store.live.get(key.prefix(b'A')).expect("marker").as_deref() != Some(&u64::from(due).to_be_bytes()[..]) {
             assert!(std::time::Instant::now() < deadline, "the settler never wrote the entries");
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         // In runs of at most RUN_BYTES, far fewer records than calls, each call once in order.
         let records: Vec<_> = store.live.scan_prefix(key.prefix(b'C')).map(|kv| kv.expect("record")).collect();
-        assert!(records.len() > 1 && records.len() < SETTLE_CALLS as usize / 8, "{} records", records.len());
+        assert!(records.len() > 1 && records.len() < due as usize / 8, "{} records", records.len());
         assert!(records.iter().all(|(_, v)| v.len() <= RUN_BYTES + 2), "a run over {RUN_BYTES} bytes");
-        assert_eq!(max_bid(&store, &key), Some(i64::from(SETTLE_CALLS).to_string().into_bytes()));
+        assert_eq!(max_bid(&store, &key), Some(due.to_string().into_bytes()));
         let calls: Vec<u64> = store.calls(&key).expect("calls").iter().map(|e| e.call).collect();
-        assert_eq!(calls, (1..=u64::from(SETTLE_CALLS)).collect::<Vec<_>>());
-        assert_eq!(store.messages(&key).expect("messages").len(), SETTLE_CALLS as usize);
+        assert_eq!(calls, (1..=u64::from(due)).collect::<Vec<_>>());
+        assert_eq!(store.messages(&key).expect("messages").len(), due as usize);
     }
 
     #[test]
