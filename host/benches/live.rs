@@ -1,12 +1,14 @@
 //! The live benchmark: `stoa serve` in its own process, driven over real loopback sockets by
-//! the `stoa load` client, next to a bare WebSocket echo server (`stoa echo`) driven the same
-//! way in the same run. Prints the tables of docs/PERFORMANCE.md.
+//! the `stoa load` client, next to two ceilings driven the same way in the same run: a bare
+//! WebSocket echo server (`stoa echo`) and one that echoes each message only once it is on
+//! disk in Stoa's live journal (`stoa echo --durable`, its journal on the same disk as the
+//! servers' data). Prints the tables of docs/PERFORMANCE.md.
 //!
 //! Per game (the Rust and Python auctions) and group size (3, and 10 with the count rounded
 //! down to a multiple of 10): saturation with one message in flight per participant at 21,
 //! 201 and 1,002 participants (the Rust auction at 21, fresh and warm, three runs each: the
 //! median is shown); then the Rust auction at 1,002 participants at half and at a
-//! quarter of the rate it saturated at (open loop, three runs each, and the echo server at
+//! quarter of the rate it saturated at (open loop, three runs each, and both echo servers at
 //! the same rate, with the disk's own fdatasync latency measured just before and after), and
 //! 10,002 idle connected participants (server RSS).
 //!
@@ -64,18 +66,29 @@ fn main() {
     println!("Saturation, one message in flight per participant, `{{\"bid\": n}}` with n rising (every bid a new");
     println!("maximum unless overtaken), {seconds} s per run after {warmup} s of warm-up (left out); durable commits on. Open files: {fds}.\n");
 
-    let echo = Server::echo();
+    // Both ceilings at each count, one after the other: (count, echo, durable echo).
     let mut ceilings = Vec::new();
     for &n in &counts {
-        ceilings.push((n, run(&saturate(&echo.url, Target::Echo { participants: n }, echo.pid()))));
+        let runs: Vec<Report> = [false, true]
+            .into_iter()
+            .map(|durable| {
+                let echo = Server::echo(durable);
+                run(&saturate(&echo.url, Target::Echo { participants: n }, echo.pid()))
+            })
+            .collect();
+        ceilings.push((n, runs[0].clone(), runs[1].clone()));
     }
-    drop(echo);
-    let ceiling = |n: u32| ceilings.iter().min_by_key(|(c, _)| c.abs_diff(n)).map(|(_, r)| r.clone()).unwrap_or_default();
+    let nearest = |n: u32| ceilings.iter().min_by_key(|(c, ..)| c.abs_diff(n)).cloned().unwrap_or_default();
+    let ceiling = |n: u32| {
+        let (_, echo, durable) = nearest(n);
+        Some((echo, durable))
+    };
 
-    println!("| server | group | participants | msgs/s | × echo | frames/s | × echo | p50 ms | p99 ms | max ms | server CPU | errors | unanswered |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for (n, r) in &ceilings {
-        row("echo", "-", *n, r, None);
+    println!("| server | group | participants | msgs/s | × echo | × durable echo | frames/s | × echo | p50 ms | p99 ms | max ms | server CPU | errors | unanswered |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for (n, echo, durable) in &ceilings {
+        row("echo", "-", *n, echo, None);
+        row("durable echo", "-", *n, durable, Some((echo.clone(), Report::default())));
     }
     let mut rust_1002: Option<Report> = None;
     // The target's rows (the Rust auction at 21 participants, fresh and warm) run
@@ -100,7 +113,7 @@ fn main() {
                 } else {
                     run(&target())
                 };
-                row(game, &ppg.to_string(), n, &r, Some(&ceiling(n)));
+                row(game, &ppg.to_string(), n, &r, ceiling(n));
                 if game == "auction" && ppg == 3 && n == 1002 {
                     rust_1002 = Some(r);
                 }
@@ -114,10 +127,17 @@ fn main() {
         let server = Server::stoa(dir.path());
         let runs = (0..HEADLINE_RUNS).map(|_| run(&saturate(&server.url, new_session("auction", 21), server.pid()))).collect();
         let r = median_of("auction with warm_instances", runs, &mut headline);
-        row("auction, warm_instances", "3", 21, &r, Some(&ceiling(21)));
+        row("auction, warm_instances", "3", 21, &r, ceiling(21));
     }
     if !headline.is_empty() {
         println!("\nThe Rust auction at 21 participants, {HEADLINE_RUNS} runs each (the rows above are the median runs): {}.", headline.join("; "));
+        let (_, echo, durable) = nearest(21);
+        if echo.messages_per_second > 0.0 {
+            println!(
+                "\nAt 21 participants the durable echo — every message written to the journal before its echo, no game, no store — ran at {:.2}× the bare echo: what a server answering only once each message is in this journal gets here at most.",
+                durable.messages_per_second / echo.messages_per_second
+            );
+        }
     }
 
     if let Some(sat) = rust_1002.filter(|r| r.messages_per_second > 0.0) {
@@ -126,7 +146,7 @@ fn main() {
         // swings by 10x from run to run, so each share runs OPEN_RUNS times (a fresh server
         // each), and the echo server at the same rate shows what the machine itself allowed
         // at that moment.
-        println!("\nOpen loop: 1,002 participants, at a fixed share of the rate the auction saturated at above ({:.0} msg/s), {OPEN_RUNS} runs of the auction (a fresh server each) and one of the echo server at the same rate; latency from the scheduled send, which includes the client's own send lag; the warm-up's messages (the first {warmup} s of each run) apart\n", sat.messages_per_second);
+        println!("\nOpen loop: 1,002 participants, at a fixed share of the rate the auction saturated at above ({:.0} msg/s), {OPEN_RUNS} runs of the auction (a fresh server each) and one of each echo server at the same rate; latency from the scheduled send, which includes the client's own send lag; the warm-up's messages (the first {warmup} s of each run) apart\n", sat.messages_per_second);
         println!("| share | server | msgs/s | p50 ms | p90 ms | p99 ms | max ms | server CPU | client CPU | client send lag p99 ms | errors | unanswered | warm-up p99 ms | warm-up max ms |");
         println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         let mut summary = Vec::new();
@@ -141,16 +161,20 @@ fn main() {
                 open_row(label, &format!("auction, run {i}"), &r);
                 p99s.push(r.latency.p99_ms);
             }
-            let echo = Server::echo();
-            let r = run(&Config { mode: rate, ..saturate(&echo.url, Target::Echo { participants: 1002 }, echo.pid()) });
-            open_row(label, "echo", &r);
+            let mut ceiling_p99 = Vec::new();
+            for (name, durable) in [("echo", false), ("durable echo", true)] {
+                let echo = Server::echo(durable);
+                let r = run(&Config { mode: rate, ..saturate(&echo.url, Target::Echo { participants: 1002 }, echo.pid()) });
+                open_row(label, name, &r);
+                ceiling_p99.push(format!("{name} {:.2}", r.latency.p99_ms));
+            }
             p99s.sort_by(f64::total_cmp);
             summary.push(format!(
-                "{label}: median {:.2} ms ({:.2}–{:.2}; echo {:.2})",
+                "{label}: median {:.2} ms ({:.2}–{:.2}; {})",
                 p99s[p99s.len() / 2],
                 p99s[0],
                 p99s[p99s.len() - 1],
-                r.latency.p99_ms
+                ceiling_p99.join(", ")
             ));
         }
         println!("\np99 of the auction's open-loop runs: {}.", summary.join("; "));
@@ -255,16 +279,20 @@ fn cpu(r: &Report) -> String {
     r.server_cpu_cores.map_or("-".into(), |c| format!("{c:.2}"))
 }
 
-fn row(server: &str, group: &str, n: u32, r: &Report, echo: Option<&Report>) {
+/// A table row; `ceilings`: the echo and durable echo runs at this count, for the ratios.
+fn row(server: &str, group: &str, n: u32, r: &Report, ceilings: Option<(Report, Report)>) {
     let ratio = |a: f64, b: Option<f64>| match b {
         Some(b) if b > 0.0 => format!("{:.2}", a / b),
         _ => "-".into(),
     };
+    let echo = ceilings.as_ref().map(|(e, _)| e);
+    let durable = ceilings.as_ref().map(|(_, d)| d);
     let l = &r.latency;
     println!(
-        "| {server} | {group} | {n} | {:.0} | {} | {:.0} | {} | {:.2} | {:.2} | {:.2} | {} | {} | {} |",
+        "| {server} | {group} | {n} | {:.0} | {} | {} | {:.0} | {} | {:.2} | {:.2} | {:.2} | {} | {} | {} |",
         r.messages_per_second,
         ratio(r.messages_per_second, echo.map(|e| e.messages_per_second)),
+        ratio(r.messages_per_second, durable.map(|d| d.messages_per_second)),
         r.frames_per_second,
         ratio(r.frames_per_second, echo.map(|e| e.frames_per_second)),
         l.p50_ms,
@@ -317,7 +345,8 @@ fn copy_dir(src: &Path, dst: &Path) {
     }
 }
 
-/// A `stoa serve` or `stoa echo` child on a free loopback port, killed on drop.
+/// A `stoa serve` or `stoa echo` child on a free loopback port, killed on drop (its data or
+/// journal folder removed).
 struct Server {
     child: Child,
     url: String,
@@ -338,10 +367,16 @@ impl Server {
         Server::start(cmd, "http://", Some(data))
     }
 
-    fn echo() -> Server {
+    /// A bare echo server, or (`durable`) one writing every message to a journal in a
+    /// temporary folder (the same disk as `stoa`'s data folders) before echoing it.
+    fn echo(durable: bool) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_stoa"));
         cmd.args(["echo", "--addr", "127.0.0.1:0"]);
-        Server::start(cmd, "ws://", None)
+        let data = durable.then(|| tempfile::tempdir().expect("tempdir"));
+        if let Some(d) = &data {
+            cmd.arg("--durable").arg(d.path().join("journal"));
+        }
+        Server::start(cmd, "ws://", data)
     }
 
     fn start(mut cmd: Command, scheme: &str, data: Option<tempfile::TempDir>) -> Server {

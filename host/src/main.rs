@@ -82,11 +82,15 @@ enum Command {
     },
     /// Load-test a server's live channel: open participants' sockets, send, time the replies.
     Load(LoadArgs),
-    /// A bare WebSocket echo server: the ceiling `stoa load --ceiling` compares against.
+    /// A bare WebSocket echo server: a ceiling `stoa load --ceiling` compares against.
     Echo {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:0")]
         addr: String,
+        /// Echo each frame only once it is on disk in a live journal in this folder (the
+        /// durable ceiling).
+        #[arg(long)]
+        durable: Option<PathBuf>,
     },
 }
 
@@ -141,9 +145,14 @@ struct LoadArgs {
     /// The server's process id, for its CPU and memory (same machine).
     #[arg(long)]
     server_pid: Option<u32>,
-    /// Then run the same load against a `stoa echo` started here, and give ratios to it.
+    /// Then run the same load against a `stoa echo` and a `stoa echo --durable` started here,
+    /// and give ratios to them.
     #[arg(long)]
     ceiling: bool,
+    /// Where the durable echo writes its journal (default: a new folder in the system's
+    /// temporary folder); put it on the disk of the server's data folder.
+    #[arg(long, requires = "ceiling")]
+    ceiling_dir: Option<PathBuf>,
     /// Print one JSON document.
     #[arg(long)]
     json: bool,
@@ -325,7 +334,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Load(args) => load(args),
-        Command::Echo { addr } => echo(addr),
+        Command::Echo { addr, durable } => echo(addr, durable),
     }
 }
 
@@ -371,21 +380,30 @@ fn load(a: LoadArgs) -> anyhow::Result<ExitCode> {
         progress: !a.quiet,
     };
     let report = stoa::load::run(&config)?;
-    let ceiling = if a.ceiling {
-        let mut echo = EchoChild::start()?;
-        let config = Config { url: echo.url.clone(), target: Target::Echo { participants: n }, server_pid: Some(echo.pid()), ..config };
-        let r = stoa::load::run(&config);
-        echo.stop();
-        Some(r?)
-    } else {
-        None
-    };
+    // The same load against each ceiling: a bare echo server, then one that writes every
+    // message durably before echoing it.
+    let mut ceilings: Vec<(&str, stoa::load::Report)> = Vec::new();
+    if a.ceiling {
+        let scratch = match &a.ceiling_dir {
+            Some(dir) => tempfile::Builder::new().prefix("stoa-durable-echo-").tempdir_in(dir),
+            None => tempfile::Builder::new().prefix("stoa-durable-echo-").tempdir(),
+        }
+        .context("cannot make a folder for the durable echo's journal (--ceiling-dir)")?;
+        for (label, durable) in [("echo", None), ("durable echo", Some(scratch.path()))] {
+            let mut echo = EchoChild::start(durable)?;
+            let config = Config { url: echo.url.clone(), target: Target::Echo { participants: n }, server_pid: Some(echo.pid()), ..config.clone() };
+            let r = stoa::load::run(&config);
+            echo.stop();
+            ceilings.push((label, r?));
+        }
+    }
     if a.json {
         let mut doc = serde_json::json!({ "run": report });
-        if let Some(c) = &ceiling {
-            doc["echo"] = serde_json::to_value(c)?;
+        for (label, c) in &ceilings {
+            let key = label.replace(' ', "_");
+            doc[&key] = serde_json::to_value(c)?;
             let ratio = |a: f64, b: f64| if b > 0.0 { serde_json::json!(a / b) } else { serde_json::Value::Null };
-            doc["ratio_to_echo"] = serde_json::json!({
+            doc[format!("ratio_to_{key}")] = serde_json::json!({
                 "messages_per_second": ratio(report.messages_per_second, c.messages_per_second),
                 "frames_per_second": ratio(report.frames_per_second, c.frames_per_second),
                 "p50": ratio(report.latency.p50_ms, c.latency.p50_ms),
@@ -394,7 +412,8 @@ fn load(a: LoadArgs) -> anyhow::Result<ExitCode> {
         }
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        print!("{}", stoa::load::describe(&report, ceiling.as_ref()));
+        let ceilings: Vec<(&str, &stoa::load::Report)> = ceilings.iter().map(|(l, r)| (*l, r)).collect();
+        print!("{}", stoa::load::describe(&report, &ceilings));
     }
     Ok(if report.errors == 0 && report.unanswered == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
@@ -406,11 +425,16 @@ struct EchoChild {
 }
 
 impl EchoChild {
-    fn start() -> anyhow::Result<EchoChild> {
+    /// `durable`: the folder of its journal, for a durable echo.
+    fn start(durable: Option<&std::path::Path>) -> anyhow::Result<EchoChild> {
         use std::io::BufRead as _;
         let exe = std::env::current_exe().context("cannot find the stoa executable")?;
-        let mut child = std::process::Command::new(exe)
-            .args(["echo", "--addr", "127.0.0.1:0"])
+        let mut cmd = std::process::Command::new(exe);
+        cmd.args(["echo", "--addr", "127.0.0.1:0"]);
+        if let Some(dir) = durable {
+            cmd.arg("--durable").arg(dir);
+        }
+        let mut child = cmd
             .stdout(std::process::Stdio::piped())
             .spawn()
             .context("cannot start `stoa echo`")?;
@@ -437,13 +461,22 @@ impl EchoChild {
     }
 }
 
-fn echo(addr: String) -> anyhow::Result<ExitCode> {
+fn echo(addr: String, durable: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     stoa::load::raise_fd_limit();
+    let log = match &durable {
+        Some(dir) => Some(std::sync::Arc::new(
+            stoa::load::echo::DurableLog::open(dir).with_context(|| format!("cannot open a live journal in `{}`", dir.display()))?,
+        )),
+        None => None,
+    };
     let tokio = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     tokio.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-        println!("echo server on ws://{}", listener.local_addr()?);
-        stoa::load::echo::serve(listener).await?;
+        println!("{}echo server on ws://{}", if log.is_some() { "durable " } else { "" }, listener.local_addr()?);
+        match log {
+            Some(log) => stoa::load::echo::serve_durable(listener, log).await?,
+            None => stoa::load::echo::serve(listener).await?,
+        }
         anyhow::Ok(ExitCode::SUCCESS)
     })
 }

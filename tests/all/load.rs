@@ -138,6 +138,59 @@ fn load_drives_the_echo_ceiling() {
 }
 
 #[test]
+fn the_durable_echo_answers_each_frame_once_it_is_in_its_journal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = dir.path().join("durable");
+    let echo = start(&["echo", "--addr", "127.0.0.1:0", "--durable", &journal.to_string_lossy()], "ws://");
+    let out = load(&["--echo", "--url", &echo.url, "--participants", "4", "--window", "2", "--messages", "300", "--json", "--quiet"]);
+    let r = report(&out);
+    check_answered(&r, 300);
+    assert_eq!(r["frames"], 300, "{r}");
+    drop(echo);
+    // Every payload the client sent, `{"bid": n,"seq":n}` for n in 0..300, is in a segment.
+    let mut written = Vec::new();
+    for entry in std::fs::read_dir(journal.join("journal")).expect("the journal's folder").flatten() {
+        written.extend(std::fs::read(entry.path()).expect("a segment"));
+    }
+    let text = String::from_utf8_lossy(&written);
+    let missing: Vec<u64> = (0..300).filter(|n| !text.contains(&format!(r#"{{"bid": {n},"seq":{n}}}"#))).collect();
+    assert!(missing.is_empty(), "messages answered but not in the journal: {missing:?}");
+}
+
+#[test]
+fn load_gives_ratios_to_both_ceilings() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let games = root().join("example-games");
+    let server = start(
+        &["serve", "--addr", "127.0.0.1:0", "--rate", "100000", "--games", &games.to_string_lossy(), "--data", &data.path().join("db").to_string_lossy()],
+        "http://",
+    );
+    let scratch = data.path().join("ceilings");
+    std::fs::create_dir(&scratch).expect("mkdir");
+    let run = ["--url", &server.url, "--game", "auction", "--token", TOKEN, "--participants", "3", "--messages", "90", "--quiet", "--ceiling"];
+    let out = load(&[&run[..], &["--json", "--ceiling-dir", &scratch.to_string_lossy()]].concat());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    check_answered(&doc["run"], 90);
+    for key in ["echo", "durable_echo"] {
+        check_answered(&doc[key], 90);
+        let ratio = doc[format!("ratio_to_{key}")]["messages_per_second"].as_f64();
+        assert!(ratio.is_some_and(|r| r > 0.0), "ratio_to_{key}: {doc}");
+    }
+    assert_eq!(std::fs::read_dir(&scratch).expect("scratch").count(), 0, "the durable echo's folder is removed after the run");
+    // As text: both ratios on the messages/s line, and a line for each ceiling.
+    let out = load(&run);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.lines().any(|l| l.contains("messages/s") && l.contains("× echo, ") && l.contains("× durable echo)")), "{text}");
+    assert!(text.contains("\n  durable echo: "), "{text}");
+    // The folder must exist.
+    let out = load(&[&run[..], &["--ceiling-dir", "/nonexistent/stoa"]].concat());
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--ceiling-dir"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
 fn load_refuses_other_hosts_unless_named() {
     let out = load(&["--url", "http://192.0.2.1:8000", "--game", "auction", "--token", "t", "--quiet"]);
     assert_eq!(out.status.code(), Some(2));

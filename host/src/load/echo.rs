@@ -3,10 +3,21 @@
 //! Nagle, 4 KiB read buffers), answering every text frame with
 //! itself on the same socket. No JSON, no game, no store: what the machine, the kernel's
 //! loopback and the WebSocket framing allow.
+//!
+//! `stoa echo --durable DIR` is the second ceiling: every frame is appended to Stoa's own live
+//! journal ([`crate::journal`]) in `DIR` and echoed once the write that covers it is on disk —
+//! what a server whose every message is durable can do on this machine and disk, with no game
+//! and no store.
+
+use std::path::Path;
+use std::sync::Arc;
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
+
+use crate::journal::Journal;
 
 /// Serves echo sockets on `listener` (any path) until the process ends.
 pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
@@ -21,6 +32,71 @@ pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
                     return;
                 }
             }
+        });
+    }
+}
+
+/// A live journal in `dir` (created if missing; records left by an earlier run are dropped)
+/// for [`serve_durable`].
+pub struct DurableLog {
+    journal: Journal,
+    _db: sled::Db,
+}
+
+impl DurableLog {
+    pub fn open(dir: &Path) -> std::io::Result<DurableLog> {
+        std::fs::create_dir_all(dir)?;
+        let db = sled::Config::new().path(dir.join("db")).open().map_err(std::io::Error::other)?;
+        let (journal, _) = Journal::open(&dir.join("journal"), &db, &mut |_, _| Ok(()), Arc::new(|| Ok(())))?;
+        Ok(DurableLog { journal, _db: db })
+    }
+}
+
+/// Serves echo sockets on `listener` whose every text or binary frame is appended to `log`
+/// and echoed once it is on disk, in the order received.
+pub async fn serve_durable(listener: TcpListener, log: Arc<DurableLog>) -> std::io::Result<()> {
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let log = log.clone();
+        tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
+            let Ok(ws) = tokio_tungstenite::accept_async_with_config(stream, Some(super::ws_config())).await else { return };
+            let (mut sink, mut stream) = ws.split();
+            let (tx, mut durable) = mpsc::unbounded_channel::<Message>();
+            let writer = tokio::spawn(async move {
+                while let Some(mut msg) = durable.recv().await {
+                    loop {
+                        if sink.feed(msg).await.is_err() {
+                            return;
+                        }
+                        match durable.try_recv() {
+                            Ok(next) => msg = next,
+                            Err(_) => break,
+                        }
+                    }
+                    if sink.flush().await.is_err() {
+                        return;
+                    }
+                }
+            });
+            while let Some(Ok(msg)) = stream.next().await {
+                let bytes = match &msg {
+                    Message::Text(t) => t.as_bytes(),
+                    Message::Binary(b) => b.as_ref(),
+                    Message::Close(_) => break,
+                    _ => continue,
+                };
+                log.journal.append(b"echo", bytes);
+                let tx = tx.clone();
+                log.journal.after(Box::new(move |written| {
+                    let _ = tx.send(match written {
+                        Ok(()) => msg,
+                        Err(reason) => Message::Text(serde_json::json!({ "error": format!("not durable: {reason}") }).to_string().into()),
+                    });
+                }));
+            }
+            drop(tx);
+            let _ = writer.await;
         });
     }
 }

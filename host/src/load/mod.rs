@@ -707,25 +707,26 @@ pub fn process_rss_bytes(pid: u32) -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// A report as text.
-pub fn describe(r: &Report, ceiling: Option<&Report>) -> String {
-    let ratio = |a: f64, b: Option<f64>| match b {
-        Some(b) if b > 0.0 => format!(" ({:.2}× echo)", a / b),
-        _ => String::new(),
+/// A report as text, with its ratios to the same load's runs against `ceilings` (label, run).
+pub fn describe(r: &Report, ceilings: &[(&str, &Report)]) -> String {
+    let ratios = |of: fn(&Report) -> f64| {
+        let each: Vec<String> =
+            ceilings.iter().filter(|(_, c)| of(c) > 0.0).map(|(label, c)| format!("{:.2}× {label}", of(r) / of(c))).collect();
+        if each.is_empty() { String::new() } else { format!(" ({})", each.join(", ")) }
     };
     let mut s = format!(
         "{} — {} participants, {}\n  connected in {:.2} s; ran {:.2} s\n  sent {}, answered {}, errors {}, unanswered {}\n",
         r.target, r.participants, r.mode, r.connect_seconds, r.seconds, r.sent, r.answered, r.errors, r.unanswered
     );
-    s += &format!("  messages/s {:.0}{}\n", r.messages_per_second, ratio(r.messages_per_second, ceiling.map(|c| c.messages_per_second)));
-    s += &format!("  frames/s   {:.0}{}\n", r.frames_per_second, ratio(r.frames_per_second, ceiling.map(|c| c.frames_per_second)));
+    s += &format!("  messages/s {:.0}{}\n", r.messages_per_second, ratios(|r| r.messages_per_second));
+    s += &format!("  frames/s   {:.0}{}\n", r.frames_per_second, ratios(|r| r.frames_per_second));
     let figures = |l: &Latency| format!("p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}", l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms);
     s += &format!("  latency ms {}\n", figures(&r.latency));
     if let Some(g) = &r.send_lag {
         s += &format!("  send lag   {}  (the client's own lateness, part of latency)\n", figures(g));
     }
-    if let Some(c) = ceiling {
-        s += &format!("  echo    ms {}\n", figures(&c.latency));
+    for (label, c) in ceilings {
+        s += &format!("  {label}: {:.0} messages/s, ms {}\n", c.messages_per_second, figures(&c.latency));
     }
     if let Some(w) = &r.warmup {
         s += &format!("  warm-up    {:.1} s before the above: {} answered, ms {}\n", w.seconds, w.answered, figures(&w.latency));
