@@ -135,6 +135,13 @@ fn load_drives_the_echo_ceiling() {
     assert!(r["seconds"].as_f64().is_some_and(|s| (0.9..1.4).contains(&s)), "the measured part is the second after the warm-up: {r}");
     let out = load(&["--echo", "--url", &echo.url, "--warmup=-1", "--quiet"]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--warmup"), "a negative warm-up is refused");
+    // A warm-up that would use up --messages leaves nothing to measure: refused, saying so —
+    // at a fixed rate before connecting, at saturation once it happened.
+    for mode in [&["--rate", "400"][..], &["--window", "1"][..]] {
+        let out = load(&[&["--echo", "--url", &echo.url, "--participants", "2", "--messages", "40", "--warmup", "1", "--quiet"][..], mode].concat());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains("--messages") && stderr.contains("nothing"), "{mode:?}: {stderr}");
+    }
 }
 
 #[test]

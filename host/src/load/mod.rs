@@ -241,6 +241,15 @@ type Ws = WebSocketStream<TcpStream>;
 
 async fn run_async(config: &Config) -> anyhow::Result<Report> {
     let addr = checked_addr(&config.url, &config.allow_hosts)?;
+    if let Mode::Rate { per_second } = config.mode
+        && per_second * config.warmup.as_secs_f64() >= config.messages as f64
+    {
+        bail!(
+            "the warm-up would send all of the {} messages allowed (--messages; {per_second}/s for {} s of --warmup): nothing would be measured — raise --messages or shorten --warmup",
+            config.messages,
+            config.warmup.as_secs_f64()
+        );
+    }
     let (label, paths) = participants(&addr, &config.target).await?;
     let n = paths.len() as u32;
     if n == 0 {
@@ -323,6 +332,14 @@ async fn run_async(config: &Config) -> anyhow::Result<Report> {
         latency: Latency::of(&warm),
     });
     let answered = latencies.len() as u64;
+    let sent = shared.sent.load(Ordering::Relaxed) - shared.warmup_sent.load(Ordering::Relaxed);
+    if sent == 0 && shared.warmup_sent.load(Ordering::Relaxed) > 0 {
+        bail!(
+            "all {} messages allowed (--messages) were sent during the {} s warm-up: nothing was measured — raise --messages or shorten --warmup",
+            config.messages,
+            config.warmup.as_secs_f64()
+        );
+    }
     let frames = shared.frames.load(Ordering::Relaxed);
     let mode = match config.mode {
         Mode::Saturation { window } => format!("saturation, {window} in flight per participant"),
@@ -335,7 +352,7 @@ async fn run_async(config: &Config) -> anyhow::Result<Report> {
         participants: n,
         connect_seconds,
         seconds,
-        sent: shared.sent.load(Ordering::Relaxed) - shared.warmup_sent.load(Ordering::Relaxed),
+        sent,
         answered,
         messages_per_second: answered as f64 / seconds,
         frames,
