@@ -358,6 +358,10 @@ impl Game {
         id_in_group: u32,
         payload: &str,
     ) -> Result<Committed, CallError> {
+        if let Some(refusal) = store.refusing_calls() {
+            // Nothing can be made durable: the game does not run, nothing is logged.
+            return Err(CallError::Host(refusal));
+        }
         let result = self.try_live_call(slot, store, group, page, id_in_group, payload);
         if matches!(result, Err(CallError::Output(_) | CallError::Host(_))) {
             // The instance answered, but with something refused: start the next call afresh.

@@ -46,6 +46,11 @@ pub(crate) type ReplayRecord<'a> = dyn FnMut(&[u8], &[u8]) -> sled::Result<()> +
 /// records is still only in memory.
 pub(crate) type BeforeCheckpoint = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 
+/// Set by the writer, before it runs the callbacks of the failed write, to the reason its
+/// first write failed: from then on nothing appended is durable, and the store neither
+/// takes new calls nor writes staged values to sled (see [`crate::live_log`]).
+pub(crate) type Halt = Arc<std::sync::OnceLock<String>>;
+
 /// A segment's size: written as zeros before records go in.
 pub(crate) const SEGMENT_BYTES: u64 = 16 << 20;
 
@@ -69,6 +74,7 @@ struct Inner {
     dir: PathBuf,
     db: sled::Db,
     before_checkpoint: BeforeCheckpoint,
+    halt: Halt,
     state: Mutex<State>,
     wake: Condvar,
     sizes: Sizes,
@@ -206,8 +212,9 @@ impl Journal {
         db: &sled::Db,
         replay: &mut ReplayRecord,
         before_checkpoint: BeforeCheckpoint,
+        halt: Halt,
     ) -> std::io::Result<(Journal, usize)> {
-        Journal::open_with(dir, db, replay, before_checkpoint, Sizes::DEFAULT)
+        Journal::open_with(dir, db, replay, before_checkpoint, halt, Sizes::DEFAULT)
     }
 
     fn open_with(
@@ -215,6 +222,7 @@ impl Journal {
         db: &sled::Db,
         replay: &mut ReplayRecord,
         before_checkpoint: BeforeCheckpoint,
+        halt: Halt,
         sizes: Sizes,
     ) -> std::io::Result<(Journal, usize)> {
         std::fs::create_dir_all(dir)?;
@@ -240,6 +248,7 @@ impl Journal {
             dir: dir.to_path_buf(),
             db: db.clone(),
             before_checkpoint,
+            halt,
             state: Mutex::new(State::default()),
             wake: Condvar::new(),
             sizes,
@@ -323,7 +332,11 @@ impl Drop for Journal {
             inner.state().closing = true;
             inner.wake.notify_one();
         }
-        if let Some(writer) = self.writer.get_mut().unwrap_or_else(PoisonError::into_inner).take() {
+        // The last handle may go in one of the writer's own callbacks (one holding the
+        // store): then it ends by itself once it returns, and joining it would deadlock.
+        if let Some(writer) = self.writer.get_mut().unwrap_or_else(PoisonError::into_inner).take()
+            && writer.thread().id() != std::thread::current().id()
+        {
             let _ = writer.join();
         }
         if let Some(inner) = &self.inner
@@ -486,6 +499,7 @@ fn write_loop(inner: &Arc<Inner>, file: File, number: u64) {
                 if state.failed.is_none() {
                     tracing::error!("{reason}; live calls are refused until the server is restarted");
                 }
+                let _ = inner.halt.set(reason.clone());
                 state.failed = Some(reason.clone());
             }
         }
@@ -626,7 +640,7 @@ mod tests {
         };
         let live = db.open_tree("live").expect("tree");
         let mut replay = |k: &[u8], v: &[u8]| live.insert(k, v).map(|_| ());
-        let (journal, replayed) = Journal::open_with(&dir.join("journal"), &db, &mut replay, Arc::new(|| Ok(())), sizes).expect("journal");
+        let (journal, replayed) = Journal::open_with(&dir.join("journal"), &db, &mut replay, Arc::new(|| Ok(())), Halt::default(), sizes).expect("journal");
         (db, live, journal, replayed)
     }
 

@@ -161,6 +161,11 @@ pub(crate) struct Unsettled {
     settle_at_close: bool,
     /// The settler thread's queue, when there is one (else groups settle on the caller).
     settler: Mutex<Option<std::sync::mpsc::Sender<GroupKey>>>,
+    /// Set once a journal write failed (see [`crate::journal::Halt`]): what is staged may
+    /// include calls whose senders were told they failed, and the durable ones are in the
+    /// journal, which the next open replays. So nothing more is written to sled (not even at
+    /// close) and no call is staged.
+    halt: crate::journal::Halt,
 }
 
 #[derive(Default)]
@@ -180,8 +185,8 @@ struct Pending {
 }
 
 impl Unsettled {
-    pub(crate) fn new(live: sled::Tree, settle_at_close: bool) -> Unsettled {
-        Unsettled { live, groups: Mutex::new(HashMap::new()), settling: Mutex::new(()), settle_at_close, settler: Mutex::new(None) }
+    pub(crate) fn new(live: sled::Tree, settle_at_close: bool, halt: crate::journal::Halt) -> Unsettled {
+        Unsettled { live, groups: Mutex::new(HashMap::new()), settling: Mutex::new(()), settle_at_close, settler: Mutex::new(None), halt }
     }
 
     /// Starts the thread that settles groups asked to settle by [`Unsettled::settle_soon`]:
@@ -256,6 +261,9 @@ impl Unsettled {
         // the marker last: sled keeps its writes in order, so a marker that survives a crash
         // comes with everything before it.
         let _one = self.settling.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.halt.get().is_some() {
+            return Ok(());
+        }
         let copy = self.groups().get_mut(group).map(|p| {
             p.requested = false;
             let records: Vec<(Vec<u8>, sled::IVec)> = p.records.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -595,10 +603,18 @@ impl Store {
         Ok(call)
     }
 
+    /// Why no live call is taken any more (a journal write failed), if so.
+    pub(crate) fn refusing_calls(&self) -> Option<String> {
+        self.unsettled.halt.get().map(|reason| format!("{reason}; live calls are refused until the server is restarted"))
+    }
+
     /// Appends a call entry to the journal, where it becomes durable (see
     /// [`crate::journal`]), and stages it with its field writes, to be written to `live`
     /// when the group settles. `applied`: whether the call succeeded (moves the marker).
     fn log_entry(&self, key: &GroupKey, entry: &CallEntry, applied: bool) -> Result<(), StoreError> {
+        if let Some(refusal) = self.refusing_calls() {
+            return Err(StoreError::Flush(refusal));
+        }
         let value = serde_json::to_vec(entry).unwrap_or_default();
         self.journal.append(&keyed(&key.prefix(b'C'), entry.call), &value);
         if self.unsettled.stage(key, entry.call, sled::IVec::from(value), &entry.writes, applied) {
@@ -673,6 +689,37 @@ mod tests {
         bid(&store, &mut group, 20);
         let err = store.wait_durable().expect_err("the call entry was not written").to_string();
         assert!(err.contains("No space left"), "{err}");
+    }
+
+    #[test]
+    fn after_a_failed_journal_write_no_call_is_taken_and_nothing_staged_reaches_sled() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = GroupKey { session: "s1".into(), round: 1, group: 1 };
+        {
+            let store = Store::open(dir.path()).expect("open");
+            let mut group = store.group(key.clone(), 1).expect("group");
+            bid(&store, &mut group, 10);
+            store.wait_durable().expect("a good disk");
+            // The next write fails: its sender is told so (the actor routes nothing) ...
+            store.journal.fail_next_write();
+            bid(&store, &mut group, 20);
+            store.wait_durable().expect_err("the call entry was not written");
+            // ... every later call is refused before anything is staged ...
+            let err = store
+                .commit_call(&mut group, "Bid", 1, raw("30").expect("json"), FieldWrites::default(), vec![])
+                .expect_err("a call after the failure")
+                .to_string();
+            assert!(err.contains("No space left") && err.contains("refused until the server is restarted"), "{err}");
+            // ... and the failed call's values never reach sled, neither when settling nor at
+            // close (here, when the store is dropped).
+            store.settle_all().expect("settle");
+            assert!(max_bid(&store, &key).is_none(), "a value staged before the failure reached sled");
+        }
+        // Reopened: the durable call is back from the journal, the failed one is not.
+        let store = Store::open(dir.path()).expect("reopen");
+        assert_eq!(max_bid(&store, &key).as_deref(), Some(&b"10"[..]));
+        assert_eq!(store.calls(&key).expect("calls").len(), 1);
+        assert_eq!(store.group(key, 1).expect("group").next_call, 2);
     }
 
     #[test]

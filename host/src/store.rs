@@ -197,7 +197,8 @@ impl Store {
         let db = config.open()?;
         let live = db.open_tree("live")?;
         let settle_at_close = journal.is_some();
-        let unsettled = Arc::new(crate::live_log::Unsettled::new(live.clone(), settle_at_close));
+        let halt = crate::journal::Halt::default();
+        let unsettled = Arc::new(crate::live_log::Unsettled::new(live.clone(), settle_at_close, halt.clone()));
         let journal = match journal {
             None => Journal::disabled(),
             Some(dir) => {
@@ -207,7 +208,7 @@ impl Store {
                 let settle_all: crate::journal::BeforeCheckpoint =
                     Arc::new(move || weak.upgrade().map_or(Ok(()), |u| u.settle_all().map_err(|e| e.to_string())));
                 let mut replay = crate::live_log::Replay::new(&live);
-                let (journal, replayed) = Journal::open(dir, &db, &mut |k, v| replay.record(k, v), settle_all)
+                let (journal, replayed) = Journal::open(dir, &db, &mut |k, v| replay.record(k, v), settle_all, halt)
                     .map_err(|e| StoreError::Flush(format!("cannot open the live journal in `{}`: {e}", dir.display())))?;
                 if replayed > 0 {
                     tracing::info!("replayed {replayed} live call record(s) from the journal");

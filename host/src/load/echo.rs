@@ -47,7 +47,7 @@ impl DurableLog {
     pub fn open(dir: &Path) -> std::io::Result<DurableLog> {
         std::fs::create_dir_all(dir)?;
         let db = sled::Config::new().path(dir.join("db")).open().map_err(std::io::Error::other)?;
-        let (journal, _) = Journal::open(&dir.join("journal"), &db, &mut |_, _| Ok(()), Arc::new(|| Ok(())))?;
+        let (journal, _) = Journal::open(&dir.join("journal"), &db, &mut |_, _| Ok(()), Arc::new(|| Ok(())), Default::default())?;
         Ok(DurableLog { journal, _db: db })
     }
 }

@@ -396,6 +396,47 @@ mod tests {
     }
 
     #[test]
+    fn after_a_failed_journal_write_the_sender_is_told_and_later_calls_are_refused_unrun() {
+        let game = auction();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = GroupKey { session: "s".into(), round: 1, group: 1 };
+        {
+            let store = Store::open(dir.path()).expect("store");
+            let hub = GroupHub::new(store.clone());
+            let actor = hub.actor(&game, &key);
+            assert!(live(&actor, 1, 10).contains("new_max"));
+            store.journal.fail_next_write();
+            let reply = live(&actor, 2, 20);
+            assert!(reply.contains("error") && reply.contains("No space left"), "{reply}");
+            // A socket subscribing now is told it cannot be replayed; then its call is refused.
+            let (frames, mut rx) = mpsc::channel(16);
+            actor.send(Command::Subscribe { id: 3, after: None, frames: frames.clone() });
+            let permit = Arc::new(tokio::sync::Semaphore::new(1)).try_acquire_owned().expect("permit");
+            actor.send(Command::Live { id: 3, page: "Bid".into(), payload: r#"{"bid": 30}"#.into(), errors: frames, permit });
+            let replies = [rx.blocking_recv().expect("a reply"), rx.blocking_recv().expect("a reply")];
+            assert!(replies[0].contains("cannot replay the log"), "{replies:?}");
+            assert!(replies[1].contains("refused until the server is restarted"), "{replies:?}");
+            // The refused call left no entry: the game did not run for it.
+            let calls = store.calls(&key).expect("calls");
+            assert_eq!(calls.len(), 2, "bids 10 and 20 (whose write failed) only: {}", calls.len());
+        }
+        // Restarted: the fields are those of the last call whose write succeeded. (The last
+        // handle may be let go on the journal's thread a moment later: sled's lock with it.)
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let store = loop {
+            match Store::open(dir.path()) {
+                Ok(store) => break store,
+                Err(e) if e.to_string().contains("lock") && Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+                Err(e) => panic!("reopen: {e}"),
+            }
+        };
+        assert_eq!(store.calls(&key).expect("calls").len(), 1);
+        let hub = GroupHub::new(store);
+        let reply = live(&hub.actor(&game, &key), 2, 15);
+        assert!(reply.contains("new_max") && reply.contains("15"), "bid 20 was not kept: {reply}");
+    }
+
+    #[test]
     fn the_sweep_forgets_idle_actors_nothing_holds_and_their_groups_go_on() {
         let game = auction();
         let hub = GroupHub::new(Store::temporary().expect("store"));
