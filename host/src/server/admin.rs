@@ -147,7 +147,18 @@ async fn login(State(state): State<Arc<AppState>>, headers: HeaderMap, form: Res
     }
     let Ok(Form(f)) = form else { return sign_in("Give a token, or a researcher's name and password.") };
     let who = if f.token.is_empty() {
-        state.hosting.accounts.check_password(f.name.trim(), &f.password).ok().flatten().map(Who::Researcher)
+        let name = f.name.trim().to_string();
+        let sign_ins = &state.hosting.sign_ins;
+        if let Some(wait) = sign_ins.locked(&name) {
+            let why = format!("Too many failed sign-ins as `{name}` in a row: try again in {wait} s.");
+            return layout::html(StatusCode::TOO_MANY_REQUESTS, "admin_login", &json!({ "message": why }));
+        }
+        let Ok(_one_at_a_time) = sign_ins.checking.acquire().await else { return sign_in("The server is stopping.") };
+        let (checker, who, password) = (state.clone(), name.clone(), f.password);
+        let checked = tokio::task::spawn_blocking(move || checker.hosting.accounts.check_password(&who, &password)).await;
+        let found = checked.ok().and_then(Result::ok).flatten();
+        sign_ins.note(&name, found.is_some());
+        found.map(Who::Researcher)
     } else {
         auth::token_who(&state, f.token.trim())
     };
