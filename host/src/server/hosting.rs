@@ -113,35 +113,6 @@ impl SignIns {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_name_is_locked_after_failures_in_a_row_until_the_lockout_passes() {
-        let s = SignIns::new();
-        for _ in 0..SignIns::MAX_FAILED - 1 {
-            s.note("ann", false);
-        }
-        assert_eq!(s.locked("ann"), None, "one failure short");
-        s.note("ann", false);
-        assert!(s.locked("ann").is_some_and(|w| (59..=60).contains(&w)), "{:?}", s.locked("ann"));
-        assert_eq!(s.locked("bob"), None, "per name");
-        // The lockout passes: the name is free, and the next failure starts a new count.
-        let past = Instant::now().checked_sub(SignIns::LOCKOUT).expect("a minute ago");
-        s.failed.lock().expect("lock").get_mut("ann").expect("ann").1 = past;
-        assert_eq!(s.locked("ann"), None);
-        s.note("ann", false);
-        assert_eq!(s.locked("ann"), None);
-        assert_eq!(s.failed.lock().expect("lock")["ann"].0, 1);
-        // A success forgets the failures.
-        for _ in 0..SignIns::MAX_FAILED {
-            s.note("cy", false);
-        }
-        s.note("cy", true);
-        assert_eq!(s.locked("cy"), None);
-    }
-}
 
 impl std::fmt::Debug for Hosting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -229,5 +200,35 @@ impl Hosting {
                 b.rate
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_is_locked_after_failures_in_a_row_until_the_lockout_passes() {
+        let s = SignIns::new();
+        for _ in 0..SignIns::MAX_FAILED - 1 {
+            s.note("ann", false);
+        }
+        assert_eq!(s.locked("ann"), None, "one failure short");
+        s.note("ann", false);
+        assert!(s.locked("ann").is_some_and(|w| (59..=60).contains(&w)), "{:?}", s.locked("ann"));
+        assert_eq!(s.locked("bob"), None, "per name");
+        // The lockout passes: the name is free, and the next failure starts a new count.
+        let past = Instant::now().checked_sub(SignIns::LOCKOUT).expect("a minute ago");
+        s.failed.lock().expect("lock").get_mut("ann").expect("ann").1 = past;
+        assert_eq!(s.locked("ann"), None);
+        s.note("ann", false);
+        assert_eq!(s.locked("ann"), None);
+        assert_eq!(s.failed.lock().expect("lock")["ann"].0, 1);
+        // A success forgets the failures.
+        for _ in 0..SignIns::MAX_FAILED {
+            s.note("cy", false);
+        }
+        s.note("cy", true);
+        assert_eq!(s.locked("cy"), None);
     }
 }
