@@ -238,13 +238,20 @@ impl Accounts {
         Ok(researcher.filter(|r| r.token_sha256 == sha256_hex(token.as_bytes())))
     }
 
-    /// The researcher `name` if `password` is theirs.
+    /// The researcher `name` if `password` is theirs. A name without an account (or without
+    /// a password) costs the same hash as a wrong password: the answer's time does not tell
+    /// which names exist.
     pub fn check_password(&self, name: &str, password: &str) -> Result<Option<Researcher>, AccountError> {
         use argon2::password_hash::{PasswordHash, PasswordVerifier};
-        let Some(r) = self.get(name)? else { return Ok(None) };
-        let Some(stored) = r.password.as_deref() else { return Ok(None) };
-        let Ok(parsed) = PasswordHash::new(stored) else { return Ok(None) };
-        Ok(argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok().then_some(r))
+        static NOBODY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+        let researcher = self.get(name)?;
+        let stored = match researcher.as_ref().and_then(|r| r.password.clone()) {
+            Some(stored) => stored,
+            None => NOBODY.get_or_init(|| hash_password("no account has this password").ok()).clone().unwrap_or_default(),
+        };
+        let Ok(parsed) = PasswordHash::new(&stored) else { return Ok(None) };
+        let matches = argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
+        Ok(researcher.filter(|r| matches && r.password.is_some()))
     }
 
     /// Replaces `name`'s token with a new one (the old stops working); returns the new token.
@@ -310,6 +317,13 @@ mod tests {
         assert!(a.check_password("bob", "correct horse").expect("check").is_some());
         assert!(a.check_password("bob", "wrong horse").expect("check").is_none());
         assert!(matches!(a.add("carol", Some("short"), Quotas::default()), Err(AccountError::Invalid(_))));
+        // Names without an account, or without a password, are checked against a stand-in
+        // hash (the same cost); even its own password lets nobody in.
+        a.add("dan", None, Quotas::default()).expect("add");
+        for name in ["nobody", "dan"] {
+            assert!(a.check_password(name, "no account has this password").expect("check").is_none(), "{name}");
+            assert!(a.check_password(name, "").expect("check").is_none(), "{name}");
+        }
     }
 
     #[test]
