@@ -99,40 +99,39 @@ fn main() {
     }
 
     if section("percall") {
-    println!("\n## Per-call cost (fresh instance + live-method + sled transaction)\n");
-    println!("| game | calls | median µs | p99 µs | calls/s (1 thread) |");
-    println!("|---|---|---|---|---|");
-    for (name, game) in &auctions {
-        let store = if std::env::var("STOA_BENCH_TEMP").is_ok() {
-            Store::temporary().expect("store")
-        } else {
-            Store::open(&dir.path().join(format!("percall-{name}"))).expect("store")
-        };
-        let n = if *name == "auction" { 20_000 } else { 2_000 };
-        per_call(game, &store, n / 10, 10, false, true);
-        let mut t = per_call(game, &store, n, 10, false, false);
-        t.sort();
-        let total: Duration = t.iter().sum();
-        // The same calls' wasm part alone: a fresh instance running a read-only export.
-        let (session, _) = store.create_session(&game.manifest, game.manifest.players_per_group).expect("session");
-        let key = GroupKey { session: session.code, round: 1, group: 1 };
-        let mut w: Vec<Duration> = (0..n / 4)
-            .map(|_| {
-                let t = Instant::now();
-                game.vars_for_template(&mut None, &store, &key, game.manifest.players_per_group, "Results", 1).expect("vars");
-                t.elapsed()
-            })
-            .collect();
-        w.sort();
-        println!("| {name} (fresh instance + vars-for-template only) | {} | {} | {} | - |", n / 4, micros(percentile(&w, 0.5)), micros(percentile(&w, 0.99)));
-        println!(
-            "| {name} | {n} | {} | {} | {:.0} |",
-            micros(percentile(&t, 0.5)),
-            micros(percentile(&t, 0.99)),
-            n as f64 / total.as_secs_f64()
-        );
-    }
-
+        println!("\n## Per-call cost (fresh instance + live-method + sled transaction)\n");
+        println!("| game | calls | median µs | p99 µs | calls/s (1 thread) |");
+        println!("|---|---|---|---|---|");
+        for (name, game) in &auctions {
+            let store = if std::env::var("STOA_BENCH_TEMP").is_ok() {
+                Store::temporary().expect("store")
+            } else {
+                Store::open(&dir.path().join(format!("percall-{name}"))).expect("store")
+            };
+            let n = if *name == "auction" { 20_000 } else { 2_000 };
+            per_call(game, &store, n / 10, 10, false, true);
+            let mut t = per_call(game, &store, n, 10, false, false);
+            t.sort();
+            let total: Duration = t.iter().sum();
+            // The same calls' wasm part alone: a fresh instance running a read-only export.
+            let (session, _) = store.create_session(&game.manifest, game.manifest.players_per_group).expect("session");
+            let key = GroupKey { session: session.code, round: 1, group: 1 };
+            let mut w: Vec<Duration> = (0..n / 4)
+                .map(|_| {
+                    let t = Instant::now();
+                    game.vars_for_template(&mut None, &store, &key, game.manifest.players_per_group, "Results", 1).expect("vars");
+                    t.elapsed()
+                })
+                .collect();
+            w.sort();
+            println!(
+                "| {name} (fresh instance + vars-for-template only) | {} | {} | {} | - |",
+                n / 4,
+                micros(percentile(&w, 0.5)),
+                micros(percentile(&w, 0.99))
+            );
+            println!("| {name} | {n} | {} | {} | {:.0} |", micros(percentile(&t, 0.5)), micros(percentile(&t, 0.99)), n as f64 / total.as_secs_f64());
+        }
     }
 
     if let Some((_, auction)) = auctions.iter().find(|(n, _)| *n == "auction").filter(|_| section("durable")) {
@@ -185,7 +184,8 @@ fn main() {
     println!("|---|---|---|---|---|---|");
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     for (name, game) in &auctions {
-        let participants = std::env::var("STOA_BENCH_PARTICIPANTS").ok().and_then(|v| v.parse().ok()).unwrap_or(if *name == "auction" { 3_000 } else { 300 });
+        let participants =
+            std::env::var("STOA_BENCH_PARTICIPANTS").ok().and_then(|v| v.parse().ok()).unwrap_or(if *name == "auction" { 3_000 } else { 300 });
         let store = Store::temporary().expect("store");
         let report = bots::run(game, &store, participants, Some("a"), threads).expect("bots");
         assert!(report.passed, "{name}: {:?}", report.failures());

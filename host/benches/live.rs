@@ -39,11 +39,8 @@ const OPEN_RUNS: usize = 3;
 fn main() {
     let seconds: f64 = env_or("STOA_LIVE_SECONDS", 3.0);
     let warmup: f64 = env_or("STOA_LIVE_WARMUP", 1.0);
-    let games: Vec<String> = std::env::var("STOA_LIVE_GAMES")
-        .unwrap_or_else(|_| "auction,auction-python".into())
-        .split(',')
-        .map(String::from)
-        .collect();
+    let games: Vec<String> =
+        std::env::var("STOA_LIVE_GAMES").unwrap_or_else(|_| "auction,auction-python".into()).split(',').map(String::from).collect();
     let idle: u32 = env_or("STOA_LIVE_IDLE", 10_002);
     let fds = load::raise_fd_limit();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -84,7 +81,9 @@ fn main() {
         Some((echo, durable))
     };
 
-    println!("| server | group | participants | msgs/s | × echo | × durable echo | frames/s | × echo | p50 ms | p99 ms | max ms | server CPU | errors | unanswered |");
+    println!(
+        "| server | group | participants | msgs/s | × echo | × durable echo | frames/s | × echo | p50 ms | p99 ms | max ms | server CPU | errors | unanswered |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (n, echo, durable) in &ceilings {
         row("echo", "-", *n, echo, None);
@@ -146,8 +145,13 @@ fn main() {
         // swings by 10x from run to run, so each share runs OPEN_RUNS times (a fresh server
         // each), and the echo server at the same rate shows what the machine itself allowed
         // at that moment.
-        println!("\nOpen loop: 1,002 participants, at a fixed share of the rate the auction saturated at above ({:.0} msg/s), {OPEN_RUNS} runs of the auction (a fresh server each) and one of each echo server at the same rate; latency from the scheduled send, which includes the client's own send lag; the warm-up's messages (the first {warmup} s of each run) apart\n", sat.messages_per_second);
-        println!("| share | server | msgs/s | p50 ms | p90 ms | p99 ms | max ms | server CPU | client CPU | client send lag p99 ms | errors | unanswered | warm-up p99 ms | warm-up max ms |");
+        println!(
+            "\nOpen loop: 1,002 participants, at a fixed share of the rate the auction saturated at above ({:.0} msg/s), {OPEN_RUNS} runs of the auction (a fresh server each) and one of each echo server at the same rate; latency from the scheduled send, which includes the client's own send lag; the warm-up's messages (the first {warmup} s of each run) apart\n",
+            sat.messages_per_second
+        );
+        println!(
+            "| share | server | msgs/s | p50 ms | p90 ms | p99 ms | max ms | server CPU | client CPU | client send lag p99 ms | errors | unanswered | warm-up p99 ms | warm-up max ms |"
+        );
         println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         let mut summary = Vec::new();
         let disk_before = disk_probe(DISK_PROBE);
@@ -236,14 +240,7 @@ fn disk_probe(length: Duration) -> String {
     times.sort();
     let ms = |q: f64| times[((times.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
     let slow = times.iter().filter(|t| **t > Duration::from_millis(50)).count();
-    format!(
-        "{} fsyncs, p50 {:.2} ms, p99 {:.2}, p99.9 {:.2}, max {:.2}, {slow} over 50 ms",
-        times.len(),
-        ms(0.5),
-        ms(0.99),
-        ms(0.999),
-        ms(1.0)
-    )
+    format!("{} fsyncs, p50 {:.2} ms, p99 {:.2}, p99.9 {:.2}, max {:.2}, {slow} over 50 ms", times.len(), ms(0.5), ms(0.99), ms(0.999), ms(1.0))
 }
 
 /// One open-loop row.
@@ -253,7 +250,15 @@ fn open_row(share: &str, server: &str, r: &Report) {
     let warm = r.warmup.as_ref().map_or("- | -".to_string(), |w| format!("{:.2} | {:.2}", w.latency.p99_ms, w.latency.max_ms));
     println!(
         "| {share} | {server} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.2} | {lag:.2} | {} | {} | {warm} |",
-        r.messages_per_second, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, cpu(r), r.client_cpu_cores, r.errors, r.unanswered
+        r.messages_per_second,
+        l.p50_ms,
+        l.p90_ms,
+        l.p99_ms,
+        l.max_ms,
+        cpu(r),
+        r.client_cpu_cores,
+        r.errors,
+        r.unanswered
     );
 }
 

@@ -206,8 +206,7 @@ impl Accounts {
         }
         let password = password.filter(|p| !p.is_empty()).map(hash_password).transpose()?;
         let token = random_code(40);
-        let researcher =
-            Researcher { name: name.to_string(), token_sha256: sha256_hex(token.as_bytes()), password, quotas, created_ms: now_ms() };
+        let researcher = Researcher { name: name.to_string(), token_sha256: sha256_hex(token.as_bytes()), password, quotas, created_ms: now_ms() };
         let added = self.researchers.compare_and_swap(name, None as Option<&[u8]>, Some(encode(&researcher)))?;
         if added.is_err() {
             return Err(AccountError::Exists(format!("there is already a researcher named `{name}`")));

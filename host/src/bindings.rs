@@ -5,4 +5,3 @@ wasmtime::component::bindgen!({
     path: "../wit",
     world: "game",
 });
-

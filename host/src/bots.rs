@@ -85,8 +85,7 @@ pub fn run(game: &Arc<Game>, store: &Store, participants: u32, case: Option<&str
     let (session, _) = store.create_session(&game.manifest, participants).map_err(|e| e.to_string())?;
     let ppg = game.manifest.players_per_group;
     let groups = participants / ppg;
-    let jobs: Vec<(u32, u32)> =
-        (1..=game.manifest.num_rounds).flat_map(|round| (1..=groups).map(move |group| (round, group))).collect();
+    let jobs: Vec<(u32, u32)> = (1..=game.manifest.num_rounds).flat_map(|round| (1..=groups).map(move |group| (round, group))).collect();
     let next = AtomicUsize::new(0);
     let mut reports: Vec<GroupReport> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads.max(1))

@@ -191,10 +191,11 @@ impl Game {
     pub fn load(runtime: &Runtime, dir: &Path) -> Result<Arc<Game>, LoadError> {
         let manifest = Manifest::load(dir)?;
         let file = dir.join("game.toml");
-        let limits = manifest
-            .limits
-            .resolve(&runtime.config.defaults, &runtime.config.max)
-            .map_err(|(key, reason)| ManifestError { file: file.clone(), key, reason })?;
+        let limits = manifest.limits.resolve(&runtime.config.defaults, &runtime.config.max).map_err(|(key, reason)| ManifestError {
+            file: file.clone(),
+            key,
+            reason,
+        })?;
         let mut templates = crate::pages::registry();
         for (i, page) in manifest.pages.iter().enumerate() {
             templates.register_template_file(&page.name, dir.join(&page.template)).map_err(|e| ManifestError {
@@ -206,8 +207,7 @@ impl Game {
         let fail = |reason: String| LoadError::Component { game: manifest.name.clone(), reason };
         let component = runtime.compile(&dir.join(&manifest.component)).map_err(|e| fail(format!("{e:#}")))?;
         let ty = component.component_type();
-        let unknown: Vec<String> =
-            ty.imports(&runtime.engine).map(|(name, _)| name.to_string()).filter(|n| !allowed_import(n)).collect();
+        let unknown: Vec<String> = ty.imports(&runtime.engine).map(|(name, _)| name.to_string()).filter(|n| !allowed_import(n)).collect();
         if !unknown.is_empty() {
             return Err(fail(format!(
                 "the component imports {}, which Stoa does not provide (games may import stoa:game and WASI only)",
@@ -230,13 +230,7 @@ impl Game {
     }
 
     fn context(&self, group: &GroupKey, players: u32, page: &str) -> Context {
-        Context {
-            session: group.session.clone(),
-            round_number: group.round,
-            page: page.to_string(),
-            group_id: group.group,
-            players,
-        }
+        Context { session: group.session.clone(), round_number: group.round, page: page.to_string(), group_id: group.group, players }
     }
 
     /// Runs `f` on the instance in `slot` when `reuse` allows and it belongs to `group`, else
@@ -310,11 +304,7 @@ impl Game {
                 let stderr = state.stderr.peek();
                 let detail: Vec<&str> = stderr.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
                 let tail = detail.iter().rev().take(2).rev().cloned().collect::<Vec<_>>().join(" / ");
-                if tail.is_empty() {
-                    CallError::Trap(trap.to_string())
-                } else {
-                    CallError::Trap(format!("{trap} ({})", shorten(&tail, 300)))
-                }
+                if tail.is_empty() { CallError::Trap(trap.to_string()) } else { CallError::Trap(format!("{trap} ({})", shorten(&tail, 300))) }
             }
             None => CallError::Trap(format!("{e:#}")),
         }
@@ -406,11 +396,7 @@ impl Game {
         });
         let messages = result?.map_err(CallError::Refused)?;
         if messages.len() > self.limits.messages {
-            return Err(CallError::Output(format!(
-                "it routed {} messages, above the limit of {}",
-                messages.len(),
-                self.limits.messages
-            )));
+            return Err(CallError::Output(format!("it routed {} messages, above the limit of {}", messages.len(), self.limits.messages)));
         }
         let mut bytes = 0usize;
         let mut out = Vec::with_capacity(messages.len());
@@ -492,20 +478,13 @@ impl Game {
     /// Runs `call-live-method` for `group` on `page` with bot `case`; every nested
     /// `bot-driver.live-method` call is a real live call on `group`. Returns the nested calls
     /// and the bot's own verdict.
-    pub fn bot_run(
-        self: &Arc<Self>,
-        store: &Store,
-        group: &mut Group,
-        page: &str,
-        case: Option<&str>,
-    ) -> (Vec<BotCall>, Result<(), CallError>) {
+    pub fn bot_run(self: &Arc<Self>, store: &Store, group: &mut Group, page: &str, case: Option<&str>) -> (Vec<BotCall>, Result<(), CallError>) {
         let ctx = self.context(&group.key, group.players, page);
         let env = BotEnv { group: group.clone(), page: page.to_string(), calls: Vec::new(), warm: None };
         let key = group.key.clone();
-        let (result, taken) =
-            self.run(&mut None, false, store, &key, group.players, Mode::Bot(Box::new(env)), self.limits.bot_deadline, |g, s| {
-                g.call_call_live_method(s, &ctx, case)
-            });
+        let (result, taken) = self.run(&mut None, false, store, &key, group.players, Mode::Bot(Box::new(env)), self.limits.bot_deadline, |g, s| {
+            g.call_call_live_method(s, &ctx, case)
+        });
         let Mode::Bot(env) = taken.mode else {
             return (Vec::new(), Err(CallError::Host("bot state lost".into())));
         };

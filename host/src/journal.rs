@@ -144,11 +144,7 @@ fn segments(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
-        let number = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_suffix(".log"))
-            .and_then(|n| n.parse::<u64>().ok());
+        let number = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".log")).and_then(|n| n.parse::<u64>().ok());
         if let Some(number) = number {
             found.push((number, path));
         }
@@ -640,7 +636,8 @@ mod tests {
         };
         let live = db.open_tree("live").expect("tree");
         let mut replay = |k: &[u8], v: &[u8]| live.insert(k, v).map(|_| ());
-        let (journal, replayed) = Journal::open_with(&dir.join("journal"), &db, &mut replay, Arc::new(|| Ok(())), Halt::default(), sizes).expect("journal");
+        let (journal, replayed) =
+            Journal::open_with(&dir.join("journal"), &db, &mut replay, Arc::new(|| Ok(())), Halt::default(), sizes).expect("journal");
         (db, live, journal, replayed)
     }
 
@@ -877,4 +874,3 @@ mod tests {
         assert_eq!(journal.flushes(), 0);
     }
 }
-

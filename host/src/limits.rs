@@ -66,13 +66,7 @@ impl LimitOverrides {
     /// Applies the overrides to `defaults`; a value of zero or above `max` is refused, naming
     /// the key (`limits.memory_mb`) and the reason.
     pub fn resolve(&self, defaults: &Limits, max: &Limits) -> Result<Limits, (String, String)> {
-        fn pick<T: Copy + PartialOrd + std::fmt::Display>(
-            key: &str,
-            asked: Option<T>,
-            default: T,
-            max: T,
-            zero: T,
-        ) -> Result<T, (String, String)> {
+        fn pick<T: Copy + PartialOrd + std::fmt::Display>(key: &str, asked: Option<T>, default: T, max: T, zero: T) -> Result<T, (String, String)> {
             match asked {
                 None => Ok(if default > max { max } else { default }),
                 Some(v) if v <= zero => Err((format!("limits.{key}"), "must be greater than 0".into())),
@@ -83,13 +77,7 @@ impl LimitOverrides {
         let ms = |d: Duration| d.as_millis() as u64;
         Ok(Limits {
             deadline: Duration::from_millis(pick("deadline_ms", self.deadline_ms, ms(defaults.deadline), ms(max.deadline), 0)?),
-            bot_deadline: Duration::from_millis(pick(
-                "bot_deadline_ms",
-                self.bot_deadline_ms,
-                ms(defaults.bot_deadline),
-                ms(max.bot_deadline),
-                0,
-            )?),
+            bot_deadline: Duration::from_millis(pick("bot_deadline_ms", self.bot_deadline_ms, ms(defaults.bot_deadline), ms(max.bot_deadline), 0)?),
             memory_bytes: pick("memory_mb", self.memory_mb, defaults.memory_bytes >> 20, max.memory_bytes >> 20, 0)? << 20,
             output_bytes: pick("output_bytes", self.output_bytes, defaults.output_bytes, max.output_bytes, 0)?,
             messages: pick("messages", self.messages, defaults.messages, max.messages, 0)?,

@@ -120,10 +120,7 @@ impl FieldWrites {
 /// The `live` keys and values of a call's field writes.
 fn field_records<'a>(key: &'a GroupKey, writes: &'a FieldWrites) -> impl Iterator<Item = (Vec<u8>, &'a RawValue)> {
     let group = writes.group.iter().map(|(name, value)| (key.group_field(name), &**value));
-    let players = writes
-        .players
-        .iter()
-        .flat_map(move |(id, fields)| fields.iter().map(move |(name, value)| (key.player_field(*id, name), &**value)));
+    let players = writes.players.iter().flat_map(move |(id, fields)| fields.iter().map(move |(name, value)| (key.player_field(*id, name), &**value)));
     group.chain(players)
 }
 
@@ -364,11 +361,7 @@ fn entries_of(key: &[u8], value: &[u8]) -> Result<Vec<CallEntry>, StoreError> {
 
 /// How many entries a `live` value holds, counted without building them.
 fn run_length(value: &[u8]) -> Option<u64> {
-    if value.first() == Some(&b'[') {
-        serde_json::from_slice::<Vec<serde::de::IgnoredAny>>(value).ok().map(|v| v.len() as u64)
-    } else {
-        Some(1)
-    }
+    if value.first() == Some(&b'[') { serde_json::from_slice::<Vec<serde::de::IgnoredAny>>(value).ok().map(|v| v.len() as u64) } else { Some(1) }
 }
 
 /// The call number at the end of a `C` key.
@@ -577,14 +570,7 @@ impl Store {
     }
 
     /// Logs a failed call: its entry with the reason, nothing else.
-    pub(crate) fn log_failure(
-        &self,
-        group: &mut Group,
-        page: &str,
-        sender: u32,
-        payload: &str,
-        reason: &str,
-    ) -> Result<u64, StoreError> {
+    pub(crate) fn log_failure(&self, group: &mut Group, page: &str, sender: u32, payload: &str, reason: &str) -> Result<u64, StoreError> {
         let call = group.next_call;
         let payload = raw(payload).or_else(|_| raw(&serde_json::Value::String(payload.to_string()).to_string()))?;
         let entry = CallEntry {
@@ -730,7 +716,14 @@ mod tests {
             let store = Store::open(dir.path()).expect("open");
             let mut group = store.group(key.clone(), 3).expect("group");
             store
-                .commit_call(&mut group, "Bid", 2, raw(r#"{"bid":10}"#).expect("json"), entry_writes(), vec![(0, raw(r#"{"new_max":10}"#).expect("json"))])
+                .commit_call(
+                    &mut group,
+                    "Bid",
+                    2,
+                    raw(r#"{"bid":10}"#).expect("json"),
+                    entry_writes(),
+                    vec![(0, raw(r#"{"new_max":10}"#).expect("json"))],
+                )
                 .expect("commit");
             // What a crash right after the commit record would leave: the entry alone.
             store.unsettled.forget();

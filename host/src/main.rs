@@ -260,9 +260,10 @@ fn researcher(action: ResearcherAction) -> anyhow::Result<ExitCode> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-            tracing_subscriber::EnvFilter::new(if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" })
-        }))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" })),
+        )
         .with_writer(std::io::stderr)
         .init();
     match run(cli.command) {
@@ -314,8 +315,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let runtime = Runtime::new(RuntimeConfig::default())?;
             let game = Game::load(&runtime, &game_dir)?;
             let m = &game.manifest;
-            let pages: Vec<String> =
-                m.pages.iter().map(|p| if p.live { format!("{} (live)", p.name) } else { p.name.clone() }).collect();
+            let pages: Vec<String> = m.pages.iter().map(|p| if p.live { format!("{} (live)", p.name) } else { p.name.clone() }).collect();
             println!(
                 "{}: ok — {} players per group, {} round(s), pages {}, {} group and {} player fields; component exports the stoa:game world",
                 m.name,
@@ -355,9 +355,11 @@ fn load(a: LoadArgs) -> anyhow::Result<ExitCode> {
     } else if !a.codes.is_empty() {
         Target::Codes(a.codes.clone())
     } else if let Some(game) = a.game.clone() {
-        let token = a.token.clone().or_else(|| std::env::var("STOA_ADMIN_TOKEN").ok()).context(
-            "--game creates a session through the API: give the admin token with --token or STOA_ADMIN_TOKEN",
-        )?;
+        let token = a
+            .token
+            .clone()
+            .or_else(|| std::env::var("STOA_ADMIN_TOKEN").ok())
+            .context("--game creates a session through the API: give the admin token with --token or STOA_ADMIN_TOKEN")?;
         Target::NewSession { token, game, participants: a.participants }
     } else {
         anyhow::bail!("say whom to drive: --game NAME (a new session), --codes A,B,... or --echo");
@@ -434,10 +436,7 @@ impl EchoChild {
         if let Some(dir) = durable {
             cmd.arg("--durable").arg(dir);
         }
-        let mut child = cmd
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .context("cannot start `stoa echo`")?;
+        let mut child = cmd.stdout(std::process::Stdio::piped()).spawn().context("cannot start `stoa echo`")?;
         let stdout = child.stdout.take().context("no stdout of `stoa echo`")?;
         let mut line = String::new();
         std::io::BufReader::new(stdout).read_line(&mut line)?;
@@ -513,8 +512,7 @@ fn serve(addr: String, games_dir: PathBuf, data: PathBuf, demo: Option<String>, 
             let ctrl_c = tokio::signal::ctrl_c();
             #[cfg(unix)]
             {
-                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("SIGTERM handler");
+                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
                 tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
             }
             #[cfg(not(unix))]

@@ -194,28 +194,18 @@ impl Manifest {
         let err = |key: String, reason: String| ManifestError { file: file.clone(), key, reason };
         for (i, page) in manifest.pages.iter().enumerate() {
             if !dir.join(&page.template).is_file() {
-                return Err(err(
-                    format!("page[{i}].template"),
-                    format!("template file `{}` not found", page.template.display()),
-                ));
+                return Err(err(format!("page[{i}].template"), format!("template file `{}` not found", page.template.display())));
             }
         }
         if !dir.join(&manifest.component).is_file() {
-            return Err(err(
-                "component".into(),
-                format!("component file `{}` not found (is the game built?)", manifest.component.display()),
-            ));
+            return Err(err("component".into(), format!("component file `{}` not found (is the game built?)", manifest.component.display())));
         }
         Ok(manifest)
     }
 
     /// Parses and checks manifest text; `file` only names it in errors. Files are not touched.
     pub fn parse(file: &Path, text: &str) -> Result<Manifest, ManifestError> {
-        let err = |key: &str, reason: String| ManifestError {
-            file: file.to_path_buf(),
-            key: key.to_string(),
-            reason,
-        };
+        let err = |key: &str, reason: String| ManifestError { file: file.to_path_buf(), key: key.to_string(), reason };
         let table: toml::Table = toml::from_str(text).map_err(|e| err("", format!("not valid TOML: {}", e.message())))?;
         let raw: RawManifest = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
             let path = e.path().to_string();

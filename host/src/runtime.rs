@@ -55,13 +55,7 @@ pub struct RuntimeConfig {
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig {
-            defaults: Limits::DEFAULT,
-            max: Limits::MAX,
-            cache_dir: default_cache_dir(),
-            instances: 1000,
-            max_component_bytes: 64 << 20,
-        }
+        RuntimeConfig { defaults: Limits::DEFAULT, max: Limits::MAX, cache_dir: default_cache_dir(), instances: 1000, max_component_bytes: 64 << 20 }
     }
 }
 
@@ -206,17 +200,12 @@ impl Runtime {
         };
         let mut hash = Sha256::new();
         hash.update(bytes);
-        let key = format!(
-            "{}-{}-{:016x}.cwasm",
-            hex::encode(hash.finalize()),
-            WASMTIME_VERSION,
-            {
-                use std::hash::{Hash, Hasher};
-                let mut h = std::collections::hash_map::DefaultHasher::new();
-                self.engine.precompile_compatibility_hash().hash(&mut h);
-                h.finish()
-            }
-        );
+        let key = format!("{}-{}-{:016x}.cwasm", hex::encode(hash.finalize()), WASMTIME_VERSION, {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            self.engine.precompile_compatibility_hash().hash(&mut h);
+            h.finish()
+        });
         let file = dir.join(key);
         if file.is_file() {
             // SAFETY: the file is one this function wrote (atomically, by rename) from the

@@ -76,14 +76,10 @@ impl Lang {
                 ("Makefile", include_str!("../scaffold/rust/Makefile")),
                 ("src/lib.rs", include_str!("../scaffold/rust/src/lib.rs")),
             ],
-            Lang::Python => &[
-                ("Makefile", include_str!("../scaffold/python/Makefile")),
-                ("src/app.py", include_str!("../scaffold/python/src/app.py")),
-            ],
-            Lang::Js => &[
-                ("Makefile", include_str!("../scaffold/js/Makefile")),
-                ("src/game.js", include_str!("../scaffold/js/src/game.js")),
-            ],
+            Lang::Python => {
+                &[("Makefile", include_str!("../scaffold/python/Makefile")), ("src/app.py", include_str!("../scaffold/python/src/app.py"))]
+            }
+            Lang::Js => &[("Makefile", include_str!("../scaffold/js/Makefile")), ("src/game.js", include_str!("../scaffold/js/src/game.js"))],
         }
     }
 }

@@ -213,9 +213,7 @@ impl Store {
                 if replayed > 0 {
                     tracing::info!("replayed {replayed} live call record(s) from the journal");
                 }
-                unsettled
-                    .start_settler()
-                    .map_err(|e| StoreError::Flush(format!("cannot start the thread that writes settled values: {e}")))?;
+                unsettled.start_settler().map_err(|e| StoreError::Flush(format!("cannot start the thread that writes settled values: {e}")))?;
                 journal
             }
         };
@@ -270,12 +268,7 @@ impl Store {
     }
 
     /// A player's fields, with initial values for those never written.
-    pub fn player_fields(
-        &self,
-        manifest: &Manifest,
-        group: &GroupKey,
-        id_in_group: u32,
-    ) -> Result<BTreeMap<String, Value>, StoreError> {
+    pub fn player_fields(&self, manifest: &Manifest, group: &GroupKey, id_in_group: u32) -> Result<BTreeMap<String, Value>, StoreError> {
         manifest
             .player_fields
             .iter()
@@ -406,8 +399,7 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 
 /// A stored record read back; one that does not decode is corrupt, named by its key.
 pub(crate) fn decode<T: for<'de> Deserialize<'de>>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| StoreError::Corrupt { key: String::from_utf8_lossy(key).into_owned(), reason: e.to_string() })
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt { key: String::from_utf8_lossy(key).into_owned(), reason: e.to_string() })
 }
 
 #[cfg(test)]

@@ -40,11 +40,8 @@ pub fn unpack(archive: &[u8], dest: &Path, caps: &Caps) -> Result<PathBuf, Strin
     if archive.len() > caps.archive_bytes {
         return Err(format!("the archive is {} bytes, above the limit of {} bytes", archive.len(), caps.archive_bytes));
     }
-    let reader: Box<dyn Read + '_> = if archive.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::read::GzDecoder::new(archive))
-    } else {
-        Box::new(archive)
-    };
+    let reader: Box<dyn Read + '_> =
+        if archive.starts_with(&[0x1f, 0x8b]) { Box::new(flate2::read::GzDecoder::new(archive)) } else { Box::new(archive) };
     let mut tar = tar::Archive::new(reader);
     let entries = tar.entries().map_err(|e| format!("not a tar archive: {e}"))?;
     let (mut count, mut total) = (0usize, 0u64);
@@ -100,11 +97,8 @@ pub fn unpack(archive: &[u8], dest: &Path, caps: &Caps) -> Result<PathBuf, Strin
     if dest.join("game.toml").is_file() {
         return Ok(dest.to_path_buf());
     }
-    let tops: Vec<PathBuf> = std::fs::read_dir(dest)
-        .map_err(|e| format!("cannot read the unpacked archive: {e}"))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .collect();
+    let tops: Vec<PathBuf> =
+        std::fs::read_dir(dest).map_err(|e| format!("cannot read the unpacked archive: {e}"))?.filter_map(Result::ok).map(|e| e.path()).collect();
     match tops.as_slice() {
         [only] if only.join("game.toml").is_file() => Ok(only.clone()),
         _ => Err("the archive has no game.toml, neither at its top nor in a single top-level folder".into()),

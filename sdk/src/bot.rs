@@ -31,11 +31,8 @@ use crate::{Error, Message, Result};
 /// (outside `call_live_method`, or an id not in the group); a routed payload is not JSON.
 pub fn live_method(id_in_group: u32, payload: impl Serialize) -> Result<Vec<Message>> {
     let json = serde_json::to_string(&payload)?;
-    let routed = raw::live_method(id_in_group, &json).map_err(|reason| {
-        Error::new(format_args!(
-            "live call of player {id_in_group} failed: {reason}"
-        ))
-    })?;
+    let routed =
+        raw::live_method(id_in_group, &json).map_err(|reason| Error::new(format_args!("live call of player {id_in_group} failed: {reason}")))?;
     routed.into_iter().map(Message::from_wit).collect()
 }
 
@@ -44,11 +41,7 @@ pub fn live_method(id_in_group: u32, payload: impl Serialize) -> Result<Vec<Mess
 /// # Errors
 /// `cond` is false.
 pub fn expect(cond: bool, reason: impl Display) -> Result<()> {
-    if cond {
-        Ok(())
-    } else {
-        Err(Error::new(reason))
-    }
+    if cond { Ok(()) } else { Err(Error::new(reason)) }
 }
 
 /// `Ok(())` if `actual == expected`, else an [`Error`] naming `what` and both values.
@@ -56,13 +49,7 @@ pub fn expect(cond: bool, reason: impl Display) -> Result<()> {
 /// # Errors
 /// The values differ.
 pub fn expect_eq<T: PartialEq + Debug>(actual: T, expected: T, what: impl Display) -> Result<()> {
-    if actual == expected {
-        Ok(())
-    } else {
-        Err(Error::new(format_args!(
-            "{what}: expected {expected:?}, got {actual:?}"
-        )))
-    }
+    if actual == expected { Ok(()) } else { Err(Error::new(format_args!("{what}: expected {expected:?}, got {actual:?}"))) }
 }
 
 /// The one message of `messages`.
@@ -72,11 +59,7 @@ pub fn expect_eq<T: PartialEq + Debug>(actual: T, expected: T, what: impl Displa
 pub fn single(messages: &[Message]) -> Result<&Message> {
     match messages {
         [one] => Ok(one),
-        _ => Err(Error::new(format_args!(
-            "expected exactly one message, got {}: {}",
-            messages.len(),
-            describe(messages)
-        ))),
+        _ => Err(Error::new(format_args!("expected exactly one message, got {}: {}", messages.len(), describe(messages)))),
     }
 }
 
@@ -102,10 +85,7 @@ pub fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
 
 /// `[to 0: {"type":"new_max"}, to 2: ...]`, for error messages.
 fn describe(messages: &[Message]) -> String {
-    let items: Vec<String> = messages
-        .iter()
-        .map(|m| format!("to {}: {}", m.to, m.payload))
-        .collect();
+    let items: Vec<String> = messages.iter().map(|m| format!("to {}: {}", m.to, m.payload)).collect();
     format!("[{}]", items.join(", "))
 }
 
@@ -122,21 +102,9 @@ mod tests {
 
     #[test]
     fn single_lists_the_messages_it_got() {
-        let two = [
-            Message {
-                to: 1,
-                payload: json!(1),
-            },
-            Message {
-                to: 0,
-                payload: json!({"a": 2}),
-            },
-        ];
+        let two = [Message { to: 1, payload: json!(1) }, Message { to: 0, payload: json!({"a": 2}) }];
         let e = single(&two).expect_err("two");
-        assert_eq!(
-            e.message(),
-            r#"expected exactly one message, got 2: [to 1: 1, to 0: {"a":2}]"#
-        );
+        assert_eq!(e.message(), r#"expected exactly one message, got 2: [to 1: 1, to 0: {"a":2}]"#);
         assert!(single(&two[..1]).is_ok());
     }
 }

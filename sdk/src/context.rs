@@ -26,12 +26,6 @@ impl Context {
 
 impl From<wit::Context> for Context {
     fn from(ctx: wit::Context) -> Context {
-        Context {
-            session: ctx.session,
-            round_number: ctx.round_number,
-            page: ctx.page,
-            group_id: ctx.group_id,
-            players: ctx.players,
-        }
+        Context { session: ctx.session, round_number: ctx.round_number, page: ctx.page, group_id: ctx.group_id, players: ctx.players }
     }
 }

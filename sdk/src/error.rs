@@ -118,20 +118,12 @@ mod tests {
             Ok(serde_json::from_str::<i64>("\"x\"")?)
         }
         assert_eq!(from_string().expect_err("a string error").message(), "no");
-        assert!(
-            from_serde()
-                .expect_err("a type error")
-                .message()
-                .contains("invalid type")
-        );
+        assert!(from_serde().expect_err("a type error").message().contains("invalid type"));
     }
 
     #[test]
     fn context_prefixes_the_reason() {
-        assert_eq!(
-            Error::from("boom").context("step 2").to_string(),
-            "step 2: boom"
-        );
+        assert_eq!(Error::from("boom").context("step 2").to_string(), "step 2: boom");
     }
 }
 

@@ -78,24 +78,12 @@ impl Owner {
         let text = self.get_raw(name)?;
         // Through `Value`, so a mismatch reads "invalid type: string \"x\", expected i64"
         // without a line and column that mean nothing to the game.
-        let value: Value = serde_json::from_str(&text)
-            .map_err(|e| Error::new(format_args!("{} is not valid JSON: {e}", self.field(name))))?;
-        T::deserialize(value).map_err(|e| {
-            Error::new(format_args!(
-                "{} is not a {}: {e}",
-                self.field(name),
-                type_name::<T>()
-            ))
-        })
+        let value: Value = serde_json::from_str(&text).map_err(|e| Error::new(format_args!("{} is not valid JSON: {e}", self.field(name))))?;
+        T::deserialize(value).map_err(|e| Error::new(format_args!("{} is not a {}: {e}", self.field(name), type_name::<T>())))
     }
 
     fn set<T: Serialize>(self, name: &str, value: T) -> Result<()> {
-        let json = serde_json::to_string(&value).map_err(|e| {
-            Error::new(format_args!(
-                "cannot serialize a value for {}: {e}",
-                self.field(name)
-            ))
-        })?;
+        let json = serde_json::to_string(&value).map_err(|e| Error::new(format_args!("cannot serialize a value for {}: {e}", self.field(name))))?;
         self.set_raw(name, &json)
     }
 
@@ -151,11 +139,7 @@ macro_rules! field_methods {
         ///
         /// # Errors
         /// As [`get`](Self::get), then as [`set`](Self::set).
-        pub fn update<T: DeserializeOwned + Serialize>(
-            &self,
-            name: &str,
-            f: impl FnOnce(T) -> T,
-        ) -> Result<T> {
+        pub fn update<T: DeserializeOwned + Serialize>(&self, name: &str, f: impl FnOnce(T) -> T) -> Result<T> {
             let value = f(self.get(name)?);
             self.set(name, &value)?;
             Ok(value)
@@ -207,13 +191,7 @@ mod tests {
 
     #[test]
     fn field_names_read_well_in_errors() {
-        assert_eq!(
-            Owner::Group.field("max_bid").to_string(),
-            "group field `max_bid`"
-        );
-        assert_eq!(
-            Owner::Player(2).field("bids").to_string(),
-            "field `bids` of player 2"
-        );
+        assert_eq!(Owner::Group.field("max_bid").to_string(), "group field `max_bid`");
+        assert_eq!(Owner::Player(2).field("bids").to_string(), "field `bids` of player 2");
     }
 }

@@ -83,11 +83,7 @@ macro_rules! export_game {
 pub struct Adapter<G>(PhantomData<G>);
 
 impl<G: Game> wit::Guest for Adapter<G> {
-    fn live_method(
-        ctx: wit::Context,
-        id_in_group: u32,
-        payload: String,
-    ) -> Result<Vec<wit::Message>, String> {
+    fn live_method(ctx: wit::Context, id_in_group: u32, payload: String) -> Result<Vec<wit::Message>, String> {
         let payload = parse(&payload, "payload")?;
         let out = G::live_method(&ctx.into(), id_in_group, payload)?;
         Ok(out.into_wit()?)
@@ -95,17 +91,13 @@ impl<G: Game> wit::Guest for Adapter<G> {
 
     fn error_message(ctx: wit::Context, id_in_group: u32, values: String) -> Option<String> {
         let values = parse(&values, "form values").unwrap_or_else(|e| trap("error_message", e));
-        G::error_message(&ctx.into(), id_in_group, values)
-            .unwrap_or_else(|e| trap("error_message", e))
+        G::error_message(&ctx.into(), id_in_group, values).unwrap_or_else(|e| trap("error_message", e))
     }
 
     fn vars_for_template(ctx: wit::Context, id_in_group: u32) -> String {
         match G::vars_for_template(&ctx.into(), id_in_group) {
             Ok(vars @ Value::Object(_)) => vars.to_string(),
-            Ok(other) => trap(
-                "vars_for_template",
-                Error::new(format_args!("must return a JSON object, got {other}")),
-            ),
+            Ok(other) => trap("vars_for_template", Error::new(format_args!("must return a JSON object, got {other}"))),
             Err(e) => trap("vars_for_template", e),
         }
     }
@@ -120,9 +112,7 @@ fn parse(text: &str, what: &str) -> Result<Value> {
     serde_json::from_str(text).map_err(|e| {
         let start: String = text.chars().take(60).collect();
         let more = if start.len() < text.len() { "..." } else { "" };
-        Error::new(format_args!(
-            "{what} is not valid JSON ({e}): {start:?}{more}"
-        ))
+        Error::new(format_args!("{what} is not valid JSON ({e}): {start:?}{more}"))
     })
 }
 
@@ -139,10 +129,7 @@ mod tests {
     #[test]
     fn a_payload_that_is_not_json_is_named_and_quoted() {
         let e = parse("bid 10", "payload").expect_err("not JSON");
-        assert!(
-            e.message().starts_with("payload is not valid JSON ("),
-            "{e}"
-        );
+        assert!(e.message().starts_with("payload is not valid JSON ("), "{e}");
         assert!(e.message().ends_with(r#"): "bid 10""#), "{e}");
     }
 

@@ -73,11 +73,7 @@ impl Messages {
             Ok(payload) => self.out.push(wit::Message { to, payload }),
             Err(e) => {
                 let n = self.out.len() + 1;
-                self.error.get_or_insert_with(|| {
-                    Error::new(format_args!(
-                        "message {n} (to {to}): payload cannot be serialized: {e}"
-                    ))
-                });
+                self.error.get_or_insert_with(|| Error::new(format_args!("message {n} (to {to}): payload cannot be serialized: {e}")));
             }
         }
         self
@@ -120,8 +116,7 @@ impl Message {
 
     /// Parses a WIT message; a payload that is not JSON is an error naming the recipient.
     pub(crate) fn from_wit(m: wit::Message) -> Result<Message> {
-        let payload = serde_json::from_str(&m.payload)
-            .map_err(|e| Error::new(format_args!("message to {} is not valid JSON: {e}", m.to)))?;
+        let payload = serde_json::from_str(&m.payload).map_err(|e| Error::new(format_args!("message to {} is not valid JSON: {e}", m.to)))?;
         Ok(Message { to: m.to, payload })
     }
 }
@@ -133,10 +128,7 @@ mod tests {
 
     #[test]
     fn builder_keeps_order_and_recipients() {
-        let out = Messages::reply(2, "a")
-            .broadcast(1)
-            .into_wit()
-            .expect("serializable");
+        let out = Messages::reply(2, "a").broadcast(1).into_wit().expect("serializable");
         let got: Vec<(u32, &str)> = out.iter().map(|m| (m.to, m.payload.as_str())).collect();
         assert_eq!(got, [(2, "\"a\""), (0, "1")]);
     }
@@ -144,15 +136,7 @@ mod tests {
     #[test]
     fn unserializable_payload_fails_the_call_naming_the_message() {
         let bad: HashMap<(u8, u8), u8> = HashMap::from([((1, 2), 3)]);
-        let e = Messages::new()
-            .to(1, "ok")
-            .to(3, bad)
-            .into_wit()
-            .expect_err("tuple keys");
-        assert!(
-            e.message()
-                .starts_with("message 2 (to 3): payload cannot be serialized"),
-            "{e}"
-        );
+        let e = Messages::new().to(1, "ok").to(3, bad).into_wit().expect_err("tuple keys");
+        assert!(e.message().starts_with("message 2 (to 3): payload cannot be serialized"), "{e}");
     }
 }

@@ -38,10 +38,9 @@ fn installed(candidates: &[&str]) -> Option<PathBuf> {
 
 /// Starts chromedriver and opens a Chromium session with a fresh profile.
 async fn browser() -> (Driver, Client) {
-    let (Some(chromium), Some(chromedriver)) = (
-        installed(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]),
-        installed(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]),
-    ) else {
+    let (Some(chromium), Some(chromedriver)) =
+        (installed(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]), installed(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]))
+    else {
         panic!("headless Chromium is not installed: run `make browser` (Debian packages chromium and chromium-driver)");
     };
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();

@@ -152,12 +152,8 @@ async fn sigkill_under_load_loses_no_message_a_client_received() {
     }
     let store = stoa::Store::open(&data).expect("reopen");
     let key = stoa::GroupKey { session: store.participant(&codes[0]).expect("p").expect("p").session, round: 1, group: 1 };
-    let log: BTreeMap<u64, (u32, Value)> = store
-        .messages(&key)
-        .expect("log")
-        .into_iter()
-        .map(|m| (m.seq, (m.to, serde_json::from_str(&m.payload).expect("json"))))
-        .collect();
+    let log: BTreeMap<u64, (u32, Value)> =
+        store.messages(&key).expect("log").into_iter().map(|m| (m.seq, (m.to, serde_json::from_str(&m.payload).expect("json")))).collect();
     let received: usize = seen.iter().map(BTreeMap::len).sum();
     assert!(received > 30, "the load was too light to prove anything: {received} frames");
     let seqs: Vec<u64> = log.keys().copied().collect();
@@ -186,10 +182,7 @@ async fn sigkill_under_load_loses_no_message_a_client_received() {
     let last = log.values().rev().find(|(_, p)| p["type"] == "new_max").map(|(_, p)| p).expect("a new maximum was logged");
     assert_eq!((&fields["max_bid"], &fields["highest_bidder"]), (&last["max_bid"], &last["bidder"]), "fields vs the last logged new maximum");
     for id in 1..=3u32 {
-        let logged = log
-            .values()
-            .filter(|(to, p)| (p["type"] == "new_max" && p["bidder"] == id) || (p["type"] == "rejected" && *to == id))
-            .count();
+        let logged = log.values().filter(|(to, p)| (p["type"] == "new_max" && p["bidder"] == id) || (p["type"] == "rejected" && *to == id)).count();
         let bids = store.player_fields(&auction.manifest, &key, id).expect("player fields")["bids"].clone();
         assert_eq!(bids, serde_json::json!(logged), "player {id}'s `bids` vs their logged bids");
     }

@@ -156,9 +156,7 @@ fn bargaining_for_three(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(to.join("templates")).expect("mkdir");
     std::fs::create_dir_all(to.join("target")).expect("mkdir");
     let manifest = std::fs::read_to_string(from.join("game.toml")).expect("game.toml");
-    let manifest = manifest
-        .replace("name = \"bargaining\"", "name = \"bargaining-3\"")
-        .replace("players_per_group = 2", "players_per_group = 3");
+    let manifest = manifest.replace("name = \"bargaining\"", "name = \"bargaining-3\"").replace("players_per_group = 2", "players_per_group = 3");
     std::fs::write(to.join("game.toml"), manifest).expect("write game.toml");
     for file in ["templates/Bargain.hbs", "templates/Results.hbs", "target/bargaining.wasm"] {
         std::fs::copy(from.join(file), to.join(file)).unwrap_or_else(|e| panic!("copy {file} (run `make rust-games`): {e}"));

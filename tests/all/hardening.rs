@@ -29,11 +29,7 @@ fn host_log<R>(f: impl FnOnce() -> R) -> (R, String) {
     }
     let lines = Lines::default();
     let writer = lines.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
+    let subscriber = tracing_subscriber::fmt().with_max_level(tracing::Level::DEBUG).with_ansi(false).with_writer(move || writer.clone()).finish();
     let out = tracing::subscriber::with_default(subscriber, f);
     let text = String::from_utf8_lossy(&lines.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
     (out, text)
@@ -59,22 +55,14 @@ struct Case {
 }
 
 const CASES: &[Case] = &[
-    Case {
-        payload: r#""recurse""#,
-        error: |e| matches!(e, CallError::Trap(r) if r.contains("stack")),
-        logged: "call stack exhausted",
-    },
+    Case { payload: r#""recurse""#, error: |e| matches!(e, CallError::Trap(r) if r.contains("stack")), logged: "call stack exhausted" },
     Case {
         payload: r#""deep-stack""#,
         error: |e| matches!(e, CallError::Trap(r) if r.contains("out of bounds memory access")),
         logged: "out of bounds memory access",
     },
     Case { payload: r#""fields""#, error: |e| matches!(e, CallError::Deadline(_)), logged: "deadline" },
-    Case {
-        payload: r#""bad-reply""#,
-        error: |e| matches!(e, CallError::Output(r) if r.contains("not JSON")),
-        logged: "a payload is not JSON",
-    },
+    Case { payload: r#""bad-reply""#, error: |e| matches!(e, CallError::Output(r) if r.contains("not JSON")), logged: "a payload is not JSON" },
     Case {
         payload: r#""bad-field""#,
         error: |e| matches!(e, CallError::Refused(r) if r.matches("not JSON").count() == 4),
@@ -434,7 +422,10 @@ async fn stoa_serve_answers_hostile_calls_logs_them_and_keeps_serving_another_gr
     server.child.wait().expect("reap");
     let log = std::fs::read_to_string(&log_file).expect("log");
     for case in CASES.iter().filter(|c| !c.logged.contains(" refused")) {
-        let line = log.lines().find(|l| l.contains("live call failed") && l.contains(case.logged)).unwrap_or_else(|| panic!("{}: not in the log:\n{log}", case.payload));
+        let line = log
+            .lines()
+            .find(|l| l.contains("live call failed") && l.contains(case.logged))
+            .unwrap_or_else(|| panic!("{}: not in the log:\n{log}", case.payload));
         for part in ["game=hostile", &format!("session={session}"), "round=1", "group=1", "player=1"] {
             assert!(line.contains(part), "`{part}` missing from: {line}");
         }

@@ -15,11 +15,8 @@ use crate::ws::{connect, expect, next, send};
 fn python_and_js_example_games_pass_their_bots_in_every_case() {
     for path in ["example-games/auction-python", "example-games/auction-js", "example-games/bargaining-python"] {
         let g = game(path);
-        let cases: Vec<Option<&str>> = if g.manifest.bot_cases.is_empty() {
-            vec![None]
-        } else {
-            g.manifest.bot_cases.iter().map(|c| Some(c.as_str())).collect()
-        };
+        let cases: Vec<Option<&str>> =
+            if g.manifest.bot_cases.is_empty() { vec![None] } else { g.manifest.bot_cases.iter().map(|c| Some(c.as_str())).collect() };
         for case in cases {
             let store = Store::temporary().expect("store");
             let report = bots::run(&g, &store, g.manifest.players_per_group * 2, case, 2).expect("run");
@@ -86,21 +83,14 @@ async fn python_and_js_auctions_serve_live_sessions_beside_the_rust_one_with_the
     let games = ["example-games/auction", "example-games/auction-python", "example-games/auction-js"];
     let server = TestServer::start(&games, &dir.path().join("data")).await;
     // The three sessions play at the same time on the one server.
-    let (rust, python, js) = tokio::join!(
-        play_auction(&server, "auction"),
-        play_auction(&server, "auction-python"),
-        play_auction(&server, "auction-js"),
-    );
+    let (rust, python, js) =
+        tokio::join!(play_auction(&server, "auction"), play_auction(&server, "auction-python"), play_auction(&server, "auction-js"),);
     let new_max_10 = json!({"seq": 1, "data": {"type": "new_max", "max_bid": 10, "bidder": 1}});
     let new_max_20 = json!({"seq": 4, "data": {"type": "new_max", "max_bid": 20, "bidder": 3, "seq": "s-4"}});
     let want = vec![
         vec![new_max_10.clone(), new_max_20.clone(), json!({"error": "<text>"})],
         vec![new_max_10.clone(), json!({"seq": 2, "data": {"type": "rejected", "max_bid": 10, "bid": 5}}), new_max_20.clone()],
-        vec![
-            new_max_10,
-            json!({"seq": 3, "data": {"type": "state", "max_bid": 10, "highest_bidder": 1}}),
-            new_max_20,
-        ],
+        vec![new_max_10, json!({"seq": 3, "data": {"type": "state", "max_bid": 10, "highest_bidder": 1}}), new_max_20],
     ];
     assert_eq!(rust, want, "the Rust auction");
     assert_eq!(python, rust, "the Python auction's frames are the Rust auction's");

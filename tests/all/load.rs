@@ -169,7 +169,17 @@ fn load_gives_ratios_to_both_ceilings() {
     let data = tempfile::tempdir().expect("tempdir");
     let games = root().join("example-games");
     let server = start(
-        &["serve", "--addr", "127.0.0.1:0", "--rate", "100000", "--games", &games.to_string_lossy(), "--data", &data.path().join("db").to_string_lossy()],
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--rate",
+            "100000",
+            "--games",
+            &games.to_string_lossy(),
+            "--data",
+            &data.path().join("db").to_string_lossy(),
+        ],
         "http://",
     );
     let scratch = data.path().join("ceilings");

@@ -23,12 +23,7 @@ fn niced(program: &str) -> Command {
 
 /// Runs the `stoa` binary with `args` in `dir`, caching compiled components in `dir/.cache`.
 fn stoa(dir: &Path, args: &[&str]) -> Output {
-    niced(env!("CARGO_BIN_EXE_stoa"))
-        .args(args)
-        .current_dir(dir)
-        .env("STOA_CACHE_DIR", dir.join(".cache"))
-        .output()
-        .expect("run stoa")
+    niced(env!("CARGO_BIN_EXE_stoa")).args(args).current_dir(dir).env("STOA_CACHE_DIR", dir.join(".cache")).output().expect("run stoa")
 }
 
 fn text(out: &Output) -> String {

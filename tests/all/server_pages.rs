@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use crate::server_support::{
-    codes, create_session, eventually, flow_game, get, live_send, position, start_when_released, stored_position, submit,
-};
+use crate::server_support::{codes, create_session, eventually, flow_game, get, live_send, position, start_when_released, stored_position, submit};
 use crate::support::TestServer;
 
 const AUCTION: &str = "example-games/auction";

@@ -130,9 +130,8 @@ pub(crate) async fn live_send(server: &TestServer, code: &str, page: &str, paylo
 /// Starts a server on `data` once the previous one has released the database (its last
 /// tasks drop their handles a moment after it stops).
 pub(crate) async fn start_when_released(games: &[&str], data: &Path) -> TestServer {
-    let released = eventually(Duration::from_secs(10), "the previous server to release the database", || async {
-        stoa::Store::open(data).ok().map(drop)
-    });
+    let released =
+        eventually(Duration::from_secs(10), "the previous server to release the database", || async { stoa::Store::open(data).ok().map(drop) });
     released.await;
     TestServer::start(games, data).await
 }

@@ -46,8 +46,7 @@ fn archive(dir: &str) -> Vec<u8> {
 
 /// A request with a bearer token and a body of bytes.
 async fn call(server: &TestServer, method: Method, path: &str, token: &str, body: &[u8]) -> Answer {
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<http_body_util::Full<bytes::Bytes>>();
     let req = axum::http::Request::builder()
         .method(method)
         .uri(format!("http://{}{path}", server.addr))
@@ -168,11 +167,7 @@ async fn two_researchers_run_sessions_side_by_side_and_neither_reaches_the_other
         (format!("/admin/sessions/{s}/export?format=json"), None, 404),
         ("/admin/researchers".to_string(), None, 403),
         ("/admin/researchers".to_string(), Some("name=mallory"), 403),
-        (
-            "/admin/researchers/alice/quotas".to_string(),
-            Some("deadline_ms=&memory_mb=&messages_per_second=1&sessions=0&stored_bytes=0"),
-            403,
-        ),
+        ("/admin/researchers/alice/quotas".to_string(), Some("deadline_ms=&memory_mb=&messages_per_second=1&sessions=0&stored_bytes=0"), 403),
         ("/admin/sessions".to_string(), Some("game=auction&participants=3"), 400),
     ] {
         let a = with_cookie(path.clone(), form).await;
@@ -224,8 +219,12 @@ async fn uploads_are_checked_and_versioned_and_a_running_session_keeps_its_versi
     let server = start(&data).await;
     let alice = add_researcher(&server, "alice", json!({})).await;
     // Refusals, each with its reason.
-    let bad_manifest = archive_with(AUCTION, |f, b| if f == "game.toml" { String::from_utf8_lossy(&b).replace("players_per_group = 3", "players_per_group = 0").into_bytes() } else { b });
-    let missing_template = archive_with(AUCTION, |f, b| if f == "game.toml" { String::from_utf8_lossy(&b).replace("templates/Results.hbs", "templates/Nope.hbs").into_bytes() } else { b });
+    let bad_manifest = archive_with(AUCTION, |f, b| {
+        if f == "game.toml" { String::from_utf8_lossy(&b).replace("players_per_group = 3", "players_per_group = 0").into_bytes() } else { b }
+    });
+    let missing_template = archive_with(AUCTION, |f, b| {
+        if f == "game.toml" { String::from_utf8_lossy(&b).replace("templates/Results.hbs", "templates/Nope.hbs").into_bytes() } else { b }
+    });
     let not_a_component = archive_with(AUCTION, |f, b| if f.ends_with(".wasm") { b"\0asm\x01\0\0\0".to_vec() } else { b });
     let mut symlink = tar::Builder::new(Vec::new());
     let mut h = tar::Header::new_gnu();
@@ -249,7 +248,9 @@ async fn uploads_are_checked_and_versioned_and_a_running_session_keeps_its_versi
     // The admin page's upload form says why too.
     let form = "--XyZ\r\nContent-Disposition: form-data; name=\"archive\"; filename=\"a.tar\"\r\nContent-Type: application/x-tar\r\n\r\nnot an archive, only text of some length\r\n--XyZ--\r\n";
     let auth = format!("Bearer {alice}");
-    let page = request(&server, Method::POST, "/admin/games", &[("authorization", &auth), ("content-type", "multipart/form-data; boundary=XyZ")], form).await;
+    let page =
+        request(&server, Method::POST, "/admin/games", &[("authorization", &auth), ("content-type", "multipart/form-data; boundary=XyZ")], form)
+            .await;
     assert_eq!(page.status, 400, "{}", page.body);
     assert!(page.body.contains("The game was not uploaded") && page.body.contains("not a readable tar archive"), "{}", page.body);
     assert_eq!(server.state.hosting.accounts.stored_bytes("alice").expect("bytes"), 0, "nothing refused is kept");
@@ -279,7 +280,8 @@ async fn uploads_are_checked_and_versioned_and_a_running_session_keeps_its_versi
     assert_eq!(kept.status, 409, "{}", kept.body);
     assert!(kept.body.contains("a session runs it"), "{}", kept.body);
     let before = server.state.hosting.accounts.stored_bytes("alice").expect("bytes");
-    let v3 = upload(&server, &alice, &archive_with(AUCTION, |f, b| if f.ends_with("Results.hbs") { [b"<p>v3</p>".to_vec(), b].concat() } else { b })).await;
+    let v3 = upload(&server, &alice, &archive_with(AUCTION, |f, b| if f.ends_with("Results.hbs") { [b"<p>v3</p>".to_vec(), b].concat() } else { b }))
+        .await;
     let gone = call(&server, Method::DELETE, &format!("/api/games/auction/versions/{}", v3["version"].as_str().expect("v")), &alice, b"").await;
     assert_eq!(gone.status, 204, "{}", gone.body);
     assert_eq!(server.state.hosting.accounts.stored_bytes("alice").expect("bytes"), before, "its bytes are freed");
@@ -437,15 +439,13 @@ async fn a_looping_game_and_a_flood_stay_inside_their_quota_and_the_other_resear
 async fn the_researcher_command_adds_an_account_whose_token_works_on_the_server() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stoa"))
-        .args(["researcher", "add", "dana", "--data"])
-        .arg(&data)
-        .output()
-        .expect("run stoa");
+    let out =
+        std::process::Command::new(env!("CARGO_BIN_EXE_stoa")).args(["researcher", "add", "dana", "--data"]).arg(&data).output().expect("run stoa");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{text} {}", String::from_utf8_lossy(&out.stderr));
     let token = text.split("(shown only now): ").nth(1).and_then(|t| t.split_whitespace().next()).expect("token printed").to_string();
-    let again = std::process::Command::new(env!("CARGO_BIN_EXE_stoa")).args(["researcher", "add", "dana", "--data"]).arg(&data).output().expect("run");
+    let again =
+        std::process::Command::new(env!("CARGO_BIN_EXE_stoa")).args(["researcher", "add", "dana", "--data"]).arg(&data).output().expect("run");
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already a researcher named `dana`"));
     let quotas = std::process::Command::new(env!("CARGO_BIN_EXE_stoa"))
@@ -460,7 +460,11 @@ async fn the_researcher_command_adds_an_account_whose_token_works_on_the_server(
         .output()
         .expect("run");
     assert!(!above.status.success());
-    assert!(String::from_utf8_lossy(&above.stderr).contains("memory_mb: 100000 is above the host maximum"), "{}", String::from_utf8_lossy(&above.stderr));
+    assert!(
+        String::from_utf8_lossy(&above.stderr).contains("memory_mb: 100000 is above the host maximum"),
+        "{}",
+        String::from_utf8_lossy(&above.stderr)
+    );
     let server = start(&data).await;
     let me = call(&server, Method::GET, "/api/me", &token, b"").await;
     assert_eq!((me.status, me.json()["name"].as_str().map(String::from)), (200, Some("dana".into())), "{}", me.body);
@@ -547,7 +551,14 @@ async fn the_hosting_routes_refuse_a_missing_or_wrong_token_and_the_operator_man
     assert_eq!(request(&server, Method::POST, "/admin/researchers/gina/quotas", &headers, form).await.status, 303);
     let quotas = call(&server, Method::GET, "/api/researchers/gina", TOKEN, b"").await.json()["quotas"].clone();
     assert_eq!(quotas, json!({ "deadline_ms": 25, "memory_mb": 64, "messages_per_second": 5.0, "sessions": 2, "stored_bytes": 1000 }));
-    let bad = request(&server, Method::POST, "/admin/researchers/gina/quotas", &headers, "deadline_ms=ten&memory_mb=&messages_per_second=5&sessions=2&stored_bytes=1").await;
+    let bad = request(
+        &server,
+        Method::POST,
+        "/admin/researchers/gina/quotas",
+        &headers,
+        "deadline_ms=ten&memory_mb=&messages_per_second=5&sessions=2&stored_bytes=1",
+    )
+    .await;
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("deadline_ms: &#x60;ten&#x60; is not a number"), "{}", bad.body);
     // A password sign-in sets gina's cookie; a wrong one does not.

@@ -38,9 +38,7 @@ pub(crate) fn store() -> (tempfile::TempDir, Store) {
 /// in round 1.
 pub(crate) fn session_group(game: &Game, store: &Store, participants: u32, group: u32) -> Group {
     let (session, _) = store.create_session(&game.manifest, participants).expect("session");
-    store
-        .group(GroupKey { session: session.code, round: 1, group }, game.manifest.players_per_group)
-        .expect("group")
+    store.group(GroupKey { session: session.code, round: 1, group }, game.manifest.players_per_group).expect("group")
 }
 
 /// Parses JSON text, panicking with the text on failure.
@@ -71,8 +69,7 @@ impl TestServer {
             (g.name().to_string(), g)
         });
         let store = Store::open(data).expect("open store");
-        let state = stoa::server::AppState::new(runtime().clone(), loaded.collect(), store, Some(TOKEN.into()), config)
-            .expect("state");
+        let state = stoa::server::AppState::new(runtime().clone(), loaded.collect(), store, Some(TOKEN.into()), config).expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

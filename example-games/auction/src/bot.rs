@@ -19,11 +19,7 @@ pub(crate) fn play(ctx: &Context, case: Option<&str>) -> Result<()> {
         Some("b") => true,
         Some(other) => bail!("unknown bot case {other:?} (this game has \"a\" and \"b\")"),
     };
-    ensure!(
-        ctx.players >= 3,
-        "the auction bot needs 3 players, the group has {}",
-        ctx.players
-    );
+    ensure!(ctx.players >= 3, "the auction bot needs 3 players, the group has {}", ctx.players);
 
     let base = max_bid()?;
     let leader = highest_bidder()?;
@@ -70,20 +66,11 @@ pub(crate) fn play(ctx: &Context, case: Option<&str>) -> Result<()> {
     // The bot's own instance sees every committed write.
     bot::step("fields after the auction", || {
         bot::expect_eq(group().get::<u32>("highest_bidder")?, 3, "highest_bidder")?;
-        bot::expect(
-            player(2).get::<i64>("bids")? >= 1,
-            "player 2's bids were not counted",
-        )
+        bot::expect(player(2).get::<i64>("bids")? >= 1, "player 2's bids were not counted")
     })
 }
 
-
-
 /// Checks one key of a message's payload.
 fn expect_field(m: &Message, key: &str, expected: Value) -> Result<()> {
-    bot::expect_eq(
-        &m.payload[key],
-        &expected,
-        format_args!("`{key}` of {}", m.payload),
-    )
+    bot::expect_eq(&m.payload[key], &expected, format_args!("`{key}` of {}", m.payload))
 }

@@ -90,10 +90,7 @@ impl Game for Auction {
 fn parse(payload: &Value) -> Result<Request> {
     match payload {
         Value::Number(_) => Ok(Request::Bid(amount(payload)?)),
-        Value::Object(fields) => match (
-            fields.get("type").and_then(Value::as_str),
-            fields.get("bid"),
-        ) {
+        Value::Object(fields) => match (fields.get("type").and_then(Value::as_str), fields.get("bid")) {
             (Some("connect"), _) => Ok(Request::Connect),
             (None | Some("bid"), Some(bid)) => Ok(Request::Bid(amount(bid)?)),
             (None | Some("bid"), None) => {
@@ -103,10 +100,7 @@ fn parse(payload: &Value) -> Result<Request> {
                 bail!("unknown message type {other:?} (expected \"connect\" or a bid)")
             }
         },
-        _ => bail!(
-            "expected {{\"bid\": N}}, a bare number N or {{\"type\": \"connect\"}}, got {}",
-            short(payload)
-        ),
+        _ => bail!("expected {{\"bid\": N}}, a bare number N or {{\"type\": \"connect\"}}, got {}", short(payload)),
     }
 }
 
@@ -136,7 +130,6 @@ fn highest_bidder() -> Result<u32> {
     Ok(group().get::<Option<u32>>("highest_bidder")?.unwrap_or(0))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,32 +137,17 @@ mod tests {
     #[test]
     fn bids_come_as_objects_or_bare_numbers() {
         assert_eq!(parse(&json!({"bid": 10})), Ok(Request::Bid(10)));
-        assert_eq!(
-            parse(&json!({"type": "bid", "bid": 0, "seq": 3})),
-            Ok(Request::Bid(0))
-        );
+        assert_eq!(parse(&json!({"type": "bid", "bid": 0, "seq": 3})), Ok(Request::Bid(0)));
         assert_eq!(parse(&json!(7)), Ok(Request::Bid(7)));
-        assert_eq!(
-            parse(&json!({"type": "connect", "seq": "x"})),
-            Ok(Request::Connect)
-        );
+        assert_eq!(parse(&json!({"type": "connect", "seq": "x"})), Ok(Request::Connect));
     }
 
     #[test]
     fn bad_payloads_are_refused_with_the_reason() {
         let reason = |p: Value| parse(&p).expect_err("refused").to_string();
-        assert_eq!(
-            reason(json!(-1)),
-            "bid must be a non-negative integer, got -1"
-        );
-        assert_eq!(
-            reason(json!({"bid": 2.5})),
-            "bid must be a non-negative integer, got 2.5"
-        );
-        assert_eq!(
-            reason(json!({"bid": "10"})),
-            "bid must be a non-negative integer, got \"10\""
-        );
+        assert_eq!(reason(json!(-1)), "bid must be a non-negative integer, got -1");
+        assert_eq!(reason(json!({"bid": 2.5})), "bid must be a non-negative integer, got 2.5");
+        assert_eq!(reason(json!({"bid": "10"})), "bid must be a non-negative integer, got \"10\"");
         assert!(reason(json!({"type": "sell"})).starts_with("unknown message type \"sell\""));
         assert!(reason(json!({})).starts_with("a bid needs a \"bid\" key"));
         assert!(reason(json!("hello")).starts_with("expected {\"bid\": N}"));
@@ -177,10 +155,7 @@ mod tests {
 
     #[test]
     fn seq_is_echoed_only_when_sent() {
-        assert_eq!(
-            with_seq(json!({"a": 1}), Some(&json!(5))),
-            json!({"a": 1, "seq": 5})
-        );
+        assert_eq!(with_seq(json!({"a": 1}), Some(&json!(5))), json!({"a": 1, "seq": 5}));
         assert_eq!(with_seq(json!({"a": 1}), None), json!({"a": 1}));
     }
 

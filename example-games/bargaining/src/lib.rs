@@ -61,14 +61,7 @@ impl Game for Bargaining {
             Request::Offer { amount, to } => {
                 let to = recipient(ctx.players, id_in_group, to)?;
                 player(id_in_group).set("offer", amount)?;
-                group().set(
-                    "latest_offer",
-                    Offer {
-                        from: id_in_group,
-                        to,
-                        amount,
-                    },
-                )?;
+                group().set("latest_offer", Offer { from: id_in_group, to, amount })?;
                 let offer = json!({"type": "offer", "from": id_in_group, "amount": amount});
                 Ok(Messages::reply(to, offer))
             }
@@ -86,9 +79,7 @@ impl Game for Bargaining {
                 player(id_in_group).set("accepted", true)?;
                 group().set("deal_price", offer.amount)?;
                 group().set("done", true)?;
-                Ok(Messages::to_group(
-                    json!({"type": "deal", "price": offer.amount}),
-                ))
+                Ok(Messages::to_group(json!({"type": "deal", "price": offer.amount})))
             }
         }
     }
@@ -138,10 +129,7 @@ fn parse(payload: &Value) -> Result<Request> {
             Ok(Request::Offer { amount, to })
         }
         Some("accept") => Ok(Request::Accept),
-        _ => bail!(
-            "expected {{\"type\": \"offer\", \"amount\": N}} or {{\"type\": \"accept\"}}, got {}",
-            short(payload)
-        ),
+        _ => bail!("expected {{\"type\": \"offer\", \"amount\": N}} or {{\"type\": \"accept\"}}, got {}", short(payload)),
     }
 }
 
@@ -150,14 +138,8 @@ fn parse(payload: &Value) -> Result<Request> {
 fn recipient(players: u32, from: u32, to: Option<u32>) -> Result<u32> {
     match to {
         Some(to) => {
-            ensure!(
-                (1..=players).contains(&to),
-                "there is no player {to} in this group (ids are 1 to {players})"
-            );
-            ensure!(
-                to != from,
-                "an offer must go to another player, not to yourself"
-            );
+            ensure!((1..=players).contains(&to), "there is no player {to} in this group (ids are 1 to {players})");
+            ensure!(to != from, "an offer must go to another player, not to yourself");
             Ok(to)
         }
         None if players == 2 => Ok(3 - from),
@@ -169,11 +151,7 @@ fn recipient(players: u32, from: u32, to: Option<u32>) -> Result<u32> {
 
 /// The agreed price, once the deal is done.
 fn deal_price() -> Result<Option<i64>> {
-    if group().get::<Option<bool>>("done")?.unwrap_or(false) {
-        group().get("deal_price")
-    } else {
-        Ok(None)
-    }
+    if group().get::<Option<bool>>("done")?.unwrap_or(false) { group().get("deal_price") } else { Ok(None) }
 }
 
 /// The group's latest offer, if any.
@@ -181,49 +159,24 @@ fn latest_offer() -> Result<Option<Offer>> {
     group().get("latest_offer")
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn offers_and_accepts_are_read() {
-        assert_eq!(
-            parse(&json!({"type": "offer", "amount": 50})),
-            Ok(Request::Offer {
-                amount: 50,
-                to: None
-            })
-        );
-        assert_eq!(
-            parse(&json!({"type": "offer", "amount": 0, "to": 3})),
-            Ok(Request::Offer {
-                amount: 0,
-                to: Some(3)
-            })
-        );
+        assert_eq!(parse(&json!({"type": "offer", "amount": 50})), Ok(Request::Offer { amount: 50, to: None }));
+        assert_eq!(parse(&json!({"type": "offer", "amount": 0, "to": 3})), Ok(Request::Offer { amount: 0, to: Some(3) }));
         assert_eq!(parse(&json!({"type": "accept"})), Ok(Request::Accept));
     }
 
     #[test]
     fn bad_payloads_are_refused_with_the_reason() {
         let reason = |p: Value| parse(&p).expect_err("refused").to_string();
-        assert_eq!(
-            reason(json!({"type": "offer", "amount": -1})),
-            "an offer's amount must be a non-negative integer, got -1"
-        );
-        assert_eq!(
-            reason(json!({"type": "offer", "amount": "5"})),
-            "an offer's amount must be a non-negative integer, got \"5\""
-        );
-        assert_eq!(
-            reason(json!({"type": "offer"})),
-            "an offer needs an \"amount\""
-        );
-        assert_eq!(
-            reason(json!({"type": "offer", "amount": 5, "to": "2"})),
-            "\"to\" must be a player's id in the group, got \"2\""
-        );
+        assert_eq!(reason(json!({"type": "offer", "amount": -1})), "an offer's amount must be a non-negative integer, got -1");
+        assert_eq!(reason(json!({"type": "offer", "amount": "5"})), "an offer's amount must be a non-negative integer, got \"5\"");
+        assert_eq!(reason(json!({"type": "offer"})), "an offer needs an \"amount\"");
+        assert_eq!(reason(json!({"type": "offer", "amount": 5, "to": "2"})), "\"to\" must be a player's id in the group, got \"2\"");
         assert!(reason(json!(50)).starts_with("expected {\"type\": \"offer\""));
         assert!(reason(json!({"type": "haggle"})).starts_with("expected"));
     }
@@ -238,20 +191,9 @@ mod tests {
     #[test]
     fn an_offer_to_nobody_in_the_group_is_refused() {
         let reason = |r: Result<u32>| r.expect_err("refused").to_string();
-        assert_eq!(
-            reason(recipient(3, 1, Some(4))),
-            "there is no player 4 in this group (ids are 1 to 3)"
-        );
-        assert_eq!(
-            reason(recipient(3, 1, Some(0))),
-            "there is no player 0 in this group (ids are 1 to 3)"
-        );
-        assert_eq!(
-            reason(recipient(2, 1, Some(1))),
-            "an offer must go to another player, not to yourself"
-        );
-        assert!(
-            reason(recipient(3, 1, None)).starts_with("in a group of 3, an offer needs \"to\"")
-        );
+        assert_eq!(reason(recipient(3, 1, Some(4))), "there is no player 4 in this group (ids are 1 to 3)");
+        assert_eq!(reason(recipient(3, 1, Some(0))), "there is no player 0 in this group (ids are 1 to 3)");
+        assert_eq!(reason(recipient(2, 1, Some(1))), "an offer must go to another player, not to yourself");
+        assert!(reason(recipient(3, 1, None)).starts_with("in a group of 3, an offer needs \"to\""));
     }
 }

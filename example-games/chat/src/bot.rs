@@ -15,27 +15,14 @@ pub(crate) fn play(ctx: &Context, case: Option<&str>) -> Result<()> {
         bail!("unknown bot case {other:?} (this game has none)");
     }
     let past = history()?.len();
-    let said: Vec<Line> = ctx
-        .player_ids()
-        .map(|id| Line {
-            from: id,
-            text: format!("hello from player {id} <3"),
-        })
-        .collect();
+    let said: Vec<Line> = ctx.player_ids().map(|id| Line { from: id, text: format!("hello from player {id} <3") }).collect();
 
     for line in &said {
         bot::step(&format!("player {} says a line", line.from), || {
             let out = bot::live_method(line.from, json!({"type": "chat", "text": line.text}))?;
             let m = bot::single(&out)?;
-            bot::expect(
-                m.is_broadcast(),
-                format_args!("a line went to player {} alone", m.to),
-            )?;
-            bot::expect_eq(
-                &m.payload,
-                &json!({"type": "chat", "from": line.from, "text": line.text}),
-                "broadcast",
-            )
+            bot::expect(m.is_broadcast(), format_args!("a line went to player {} alone", m.to))?;
+            bot::expect_eq(&m.payload, &json!({"type": "chat", "from": line.from, "text": line.text}), "broadcast")
         })?;
     }
 
@@ -48,28 +35,16 @@ pub(crate) fn play(ctx: &Context, case: Option<&str>) -> Result<()> {
         bot::expect_eq(lines.len(), (past + said.len()).min(KEEP), "history length")?;
         // The newest lines are ours (all of them, unless the group outgrew the cap).
         let n = said.len().min(KEEP);
-        bot::expect_eq(
-            &lines[lines.len() - n..],
-            &said[said.len() - n..],
-            "the newest lines",
-        )
+        bot::expect_eq(&lines[lines.len() - n..], &said[said.len() - n..], "the newest lines")
     })?;
 
     // The bot's own instance sees every committed write.
     bot::step("fields after the chat", || {
-        bot::expect_eq(
-            history()?.len(),
-            (past + said.len()).min(KEEP),
-            "group field `history`",
-        )?;
+        bot::expect_eq(history()?.len(), (past + said.len()).min(KEEP), "group field `history`")?;
         for id in ctx.player_ids() {
             let sent: i64 = player(id).get("sent")?;
-            bot::expect(
-                sent >= 1,
-                format_args!("player {id}'s line was not counted"),
-            )?;
+            bot::expect(sent >= 1, format_args!("player {id}'s line was not counted"))?;
         }
         Ok(())
     })
 }
-

@@ -52,18 +52,10 @@ impl Game for Chat {
         match parse(payload)? {
             Request::Chat(text) => {
                 let mut lines = history()?;
-                append(
-                    &mut lines,
-                    Line {
-                        from: id_in_group,
-                        text: text.clone(),
-                    },
-                );
+                append(&mut lines, Line { from: id_in_group, text: text.clone() });
                 group().set("history", &lines)?;
                 player(id_in_group).update("sent", |n: Option<i64>| Some(n.unwrap_or(0) + 1))?;
-                Ok(Messages::to_group(
-                    json!({"type": "chat", "from": id_in_group, "text": text}),
-                ))
+                Ok(Messages::to_group(json!({"type": "chat", "from": id_in_group, "text": text})))
             }
             Request::Connect => {
                 let reply = json!({"type": "history", "messages": history()?});
@@ -85,10 +77,7 @@ impl Game for Chat {
 /// Reads a payload: a line of chat (checked) or a connect.
 fn parse(payload: Value) -> Result<Request> {
     let Value::Object(mut fields) = payload else {
-        bail!(
-            "expected {{\"type\": \"chat\", \"text\": \"...\"}} or {{\"type\": \"connect\"}}, got {}",
-            short(&payload)
-        );
+        bail!("expected {{\"type\": \"chat\", \"text\": \"...\"}} or {{\"type\": \"connect\"}}, got {}", short(&payload));
     };
     match fields.get("type").and_then(Value::as_str) {
         Some("connect") => Ok(Request::Connect),
@@ -96,16 +85,10 @@ fn parse(payload: Value) -> Result<Request> {
             Some(Value::String(text)) => {
                 ensure!(!text.trim().is_empty(), "a chat message needs some text");
                 let chars = text.chars().count();
-                ensure!(
-                    chars <= MAX_TEXT,
-                    "a chat message is at most {MAX_TEXT} characters, this one has {chars}"
-                );
+                ensure!(chars <= MAX_TEXT, "a chat message is at most {MAX_TEXT} characters, this one has {chars}");
                 Ok(Request::Chat(text))
             }
-            Some(other) => bail!(
-                "a chat message's \"text\" must be a string, got {}",
-                short(&other)
-            ),
+            Some(other) => bail!("a chat message's \"text\" must be a string, got {}", short(&other)),
             None => bail!("a chat message needs a \"text\""),
         },
         Some(other) => bail!("unknown message type {other:?} (expected \"chat\" or \"connect\")"),
@@ -124,11 +107,8 @@ fn append(lines: &mut Vec<Line>, line: Line) {
 
 /// The kept lines, oldest first (a null field counts as none).
 fn history() -> Result<Vec<Line>> {
-    Ok(group()
-        .get::<Option<Vec<Line>>>("history")?
-        .unwrap_or_default())
+    Ok(group().get::<Option<Vec<Line>>>("history")?.unwrap_or_default())
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -136,43 +116,24 @@ mod tests {
 
     #[test]
     fn chat_lines_and_connects_are_read() {
-        assert_eq!(
-            parse(json!({"type": "chat", "text": "hi <b>all</b>"})),
-            Ok(Request::Chat("hi <b>all</b>".into()))
-        );
+        assert_eq!(parse(json!({"type": "chat", "text": "hi <b>all</b>"})), Ok(Request::Chat("hi <b>all</b>".into())));
         assert_eq!(parse(json!({"type": "connect"})), Ok(Request::Connect));
     }
 
     #[test]
     fn text_is_at_most_500_characters_not_bytes() {
         let ok = "é".repeat(MAX_TEXT);
-        assert_eq!(
-            parse(json!({"type": "chat", "text": ok})),
-            Ok(Request::Chat(ok))
-        );
-        let e =
-            parse(json!({"type": "chat", "text": "x".repeat(MAX_TEXT + 1)})).expect_err("too long");
-        assert_eq!(
-            e.message(),
-            "a chat message is at most 500 characters, this one has 501"
-        );
+        assert_eq!(parse(json!({"type": "chat", "text": ok})), Ok(Request::Chat(ok)));
+        let e = parse(json!({"type": "chat", "text": "x".repeat(MAX_TEXT + 1)})).expect_err("too long");
+        assert_eq!(e.message(), "a chat message is at most 500 characters, this one has 501");
     }
 
     #[test]
     fn bad_payloads_are_refused_with_the_reason() {
         let reason = |p: Value| parse(p).expect_err("refused").to_string();
-        assert_eq!(
-            reason(json!({"type": "chat", "text": "  "})),
-            "a chat message needs some text"
-        );
-        assert_eq!(
-            reason(json!({"type": "chat"})),
-            "a chat message needs a \"text\""
-        );
-        assert_eq!(
-            reason(json!({"type": "chat", "text": 5})),
-            "a chat message's \"text\" must be a string, got 5"
-        );
+        assert_eq!(reason(json!({"type": "chat", "text": "  "})), "a chat message needs some text");
+        assert_eq!(reason(json!({"type": "chat"})), "a chat message needs a \"text\"");
+        assert_eq!(reason(json!({"type": "chat", "text": 5})), "a chat message's \"text\" must be a string, got 5");
         assert!(reason(json!({"type": "shout"})).starts_with("unknown message type \"shout\""));
         assert!(reason(json!({})).starts_with("a message needs a \"type\""));
         assert!(reason(json!("hi")).starts_with("expected {\"type\": \"chat\""));
@@ -182,13 +143,7 @@ mod tests {
     fn history_keeps_the_newest_200_lines() {
         let mut lines = Vec::new();
         for i in 0..250 {
-            append(
-                &mut lines,
-                Line {
-                    from: 1,
-                    text: i.to_string(),
-                },
-            );
+            append(&mut lines, Line { from: 1, text: i.to_string() });
         }
         assert_eq!(lines.len(), KEEP);
         assert_eq!(lines.first().map(|l| l.text.as_str()), Some("50"));

@@ -25,21 +25,14 @@ pub(crate) fn play(ctx: &Context, case: Option<&str>) -> Result<()> {
                 expected.push(json!({"type": "game_finished"}));
             }
             bot::expect_eq(payloads, expected.iter().collect(), "payloads")?;
-            bot::expect(
-                out.iter().all(|m| m.is_broadcast()),
-                "every message goes to the group",
-            )
+            bot::expect(out.iter().all(|m| m.is_broadcast()), "every message goes to the group")
         })?;
     }
 
     // The bot's own instance sees every committed write.
     bot::step("fields after the messages", || {
         bot::expect_eq(count()?, GOAL, "group field `count`")?;
-        let sent: i64 = ids
-            .iter()
-            .map(|&id| player(id).get::<i64>("sent"))
-            .sum::<Result<i64>>()?;
+        let sent: i64 = ids.iter().map(|&id| player(id).get::<i64>("sent")).sum::<Result<i64>>()?;
         bot::expect_eq(sent, GOAL, "the players' `sent`, added up")
     })
 }
-

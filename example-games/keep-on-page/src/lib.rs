@@ -35,10 +35,7 @@ impl Game for KeepOnPage {
     fn live_method(_ctx: &Context, id_in_group: u32, payload: Value) -> Result<Messages> {
         parse(&payload)?;
         let count = count()?;
-        ensure!(
-            count < GOAL,
-            "the group has already sent all {GOAL} messages: the page moves on by itself"
-        );
+        ensure!(count < GOAL, "the group has already sent all {GOAL} messages: the page moves on by itself");
         let count = count + 1;
         group().set("count", count)?;
         player(id_in_group).update("sent", |n: Option<i64>| Some(n.unwrap_or(0) + 1))?;
@@ -83,7 +80,6 @@ fn count() -> Result<i64> {
     Ok(group().get::<Option<i64>>("count")?.unwrap_or(0))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,18 +88,12 @@ mod tests {
     fn only_messages_count() {
         assert_eq!(parse(&json!({"type": "message", "text": "hi"})), Ok(()));
         let e = parse(&json!({"type": "submit"})).expect_err("refused");
-        assert_eq!(
-            e.message(),
-            r#"expected {"type": "message"}, got {"type":"submit"}"#
-        );
+        assert_eq!(e.message(), r#"expected {"type": "message"}, got {"type":"submit"}"#);
         assert!(parse(&json!("message")).is_err());
     }
 
     #[test]
     fn the_refusal_says_how_far_the_group_is() {
-        assert_eq!(
-            refusal(3),
-            "The group has sent 3 of 10 messages; please stay on this page."
-        );
+        assert_eq!(refusal(3), "The group has sent 3 of 10 messages; please stay on this page.");
     }
 }

@@ -121,7 +121,10 @@ impl Accounts {
         let found = record.version(Some(version))?.clone();
         let key = record.key(&found);
         if in_use(&key) {
-            return Err(AccountError::Exists(format!("version {} of `{name}` is kept: a session runs it (its pages and exports need it)", found.short())));
+            return Err(AccountError::Exists(format!(
+                "version {} of `{name}` is kept: a session runs it (its pages and exports need it)",
+                found.short()
+            )));
         }
         record.versions.retain(|v| v.hash != found.hash);
         if record.versions.is_empty() {

@@ -290,7 +290,11 @@ async fn run_async(config: &Config) -> anyhow::Result<Report> {
     let pacer = match config.mode {
         Mode::Rate { per_second } => {
             let (shared, messages) = (shared.clone(), config.messages);
-            Some(std::thread::Builder::new().name("stoa-load-pacer".into()).spawn(move || pace(&ticks, per_second, start, send_until, messages, &shared))?)
+            Some(
+                std::thread::Builder::new()
+                    .name("stoa-load-pacer".into())
+                    .spawn(move || pace(&ticks, per_second, start, send_until, messages, &shared))?,
+            )
         }
         _ => None,
     };
@@ -326,11 +330,7 @@ async fn run_async(config: &Config) -> anyhow::Result<Report> {
     lags.sort_unstable();
     let mut warm: Vec<u32> = results.iter().flat_map(|r| r.warmup_us.iter().copied()).collect();
     warm.sort_unstable();
-    let warmup = (!warmup.is_zero()).then(|| WarmUp {
-        seconds: warmup.as_secs_f64(),
-        answered: warm.len() as u64,
-        latency: Latency::of(&warm),
-    });
+    let warmup = (!warmup.is_zero()).then(|| WarmUp { seconds: warmup.as_secs_f64(), answered: warm.len() as u64, latency: Latency::of(&warm) });
     let answered = latencies.len() as u64;
     let sent = shared.sent.load(Ordering::Relaxed) - shared.warmup_sent.load(Ordering::Relaxed);
     if sent == 0 && shared.warmup_sent.load(Ordering::Relaxed) > 0 {
@@ -453,9 +453,9 @@ async fn connect_all(addr: &str, paths: &[String], echo: bool) -> anyhow::Result
         let tcp = TcpStream::connect(addr).await.with_context(|| format!("socket {i}: cannot connect to {addr}"))?;
         tcp.set_nodelay(true)?;
         let url = format!("ws://{addr}{path}");
-        let (ws, _) = tokio_tungstenite::client_async_with_config(url.as_str(), tcp, Some(ws_config()))
-            .await
-            .with_context(|| format!("socket {i}: WebSocket handshake with {url} failed{}", if echo { "" } else { " (is the participant on a live page?)" }))?;
+        let (ws, _) = tokio_tungstenite::client_async_with_config(url.as_str(), tcp, Some(ws_config())).await.with_context(|| {
+            format!("socket {i}: WebSocket handshake with {url} failed{}", if echo { "" } else { " (is the participant on a live page?)" })
+        })?;
         anyhow::Ok((i, ws))
     }))
     .buffer_unordered(64);
@@ -634,7 +634,14 @@ const PACE: Duration = Duration::from_micros(200);
 /// message's instant, where tokio's timer rounds up to the next millisecond — time that would
 /// count as latency, since a message is timed from when it was due. Dropping the senders
 /// ends sending.
-fn pace(ticks: &[tokio::sync::mpsc::UnboundedSender<(u64, Instant)>], per_second: f64, start: Instant, until: Instant, messages: u64, shared: &Shared) {
+fn pace(
+    ticks: &[tokio::sync::mpsc::UnboundedSender<(u64, Instant)>],
+    per_second: f64,
+    start: Instant,
+    until: Instant,
+    messages: u64,
+    shared: &Shared,
+) {
     let count = ticks.len() as u64;
     let mut woke = start;
     for n in 0..messages {
@@ -727,8 +734,7 @@ pub fn process_rss_bytes(pid: u32) -> Option<u64> {
 /// A report as text, with its ratios to the same load's runs against `ceilings` (label, run).
 pub fn describe(r: &Report, ceilings: &[(&str, &Report)]) -> String {
     let ratios = |of: fn(&Report) -> f64| {
-        let each: Vec<String> =
-            ceilings.iter().filter(|(_, c)| of(c) > 0.0).map(|(label, c)| format!("{:.2}× {label}", of(r) / of(c))).collect();
+        let each: Vec<String> = ceilings.iter().filter(|(_, c)| of(c) > 0.0).map(|(label, c)| format!("{:.2}× {label}", of(r) / of(c))).collect();
         if each.is_empty() { String::new() } else { format!(" ({})", each.join(", ")) }
     };
     let mut s = format!(

@@ -31,9 +31,9 @@ use serde_json::{Value, json};
 
 use crate::accounts::QuotaPatch;
 use crate::server::api::{self, ApiError};
+use crate::server::export::{self, ExportQuery};
 use crate::server::hosting::Who;
 use crate::server::researchers;
-use crate::server::export::{self, ExportQuery};
 use crate::server::state::AppState;
 use crate::server::{auth, layout};
 
@@ -272,7 +272,11 @@ async fn export_session(
 }
 
 /// `POST /admin/games`: the upload form (multipart, the file in field `archive`).
-async fn upload(State(state): State<Arc<AppState>>, headers: HeaderMap, multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>) -> Response {
+async fn upload(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
     let who = match guard_form(&state, &headers) {
         Ok(who) => who,
         Err(refused) => return refused,

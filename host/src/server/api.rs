@@ -31,10 +31,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::accounts::AccountError;
-use crate::server::hosting::Who;
-use crate::server::{auth, flow};
 use crate::server::export::{self, ExportQuery};
+use crate::server::hosting::Who;
 use crate::server::state::AppState;
+use crate::server::{auth, flow};
 use crate::store::{Session, StoreError};
 
 pub(crate) fn routes() -> Router<Arc<AppState>> {
@@ -77,9 +77,8 @@ impl From<AccountError> for ApiError {
 
 /// Who sent the request (bearer token: the operator's or a researcher's), or a 401.
 pub(crate) fn check(state: &AppState, headers: &HeaderMap) -> Result<Who, ApiError> {
-    auth::bearer_who(state, headers).ok_or_else(|| {
-        ApiError(StatusCode::UNAUTHORIZED, "missing or wrong token: send `Authorization: Bearer <admin or researcher token>`".into())
-    })
+    auth::bearer_who(state, headers)
+        .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "missing or wrong token: send `Authorization: Bearer <admin or researcher token>`".into()))
 }
 
 /// What `POST /api/sessions` takes.
@@ -136,13 +135,7 @@ fn running_sessions(state: &AppState, owner: &Who) -> Result<u32, ApiError> {
 /// Creates a session of `game` (at `version`, else its newest) for `who` with
 /// `participants` participants, within `who`'s session quota, and starts the timer of its
 /// first page if that page has a timeout; the errors say what is wrong.
-pub(crate) fn create_session(
-    state: &Arc<AppState>,
-    who: &Who,
-    game: &str,
-    version: Option<&str>,
-    participants: u32,
-) -> Result<Session, ApiError> {
+pub(crate) fn create_session(state: &Arc<AppState>, who: &Who, game: &str, version: Option<&str>, participants: u32) -> Result<Session, ApiError> {
     let key = resolve(state, who, game, version)?;
     let loaded = state
         .game(&key)
@@ -168,9 +161,8 @@ pub(crate) fn create_session(
 
 async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let who = check(&state, &headers)?;
-    let new: NewSession = serde_json::from_slice(&body).map_err(|e| {
-        ApiError(StatusCode::BAD_REQUEST, format!("expected {{\"game\": NAME, \"participants\": N[, \"version\": HASH]}}: {e}"))
-    })?;
+    let new: NewSession = serde_json::from_slice(&body)
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("expected {{\"game\": NAME, \"participants\": N[, \"version\": HASH]}}: {e}")))?;
     let session = create_session(&state, &who, &new.game, new.version.as_deref(), new.participants)?;
     let info = session_info(&state, &session)?;
     let location = format!("/api/sessions/{}", session.code);
@@ -238,7 +230,8 @@ async fn export_session(
     query: Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let who = check(&state, &headers)?;
-    let Query(query) = query.map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("bad query ({e}): use ?format=json or ?format=csv[&table=log]")))?;
+    let Query(query) =
+        query.map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("bad query ({e}): use ?format=json or ?format=csv[&table=log]")))?;
     let session = find(&state, &who, &code)?;
     export::respond(&state, &session, &query).await
 }

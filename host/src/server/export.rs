@@ -94,7 +94,9 @@ fn json_export(store: &Store, manifest: &Manifest, session: &Session) -> Result<
             let messages: Vec<Value> = store
                 .messages(&key)?
                 .into_iter()
-                .map(|m| json!({ "seq": m.seq, "to": m.to, "payload": serde_json::from_str::<Value>(&m.payload).unwrap_or(Value::String(m.payload)) }))
+                .map(
+                    |m| json!({ "seq": m.seq, "to": m.to, "payload": serde_json::from_str::<Value>(&m.payload).unwrap_or(Value::String(m.payload)) }),
+                )
                 .collect();
             log.push(json!({ "round": key.round, "group": key.group, "calls": calls, "messages": messages }));
         }
@@ -104,11 +106,7 @@ fn json_export(store: &Store, manifest: &Manifest, session: &Session) -> Result<
 
 /// One CSV field, quoted when it holds a comma, quote or line break.
 fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
 }
 
 fn csv_row(out: &mut String, fields: impl IntoIterator<Item = String>) {
@@ -127,7 +125,8 @@ fn players_csv(store: &Store, manifest: &Manifest, session: &Session) -> Result<
         let group = store.group_fields(manifest, &key)?;
         for id in 1..=session.players_per_group {
             let player = store.player_fields(manifest, &key, id)?;
-            let lead = [session.code.clone(), key.round.to_string(), key.group.to_string(), id.to_string(), code_of(session, key.group, id).to_string()];
+            let lead =
+                [session.code.clone(), key.round.to_string(), key.group.to_string(), id.to_string(), code_of(session, key.group, id).to_string()];
             csv_row(&mut out, lead.into_iter().chain(group.values().map(Value::to_string)).chain(player.values().map(Value::to_string)));
         }
     }

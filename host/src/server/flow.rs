@@ -148,9 +148,7 @@ async fn after_move(state: &Arc<AppState>, game: &Arc<Game>, moved: Vec<Particip
         return Ok(());
     }
     let store = state.store.clone();
-    tokio::task::spawn_blocking(move || store.wait_durable())
-        .await
-        .map_err(|e| StoreError::Flush(format!("flush task failed: {e}")))??;
+    tokio::task::spawn_blocking(move || store.wait_durable()).await.map_err(|e| StoreError::Flush(format!("flush task failed: {e}")))??;
     for p in &moved {
         schedule(state, game, p);
     }

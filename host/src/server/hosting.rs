@@ -113,7 +113,6 @@ impl SignIns {
     }
 }
 
-
 impl std::fmt::Debug for Hosting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hosting").finish_non_exhaustive()

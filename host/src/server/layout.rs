@@ -44,8 +44,7 @@ pub(crate) fn render(name: &str, data: &impl Serialize) -> Result<String, String
 /// An HTML response from host template `name`; a template failure becomes a plain 500.
 pub(crate) fn html(status: StatusCode, name: &str, data: &impl Serialize) -> Response {
     match render(name, data) {
-        Ok(body) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], body)
-            .into_response(),
+        Ok(body) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], body).into_response(),
         Err(e) => {
             tracing::error!("{e}");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error: a host template failed").into_response()

@@ -54,11 +54,7 @@ pub(crate) async fn socket(
         Ok(found) => found,
         Err(resp) => return resp,
     };
-    let page = query
-        .page
-        .clone()
-        .or_else(|| game.manifest.pages.get(participant.page_index as usize).map(|p| p.name.clone()))
-        .unwrap_or_default();
+    let page = query.page.clone().or_else(|| game.manifest.pages.get(participant.page_index as usize).map(|p| p.name.clone())).unwrap_or_default();
     if game.manifest.page(&page).is_none() {
         return (StatusCode::NOT_FOUND, format!("game `{}` has no page `{page}`", game.name())).into_response();
     }
@@ -73,9 +69,7 @@ pub(crate) async fn socket(
     let actor = state.hub.actor(&game, &participant.group_key());
     actor.send(Command::Subscribe { id: participant.id_in_group, after: query.after, frames: frames.clone() });
     let live = Live { state, game, participant, page, actor, frames, outgoing };
-    ws.max_message_size(HARD_FRAME_LIMIT.max(live.state.config.frame_bytes))
-        .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| async move {
+    ws.max_message_size(HARD_FRAME_LIMIT.max(live.state.config.frame_bytes)).read_buffer_size(READ_BUFFER).on_upgrade(move |socket| async move {
         serve(live, socket).await;
         drop(slot);
     })

@@ -56,7 +56,9 @@ impl From<StoreError> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
-            PageError::NotFound => layout::message(StatusCode::NOT_FOUND, "Page not found", "There is no participant with this link. Check the link you were given."),
+            PageError::NotFound => {
+                layout::message(StatusCode::NOT_FOUND, "Page not found", "There is no participant with this link. Check the link you were given.")
+            }
             PageError::Unavailable(why) => layout::message(StatusCode::SERVICE_UNAVAILABLE, "Not available", &why),
             PageError::BadRequest(why) => layout::message(StatusCode::BAD_REQUEST, "Bad request", &why),
             PageError::Internal(why) => {
@@ -107,10 +109,11 @@ async fn render(state: &Arc<AppState>, at: &Current, error: Option<String>, stat
     };
     let (game, store, p, name) = (at.game.clone(), state.store.clone(), at.p.clone(), page.name.clone());
     let players = at.session.players_per_group;
-    let body = tokio::task::spawn_blocking(move || crate::pages::render(&mut None, &game, &store, &p.group_key(), players, &name, p.id_in_group, &p.code))
-        .await
-        .map_err(|e| PageError::Internal(format!("page task failed: {e}")))?
-        .map_err(|e| PageError::Internal(format!("the game could not show page `{}`: {e}", page.name)))?;
+    let body =
+        tokio::task::spawn_blocking(move || crate::pages::render(&mut None, &game, &store, &p.group_key(), players, &name, p.id_in_group, &p.code))
+            .await
+            .map_err(|e| PageError::Internal(format!("page task failed: {e}")))?
+            .map_err(|e| PageError::Internal(format!("the game could not show page `{}`: {e}", page.name)))?;
     let view = PageView {
         participant: at.p.code.clone(),
         page: page.name.clone(),
@@ -149,22 +152,14 @@ fn split(fields: Vec<(String, String)>) -> Submission {
     s
 }
 
-async fn submit(
-    State(state): State<Arc<AppState>>,
-    Path(code): Path<String>,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Response {
+async fn submit(State(state): State<Arc<AppState>>, Path(code): Path<String>, form: Result<Form<Vec<(String, String)>>, FormRejection>) -> Response {
     match try_submit(&state, &code, form).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     }
 }
 
-async fn try_submit(
-    state: &Arc<AppState>,
-    code: &str,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Result<Response, PageError> {
+async fn try_submit(state: &Arc<AppState>, code: &str, form: Result<Form<Vec<(String, String)>>, FormRejection>) -> Result<Response, PageError> {
     let at = current(state, code).await?;
     let Form(fields) = form.map_err(|e| PageError::BadRequest(format!("The form could not be read: {e}")))?;
     let sub = split(fields);
@@ -182,9 +177,10 @@ async fn try_submit(
         let (game, store, p, page_name) = (at.game.clone(), state.store.clone(), at.p.clone(), page.name.clone());
         let values = Value::Object(sub.values).to_string();
         let players = at.session.players_per_group;
-        let verdict = tokio::task::spawn_blocking(move || game.error_message(&mut None, &store, &p.group_key(), players, &page_name, p.id_in_group, &values))
-            .await
-            .map_err(|e| PageError::Internal(format!("error-message task failed: {e}")))?;
+        let verdict =
+            tokio::task::spawn_blocking(move || game.error_message(&mut None, &store, &p.group_key(), players, &page_name, p.id_in_group, &values))
+                .await
+                .map_err(|e| PageError::Internal(format!("error-message task failed: {e}")))?;
         match verdict {
             Ok(None) => {}
             Ok(Some(text)) => return render(state, &at, Some(text), StatusCode::OK).await,

@@ -78,11 +78,8 @@ fn operator(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
 
 /// A game record as the API shows it.
 pub(crate) fn game_json(g: &GameRecord) -> Value {
-    let versions: Vec<Value> = g
-        .versions
-        .iter()
-        .map(|v| json!({ "version": v.short(), "hash": v.hash, "bytes": v.bytes, "uploaded_ms": v.uploaded_ms }))
-        .collect();
+    let versions: Vec<Value> =
+        g.versions.iter().map(|v| json!({ "version": v.short(), "hash": v.hash, "bytes": v.bytes, "uploaded_ms": v.uploaded_ms })).collect();
     json!({ "name": g.name, "owner": g.owner, "newest": g.versions.last().map(|v| v.short()), "versions": versions })
 }
 
@@ -140,7 +137,8 @@ pub(crate) async fn upload(state: &Arc<AppState>, who: &Who, archive: Bytes) -> 
 
 async fn upload_route(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let who = check(&state, &headers)?;
-    let body = body.map_err(|e| ApiError(e.status(), format!("the archive could not be read: {e} (at most {} bytes)", state.hosting.caps.archive_bytes)))?;
+    let body =
+        body.map_err(|e| ApiError(e.status(), format!("the archive could not be read: {e} (at most {} bytes)", state.hosting.caps.archive_bytes)))?;
     let (status, info) = upload(&state, &who, body).await?;
     Ok((status, Json(info)).into_response())
 }
@@ -228,8 +226,7 @@ async fn add(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("expected {{\"name\": NAME[, \"password\": P, \"quotas\": {{...}}]}}: {e}")))?;
     let (r, token) = add_researcher(&state, &new.name, new.password.as_deref(), new.quotas.as_ref())?;
     durable(&state).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "name": r.name, "token": token, "quotas": r.quotas })))
-        .into_response())
+    Ok((StatusCode::CREATED, Json(json!({ "name": r.name, "token": token, "quotas": r.quotas }))).into_response())
 }
 
 async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {

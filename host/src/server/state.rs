@@ -123,12 +123,7 @@ pub fn load_games(runtime: &Runtime, dir: &Path) -> anyhow::Result<BTreeMap<Stri
     for path in entries {
         let game = Game::load(runtime, &path)?;
         if let Some(other) = games.insert(game.name().to_string(), game.clone()) {
-            anyhow::bail!(
-                "two games are named `{}`: `{}` and `{}`",
-                game.name(),
-                other.dir.display(),
-                game.dir.display()
-            );
+            anyhow::bail!("two games are named `{}`: `{}` and `{}`", game.name(), other.dir.display(), game.dir.display());
         }
     }
     Ok(games)
