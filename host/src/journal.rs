@@ -106,9 +106,6 @@ struct State {
     buffer: Vec<u8>,
     /// Callbacks waiting for everything appended before them.
     waiting: Vec<Done>,
-    /// Set when a write or fsync failed: nothing after it is durable, ever (the kernel may
-    /// have dropped the dirty pages), so every later callback gets this reason.
-    failed: Option<String>,
     closing: bool,
     /// Fsyncs run so far.
     flushes: u64,
@@ -468,7 +465,7 @@ fn write_loop(inner: &Arc<Inner>, file: File, number: u64) {
     let mut spare = Vec::new();
     let mut stalls = Stalls::default();
     loop {
-        let (bytes, waiting, failed) = {
+        let (bytes, waiting) = {
             let mut state = inner.state();
             while state.buffer.is_empty() && state.waiting.is_empty() && !state.closing {
                 state = inner.wake.wait(state).unwrap_or_else(PoisonError::into_inner);
@@ -477,8 +474,11 @@ fn write_loop(inner: &Arc<Inner>, file: File, number: u64) {
                 break;
             }
             let bytes = std::mem::replace(&mut state.buffer, std::mem::take(&mut spare));
-            (bytes, std::mem::take(&mut state.waiting), state.failed.clone())
+            (bytes, std::mem::take(&mut state.waiting))
         };
+        // After a failed write nothing is durable, ever (the kernel may have dropped the
+        // dirty pages): every later batch gets the first failure's reason.
+        let failed = inner.halt.get().cloned();
         let started = Instant::now();
         let result = match failed {
             Some(reason) => Err(reason),
@@ -491,12 +491,10 @@ fn write_loop(inner: &Arc<Inner>, file: File, number: u64) {
             state.flushes += u64::from(!bytes.is_empty());
             state.direct += u64::from(!bytes.is_empty() && segment.direct.is_some());
             state.slow += u64::from(slow);
-            if let Err(reason) = &result {
-                if state.failed.is_none() {
-                    tracing::error!("{reason}; live calls are refused until the server is restarted");
-                }
-                let _ = inner.halt.set(reason.clone());
-                state.failed = Some(reason.clone());
+            if let Err(reason) = &result
+                && inner.halt.set(reason.clone()).is_ok()
+            {
+                tracing::error!("{reason}; live calls are refused until the server is restarted");
             }
         }
         let outcome = result.as_ref().map(|_| ()).map_err(String::as_str);
