@@ -13,27 +13,43 @@ use std::path::Path;
 use std::sync::Arc;
 
 use futures_util::{SinkExt as _, StreamExt as _};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::journal::Journal;
 
-/// Serves echo sockets on `listener` (any path) until the process ends.
-pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
+/// Accepts sockets on `listener` (any path) until the process ends, with the socket settings
+/// of `stoa serve`, and runs `handle` on each in a task of its own.
+async fn serve_each<F, Fut>(listener: TcpListener, handle: F) -> std::io::Result<()>
+where
+    F: Fn(WebSocketStream<TcpStream>) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     loop {
         let (stream, _) = listener.accept().await?;
+        let handle = handle.clone();
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);
-            let Ok(mut ws) = tokio_tungstenite::accept_async_with_config(stream, Some(super::ws_config())).await else { return };
-            while let Some(Ok(msg)) = ws.next().await {
-                let echo = matches!(msg, Message::Text(_) | Message::Binary(_));
-                if matches!(msg, Message::Close(_)) || (echo && ws.send(msg).await.is_err()) {
-                    return;
-                }
+            if let Ok(ws) = tokio_tungstenite::accept_async_with_config(stream, Some(super::ws_config())).await {
+                handle(ws).await;
             }
         });
     }
+}
+
+/// Serves echo sockets on `listener` (any path) until the process ends.
+pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
+    serve_each(listener, |mut ws| async move {
+        while let Some(Ok(msg)) = ws.next().await {
+            let echo = matches!(msg, Message::Text(_) | Message::Binary(_));
+            if matches!(msg, Message::Close(_)) || (echo && ws.send(msg).await.is_err()) {
+                return;
+            }
+        }
+    })
+    .await
 }
 
 /// A live journal in `dir` (created if missing; records left by an earlier run are dropped)
@@ -55,12 +71,9 @@ impl DurableLog {
 /// Serves echo sockets on `listener` whose every text or binary frame is appended to `log`
 /// and echoed once it is on disk, in the order received.
 pub async fn serve_durable(listener: TcpListener, log: Arc<DurableLog>) -> std::io::Result<()> {
-    loop {
-        let (stream, _) = listener.accept().await?;
+    serve_each(listener, move |ws| {
         let log = log.clone();
-        tokio::spawn(async move {
-            let _ = stream.set_nodelay(true);
-            let Ok(ws) = tokio_tungstenite::accept_async_with_config(stream, Some(super::ws_config())).await else { return };
+        async move {
             let (mut sink, mut stream) = ws.split();
             let (tx, mut durable) = mpsc::unbounded_channel::<Message>();
             let writer = tokio::spawn(async move {
@@ -97,6 +110,7 @@ pub async fn serve_durable(listener: TcpListener, log: Arc<DurableLog>) -> std::
             }
             drop(tx);
             let _ = writer.await;
-        });
-    }
+        }
+    })
+    .await
 }
