@@ -63,31 +63,27 @@ fn main() {
     println!("Saturation, one message in flight per participant, `{{\"bid\": n}}` with n rising (every bid a new");
     println!("maximum unless overtaken), {seconds} s per run after {warmup} s of warm-up (left out); durable commits on. Open files: {fds}.\n");
 
-    // Both ceilings at each count, one after the other: (count, echo, durable echo).
-    let mut ceilings = Vec::new();
-    for &n in &counts {
-        let runs: Vec<Report> = [false, true]
-            .into_iter()
-            .map(|durable| {
+    // Both ceilings at each count, one after the other: (count, [echo, durable echo]).
+    let ceilings: Vec<(u32, [Report; 2])> = counts
+        .iter()
+        .map(|&n| {
+            let runs = [false, true].map(|durable| {
                 let echo = Server::echo(durable);
                 run(&saturate(&echo.url, Target::Echo { participants: n }, echo.pid()))
-            })
-            .collect();
-        ceilings.push((n, runs[0].clone(), runs[1].clone()));
-    }
-    let nearest = |n: u32| ceilings.iter().min_by_key(|(c, ..)| c.abs_diff(n)).cloned().unwrap_or_default();
-    let ceiling = |n: u32| {
-        let (_, echo, durable) = nearest(n);
-        Some((echo, durable))
-    };
+            });
+            (n, runs)
+        })
+        .collect();
+    // The ceilings' runs (echo, durable echo) at the count nearest `n`, for the ratios.
+    let ceiling = |n: u32| ceilings.iter().min_by_key(|(c, _)| c.abs_diff(n)).map_or([None, None], |(_, [e, d])| [Some(e), Some(d)]);
 
     println!(
         "| server | group | participants | msgs/s | × echo | × durable echo | frames/s | × echo | p50 ms | p99 ms | max ms | server CPU | errors | unanswered |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for (n, echo, durable) in &ceilings {
-        row("echo", "-", *n, echo, None);
-        row("durable echo", "-", *n, durable, Some((echo.clone(), Report::default())));
+    for (n, [echo, durable]) in &ceilings {
+        row("echo", "-", *n, echo, None, None);
+        row("durable echo", "-", *n, durable, Some(echo), None);
     }
     let mut rust_1002: Option<Report> = None;
     // The target's rows (the Rust auction at 21 participants, fresh and warm) run
@@ -112,7 +108,8 @@ fn main() {
                 } else {
                     run(&target())
                 };
-                row(game, &ppg.to_string(), n, &r, ceiling(n));
+                let [echo, durable] = ceiling(n);
+                row(game, &ppg.to_string(), n, &r, echo, durable);
                 if game == "auction" && ppg == 3 && n == 1002 {
                     rust_1002 = Some(r);
                 }
@@ -126,12 +123,14 @@ fn main() {
         let server = Server::stoa(dir.path());
         let runs = (0..HEADLINE_RUNS).map(|_| run(&saturate(&server.url, new_session("auction", 21), server.pid()))).collect();
         let r = median_of("auction with warm_instances", runs, &mut headline);
-        row("auction, warm_instances", "3", 21, &r, ceiling(21));
+        let [echo, durable] = ceiling(21);
+        row("auction, warm_instances", "3", 21, &r, echo, durable);
     }
     if !headline.is_empty() {
         println!("\nThe Rust auction at 21 participants, {HEADLINE_RUNS} runs each (the rows above are the median runs): {}.", headline.join("; "));
-        let (_, echo, durable) = nearest(21);
-        if echo.messages_per_second > 0.0 {
+        if let [Some(echo), Some(durable)] = ceiling(21)
+            && echo.messages_per_second > 0.0
+        {
             println!(
                 "\nAt 21 participants the durable echo — every message written to the journal before its echo, no game, no store — ran at {:.2}× the bare echo: what a server answering only once each message is in this journal gets here at most.",
                 durable.messages_per_second / echo.messages_per_second
@@ -284,14 +283,12 @@ fn cpu(r: &Report) -> String {
     r.server_cpu_cores.map_or("-".into(), |c| format!("{c:.2}"))
 }
 
-/// A table row; `ceilings`: the echo and durable echo runs at this count, for the ratios.
-fn row(server: &str, group: &str, n: u32, r: &Report, ceilings: Option<(Report, Report)>) {
+/// A table row, with its ratios to the echo and durable echo runs at this count where given.
+fn row(server: &str, group: &str, n: u32, r: &Report, echo: Option<&Report>, durable: Option<&Report>) {
     let ratio = |a: f64, b: Option<f64>| match b {
         Some(b) if b > 0.0 => format!("{:.2}", a / b),
         _ => "-".into(),
     };
-    let echo = ceilings.as_ref().map(|(e, _)| e);
-    let durable = ceilings.as_ref().map(|(_, d)| d);
     let l = &r.latency;
     println!(
         "| {server} | {group} | {n} | {:.0} | {} | {} | {:.0} | {} | {:.2} | {:.2} | {:.2} | {} | {} | {} |",
