@@ -615,23 +615,27 @@ fn checkpoint(inner: &Arc<Inner>, current: u64) -> bool {
     }
 }
 
+/// Tests: runs `open` again while it fails on sled's lock, which the IO threads of a database
+/// just dropped (or a store let go on another thread) may hold for a moment; 10 s at most.
+#[cfg(test)]
+pub(crate) fn retry_while_locked<T, E: std::fmt::Display>(mut open: impl FnMut() -> Result<T, E>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match open() {
+            Ok(opened) => return opened,
+            Err(e) if Instant::now() < deadline && e.to_string().contains("lock") => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => panic!("open: {e}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::mpsc;
 
     fn open(dir: &Path, sizes: Sizes) -> (sled::Db, sled::Tree, Journal, usize) {
-        // sled's IO threads may hold a dropped database's lock for a moment.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        let db = loop {
-            match sled::Config::new().path(dir.join("db")).flush_every_ms(None).open() {
-                Ok(db) => break db,
-                Err(e) if std::time::Instant::now() < deadline && e.to_string().contains("lock") => {
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
-                Err(e) => panic!("sled: {e}"),
-            }
-        };
+        let db = retry_while_locked(|| sled::Config::new().path(dir.join("db")).flush_every_ms(None).open());
         let live = db.open_tree("live").expect("tree");
         let mut replay = |k: &[u8], v: &[u8]| live.insert(k, v).map(|_| ());
         let (journal, replayed) =

@@ -422,14 +422,7 @@ mod tests {
         }
         // Restarted: the fields are those of the last call whose write succeeded. (The last
         // handle may be let go on the journal's thread a moment later: sled's lock with it.)
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let store = loop {
-            match Store::open(dir.path()) {
-                Ok(store) => break store,
-                Err(e) if e.to_string().contains("lock") && Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-                Err(e) => panic!("reopen: {e}"),
-            }
-        };
+        let store = crate::journal::retry_while_locked(|| Store::open(dir.path()));
         assert_eq!(store.calls(&key).expect("calls").len(), 1);
         let hub = GroupHub::new(store);
         let reply = live(&hub.actor(&game, &key), 2, 15);
