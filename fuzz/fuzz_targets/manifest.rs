@@ -8,7 +8,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     match stoa::Manifest::parse(std::path::Path::new("fuzz/game.toml"), text) {
         Ok(m) => {
-            let _ = m.limits.resolve(&stoa::limits::Limits::DEFAULT, &stoa::limits::Limits::MAX);
+            let _ = m.limits.resolve(&stoa::engine::limits::Limits::DEFAULT, &stoa::engine::limits::Limits::MAX);
             for page in &m.pages {
                 assert!(m.page(&page.name).is_some(), "a listed page is found by name");
             }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 /// A template that shows a field, registered once.
 static SHOWN: LazyLock<handlebars::Handlebars<'static>> = LazyLock::new(|| {
-    let mut shown = stoa::pages::registry();
+    let mut shown = stoa::game::render::registry();
     shown.register_template_string("Shown", "<p>{{group.note}}</p>").expect("fixed template parses");
     shown
 });
@@ -26,13 +26,13 @@ fuzz_target!(|data: &[u8]| {
     });
 
     // The field shown escaped: whatever it holds, no tag, quote or entity comes through raw.
-    let html = stoa::pages::render_data(&SHOWN, "Shown", &data).expect("renders");
+    let html = stoa::game::render::render_data(&SHOWN, "Shown", &data).expect("renders");
     let inner = html.strip_prefix("<p>").and_then(|h| h.strip_suffix("</p>")).expect("wrapper kept");
     assert!(!inner.contains(['<', '>', '"', '\'', '`']), "unescaped markup from a field: {inner}");
 
     // Any template text with the hostile value: an error or a page, never a panic.
-    let mut any = stoa::pages::registry();
+    let mut any = stoa::game::render::registry();
     if any.register_template_string("Any", template).is_ok() {
-        let _ = stoa::pages::render_data(&any, "Any", &data);
+        let _ = stoa::game::render::render_data(&any, "Any", &data);
     }
 });

@@ -12,9 +12,9 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::game::manifest::PageKind;
+use crate::game::render;
 use crate::game::{CallError, Game};
-use crate::manifest::PageKind;
-use crate::pages;
 use crate::store::{GroupKey, Store};
 
 /// What one group did in one round.
@@ -143,7 +143,7 @@ fn run_group(game: &Arc<Game>, store: &Store, key: GroupKey, case: Option<&str>)
                         ),
                         Err(e) => {
                             first_failure.get_or_insert_with(|| {
-                                format!("{}: player {} sent {}: {e}", at(&page.name), call.player, crate::call::shorten(&call.payload, 200))
+                                format!("{}: player {} sent {}: {e}", at(&page.name), call.player, crate::game::state::shorten(&call.payload, 200))
                             });
                             (None, Some(e.to_string()))
                         }
@@ -159,7 +159,7 @@ fn run_group(game: &Arc<Game>, store: &Store, key: GroupKey, case: Option<&str>)
                 })?;
             }
             for id in 1..=ppg {
-                pages::render(&mut reader, game, store, &key, ppg, &page.name, id, "bot")
+                render::render(&mut reader, game, store, &key, ppg, &page.name, id, "bot")
                     .map_err(|e| format!("{}: player {id}'s page does not render: {e}", at(&page.name)))?;
                 if page.kind == PageKind::Normal {
                     let refusal = game

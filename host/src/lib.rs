@@ -30,27 +30,19 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-pub mod accounts;
-pub mod bindings;
 pub mod bots;
-mod call;
+pub mod engine;
 pub mod game;
-mod group_commit;
-mod guest_output;
+pub mod hosting;
 mod journal;
-pub mod limits;
-pub mod live_log;
+pub mod live;
 pub mod load;
-pub mod manifest;
-pub mod pages;
-pub mod runtime;
 pub mod scaffold;
 pub mod server;
 pub mod store;
-pub mod upload;
 
+pub use engine::{Runtime, RuntimeConfig};
+pub use game::manifest::Manifest;
 pub use game::{CallError, Committed, Game, Instance, LoadError};
-pub use live_log::{Group, Routed};
-pub use manifest::Manifest;
-pub use runtime::{Runtime, RuntimeConfig};
+pub use live::{Group, Routed};
 pub use store::{GroupKey, Participant, Session, Store};

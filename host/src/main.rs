@@ -216,7 +216,7 @@ enum ResearcherAction {
 fn researcher(action: ResearcherAction) -> anyhow::Result<ExitCode> {
     let open = |data: &PathBuf| {
         let store = Store::open(data).with_context(|| format!("cannot open the data folder `{}` (is a server running on it?)", data.display()))?;
-        let accounts = stoa::accounts::Accounts::open(&store)?;
+        let accounts = stoa::hosting::accounts::Accounts::open(&store)?;
         anyhow::Ok((store, accounts))
     };
     match action {
@@ -229,14 +229,14 @@ fn researcher(action: ResearcherAction) -> anyhow::Result<ExitCode> {
                 None
             };
             let (store, accounts) = open(&data)?;
-            let (r, token) = accounts.add(&name, password.as_deref(), stoa::accounts::Quotas::default())?;
+            let (r, token) = accounts.add(&name, password.as_deref(), stoa::hosting::accounts::Quotas::default())?;
             store.wait_durable()?;
             println!("researcher `{}` added; their API token (shown only now): {token}", r.name);
             println!("they sign in at /admin?token=TOKEN{}", if r.password.is_some() { " or with their name and password" } else { "" });
         }
         ResearcherAction::Quotas { name, data, deadline_ms, memory_mb, messages_per_second, sessions, stored_bytes } => {
             let (store, accounts) = open(&data)?;
-            let patch = stoa::accounts::QuotaPatch { deadline_ms, memory_mb, messages_per_second, sessions, stored_bytes };
+            let patch = stoa::hosting::accounts::QuotaPatch { deadline_ms, memory_mb, messages_per_second, sessions, stored_bytes };
             let r = accounts.set_quotas(&name, &patch, &RuntimeConfig::default().max)?;
             store.wait_durable()?;
             println!("{}: {}", r.name, serde_json::to_string(&r.quotas)?);

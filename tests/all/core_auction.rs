@@ -123,6 +123,6 @@ fn vars_for_template_and_pages_render_with_fields() {
     let vars = auction.vars_for_template(&mut None, &store, &group.key, 3, "Results", 2).expect("vars");
     assert_eq!(vars["max_bid"], json!(15));
     assert_eq!(vars["is_winner"], json!(true));
-    let html = stoa::pages::render(&mut None, &auction, &store, &group.key, 3, "Bid", 1, "abc").expect("render");
+    let html = stoa::game::render::render(&mut None, &auction, &store, &group.key, 3, "Bid", 1, "abc").expect("render");
     assert!(html.contains("15"), "the page shows the max bid: {html}");
 }

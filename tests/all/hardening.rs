@@ -169,7 +169,7 @@ fn a_start_function_that_loops_is_stopped_at_the_deadline_at_instantiation() {
     assert_logged(&log, "start-looper", &group.key, "the game's initialization failed: the game ran past its deadline");
     assert_eq!(store.messages(&group.key).expect("messages").len(), 0);
     // A page render (vars-for-template) is stopped the same way, and nothing is left hanging.
-    let err = stoa::pages::render(&mut None, &looper, &store, &group.key, 2, "Play", 1, "code").expect_err("render stops");
+    let err = stoa::game::render::render(&mut None, &looper, &store, &group.key, 2, "Play", 1, "code").expect_err("render stops");
     assert!(matches!(err, CallError::Deadline(_)), "{err:?}");
 }
 

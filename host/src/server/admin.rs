@@ -29,7 +29,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::accounts::QuotaPatch;
+use crate::hosting::accounts::QuotaPatch;
 use crate::server::api::{self, ApiError};
 use crate::server::export::{self, ExportQuery};
 use crate::server::hosting::Who;
@@ -45,7 +45,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/admin/sessions/{code}", get(session))
         .route("/admin/sessions/{code}/monitor", get(monitor))
         .route("/admin/sessions/{code}/export", get(export_session))
-        .route("/admin/games", post(upload).layer(DefaultBodyLimit::max(crate::upload::Caps::default().archive_bytes + (64 << 10))))
+        .route("/admin/games", post(upload).layer(DefaultBodyLimit::max(crate::hosting::upload::Caps::default().archive_bytes + (64 << 10))))
         .route("/admin/researchers", get(researchers_page).post(add_researcher))
         .route("/admin/researchers/{name}/quotas", post(set_quotas))
 }

@@ -30,7 +30,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::accounts::AccountError;
+use crate::hosting::accounts::AccountError;
 use crate::server::export::{self, ExportQuery};
 use crate::server::hosting::Who;
 use crate::server::state::AppState;

@@ -14,7 +14,7 @@
 use axum::http::{HeaderMap, header};
 use sha2::{Digest, Sha256};
 
-use crate::accounts::Researcher;
+use crate::hosting::accounts::Researcher;
 use crate::server::hosting::Who;
 use crate::server::state::AppState;
 

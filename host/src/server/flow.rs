@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::game::Game;
-use crate::manifest::{Manifest, PageKind};
+use crate::game::manifest::{Manifest, PageKind};
 use crate::server::state::AppState;
 use crate::store::{Participant, Session, StoreError, now_ms};
 

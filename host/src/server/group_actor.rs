@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use crate::game::{CallError, Game, Instance};
-use crate::live_log::{Group, Routed};
+use crate::live::{Group, Routed};
 use crate::store::{GroupKey, Store, StoreError};
 
 /// Frames queued for one socket. A socket that falls this far behind is closed; its client
@@ -378,7 +378,7 @@ impl Actor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::{Runtime, RuntimeConfig};
+    use crate::engine::{Runtime, RuntimeConfig};
     use std::path::Path;
 
     fn auction() -> Arc<Game> {

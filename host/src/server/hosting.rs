@@ -1,16 +1,16 @@
 //! Shared hosting: who a request is ([`Who`]), the loaded versions of researchers' games,
 //! and the per-researcher live-message quota. The accounts themselves are in
-//! [`crate::accounts`]; the routes in `researchers` (API) and `admin` (pages).
+//! [`crate::hosting::accounts`]; the routes in `researchers` (API) and `admin` (pages).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::accounts::{Accounts, Researcher, parse_key};
+use crate::engine::Runtime;
 use crate::game::Game;
-use crate::runtime::Runtime;
+use crate::hosting::accounts::{Accounts, Researcher, parse_key};
+use crate::hosting::upload::Caps;
 use crate::store::{Session, Store, StoreError};
-use crate::upload::Caps;
 
 /// Who sent a request to the experimenter's side.
 #[derive(Debug, Clone)]
@@ -146,7 +146,7 @@ impl Hosting {
         let (owner, name, version) = parse_key(key)?;
         let researcher = self.accounts.get(owner).ok()??;
         let archive = self.accounts.package(owner, name, version).ok()??;
-        let game = match crate::upload::load(&self.runtime, &archive, Some((owner, version)), &researcher.quotas, &self.caps) {
+        let game = match crate::hosting::upload::load(&self.runtime, &archive, Some((owner, version)), &researcher.quotas, &self.caps) {
             Ok(g) => g,
             Err(e) => {
                 tracing::error!(%key, "a stored game no longer loads: {e}");

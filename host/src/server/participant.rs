@@ -22,7 +22,7 @@ use axum::{Json, Router};
 use serde_json::{Map, Value};
 
 use crate::game::Game;
-use crate::manifest::PageKind;
+use crate::game::manifest::PageKind;
 use crate::server::flow::{self, deadline, finished};
 use crate::server::layout::{self, PageView};
 use crate::server::state::AppState;
@@ -109,11 +109,12 @@ async fn render(state: &Arc<AppState>, at: &Current, error: Option<String>, stat
     };
     let (game, store, p, name) = (at.game.clone(), state.store.clone(), at.p.clone(), page.name.clone());
     let players = at.session.players_per_group;
-    let body =
-        tokio::task::spawn_blocking(move || crate::pages::render(&mut None, &game, &store, &p.group_key(), players, &name, p.id_in_group, &p.code))
-            .await
-            .map_err(|e| PageError::Internal(format!("page task failed: {e}")))?
-            .map_err(|e| PageError::Internal(format!("the game could not show page `{}`: {e}", page.name)))?;
+    let body = tokio::task::spawn_blocking(move || {
+        crate::game::render::render(&mut None, &game, &store, &p.group_key(), players, &name, p.id_in_group, &p.code)
+    })
+    .await
+    .map_err(|e| PageError::Internal(format!("page task failed: {e}")))?
+    .map_err(|e| PageError::Internal(format!("the game could not show page `{}`: {e}", page.name)))?;
     let view = PageView {
         participant: at.p.code.clone(),
         page: page.name.clone(),

@@ -3,7 +3,7 @@
 //! Researchers (their own token):
 //! - `GET /api/me` → `{"name", "quotas", "usage": {"stored_bytes", "sessions_running"}}`;
 //! - `POST /api/games` with a game archive as the body (tar or tar.gz, see
-//!   [`crate::upload`]) → 201 `{"game", "version", "hash", "key", "bytes", "new"}` (200 when
+//!   [`crate::hosting::upload`]) → 201 `{"game", "version", "hash", "key", "bytes", "new"}` (200 when
 //!   the same archive was uploaded before: it becomes the newest version again); a bad
 //!   package is a 400 saying why, an archive over the size cap a 413, over the stored-bytes
 //!   quota a 403;
@@ -38,13 +38,13 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::accounts::{GameRecord, QuotaPatch, Quotas, Researcher, sha256_hex};
+use crate::hosting::accounts::{GameRecord, QuotaPatch, Quotas, Researcher, sha256_hex};
 use crate::server::api::{ApiError, check};
 use crate::server::hosting::Who;
 use crate::server::state::AppState;
 
 pub(crate) fn routes() -> Router<Arc<AppState>> {
-    let caps = crate::upload::Caps::default();
+    let caps = crate::hosting::upload::Caps::default();
     Router::new()
         .route("/api/me", get(me))
         .route("/api/games", get(games).post(upload_route).layer(DefaultBodyLimit::max(caps.archive_bytes + 1)))
@@ -121,12 +121,12 @@ pub(crate) async fn upload(state: &Arc<AppState>, who: &Who, archive: Bytes) -> 
         accounts.fits(&r.name, archive.len() as u64, r.quotas.stored_bytes)?;
     }
     let (runtime, owner, quotas, body) = (state.hosting.runtime().clone(), r.name.clone(), r.quotas.clone(), archive.clone());
-    let version = hash[..crate::accounts::VERSION_DIGITS].to_string();
-    let loaded = tokio::task::spawn_blocking(move || crate::upload::load(&runtime, &body, Some((&owner, &version)), &quotas, &caps))
+    let version = hash[..crate::hosting::accounts::VERSION_DIGITS].to_string();
+    let loaded = tokio::task::spawn_blocking(move || crate::hosting::upload::load(&runtime, &body, Some((&owner, &version)), &quotas, &caps))
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("the check failed: {e}")))?;
     let game = loaded.map_err(|why| ApiError(StatusCode::BAD_REQUEST, format!("the game package was refused: {why}")))?;
-    let name = crate::accounts::parse_key(game.name()).map(|(_, n, _)| n.to_string()).unwrap_or_default();
+    let name = crate::hosting::accounts::parse_key(game.name()).map(|(_, n, _)| n.to_string()).unwrap_or_default();
     let (record, version, new) = accounts.put_version(&r.name, &name, &archive, r.quotas.stored_bytes)?;
     let key = record.key(&version);
     state.hosting.remember(&key, game);

@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 
+use crate::engine::Runtime;
 use crate::game::Game;
-use crate::runtime::Runtime;
 use crate::server::group_actor::GroupHub;
 use crate::store::Store;
 

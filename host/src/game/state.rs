@@ -12,11 +12,11 @@ use serde_json::value::RawValue;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::bindings::stoa::game::{bot_driver, fields, types};
+use crate::game::bindings::stoa::game::{bot_driver, fields, types};
+use crate::game::guest_output::GuestOutput;
+use crate::game::manifest::FieldSpec;
 use crate::game::{BotCall, Game};
-use crate::guest_output::GuestOutput;
-use crate::live_log::Group;
-use crate::manifest::FieldSpec;
+use crate::live::Group;
 use crate::store::{GroupKey, Store};
 
 /// What the running export may do.
@@ -117,7 +117,7 @@ impl CallState {
         if value.len() > cap {
             return Err(format!("value of {} is {} bytes, above the limit of {cap} bytes", what(), value.len()));
         }
-        if spec.ty != crate::manifest::FieldType::Json {
+        if spec.ty != crate::game::manifest::FieldType::Json {
             match serde_json::from_str::<serde_json::Value>(&value) {
                 Err(e) => return Err(format!("value of {} is not JSON: {e}", what())),
                 Ok(v) if !spec.ty.accepts(&v) => return Err(format!("{} is {}, and {} is not", what(), spec.ty, shorten(&value, 60))),

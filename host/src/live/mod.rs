@@ -743,7 +743,7 @@ mod tests {
     fn unsettled_values_are_read_first_and_written_once_when_the_group_settles() {
         let store = Store::temporary().expect("store");
         let key = GroupKey { session: "s1".into(), round: 1, group: 1 };
-        let manifest = crate::manifest::Manifest::parse(
+        let manifest = crate::game::manifest::Manifest::parse(
             std::path::Path::new("t/game.toml"),
             "name = \"t\"\nplayers_per_group = 1\ncomponent = \"x.wasm\"\n[group.fields]\nmax_bid = { type = \"integer\", initial = 0 }\n[[page]]\nname = \"Bid\"\ntemplate = \"Bid.hbs\"\nlive = true\n",
         )

@@ -2,13 +2,15 @@
 //!
 //! Trees:
 //! - `live`: group fields, player fields, and the live log, keyed by group so a call's field
-//!   writes and its log entries go into one atomic batch (see [`crate::live_log`]);
+//!   writes and its log entries go into one atomic batch (see [`crate::live`]);
 //! - `sessions`: session code → [`Session`];
 //! - `participants`: participant code → [`Participant`];
 //! - `meta`: host settings such as the admin token.
 //!
 //! Field values are stored only once written; a read of an unwritten field gives the
 //! manifest's initial value.
+
+mod flush;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,9 +20,9 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::group_commit::GroupCommit;
+use crate::game::manifest::Manifest;
 use crate::journal::Journal;
-use crate::manifest::Manifest;
+use crate::store::flush::GroupCommit;
 
 /// A storage failure. Nothing a client or a game sends can cause one; the disk can.
 #[derive(Debug, thiserror::Error)]
@@ -155,7 +157,7 @@ pub struct Store {
     /// Where live calls become durable without waiting for sled (see [`crate::journal`]).
     pub(crate) journal: Arc<Journal>,
     /// Field values and log markers of committed calls not yet written to `live`.
-    pub(crate) unsettled: Arc<crate::live_log::Unsettled>,
+    pub(crate) unsettled: Arc<crate::live::Unsettled>,
     /// The database, for trees kept by other modules (researcher accounts, uploads).
     db: sled::Db,
 }
@@ -186,7 +188,7 @@ impl Store {
 
     /// A database that lives in a temporary directory and disappears when dropped. Nothing
     /// in it needs to survive a crash, so sled's background flusher is off, and field values
-    /// settle only when a group has many unsettled calls (see [`crate::live_log`]), never at
+    /// settle only when a group has many unsettled calls (see [`crate::live`]), never at
     /// close: writing values that are deleted right after is work for nothing.
     pub fn temporary() -> Result<Store, StoreError> {
         Store::from_config(sled::Config::new().temporary(true).flush_every_ms(None), None)
@@ -198,7 +200,7 @@ impl Store {
         let live = db.open_tree("live")?;
         let settle_at_close = journal.is_some();
         let halt = crate::journal::Halt::default();
-        let unsettled = Arc::new(crate::live_log::Unsettled::new(live.clone(), settle_at_close, halt.clone()));
+        let unsettled = Arc::new(crate::live::Unsettled::new(live.clone(), settle_at_close, halt.clone()));
         let journal = match journal {
             None => Journal::disabled(),
             Some(dir) => {
@@ -207,7 +209,7 @@ impl Store {
                 let weak = Arc::downgrade(&unsettled);
                 let settle_all: crate::journal::BeforeCheckpoint =
                     Arc::new(move || weak.upgrade().map_or(Ok(()), |u| u.settle_all().map_err(|e| e.to_string())));
-                let mut replay = crate::live_log::Replay::new(&live);
+                let mut replay = crate::live::Replay::new(&live);
                 let (journal, replayed) = Journal::open(dir, &db, &mut |k, v| replay.record(k, v), settle_all, halt)
                     .map_err(|e| StoreError::Flush(format!("cannot open the live journal in `{}`: {e}", dir.display())))?;
                 if replayed > 0 {
@@ -379,7 +381,7 @@ impl Store {
     }
 
     /// The tree `name`, opened (created when new): for records kept by other modules —
-    /// researcher accounts and uploaded games (`crate::accounts`).
+    /// researcher accounts and uploaded games (`crate::hosting::accounts`).
     pub fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
         Ok(self.db.open_tree(name)?)
     }

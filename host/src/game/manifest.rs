@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::limits::LimitOverrides;
+use crate::engine::limits::LimitOverrides;
 
 /// Why a manifest was refused: the file, the key (dotted path, empty for the whole file) and why.
 #[derive(Debug, thiserror::Error)]

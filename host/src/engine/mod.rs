@@ -1,5 +1,7 @@
-//! `Runtime`: the one shared wasmtime `Engine`, its linker, the epoch ticker that enforces
-//! deadlines, and the on-disk cache of compiled components.
+//! `Runtime`: the one shared wasmtime `Engine`, the epoch ticker that enforces deadlines, and
+//! the on-disk cache of compiled components. It knows wasmtime and nothing of games.
+
+pub mod limits;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -8,11 +10,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::Component;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use crate::call::CallState;
-use crate::limits::Limits;
+use crate::engine::limits::Limits;
 
 /// The pinned wasmtime version, part of every cache key.
 const WASMTIME_VERSION: &str = "wasmtime-48.0.8";
@@ -74,7 +75,6 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 /// The engine and everything shared by all games.
 pub struct Runtime {
     pub(crate) engine: Engine,
-    pub(crate) linker: Linker<CallState>,
     pub(crate) config: RuntimeConfig,
     ticker: Arc<AtomicBool>,
 }
@@ -86,8 +86,8 @@ impl std::fmt::Debug for Runtime {
 }
 
 impl Runtime {
-    /// Builds the engine (pooling allocator sized for `config.instances`), links WASI p2 and
-    /// Stoa's interfaces, and starts the epoch ticker.
+    /// Builds the engine (pooling allocator sized for `config.instances`) and starts the epoch
+    /// ticker.
     pub fn new(config: RuntimeConfig) -> anyhow::Result<Runtime> {
         let mut pool = PoolingAllocationConfig::default();
         // Python and JavaScript components hold a dozen core instances, several memories and
@@ -120,12 +120,6 @@ impl Runtime {
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&wasm).map_err(anyhow::Error::from).context("failed to create the wasmtime engine")?;
 
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from).context("failed to link WASI")?;
-        crate::bindings::Game::add_to_linker::<CallState, wasmtime::component::HasSelf<CallState>>(&mut linker, |s| s)
-            .map_err(anyhow::Error::from)
-            .context("failed to link stoa:game")?;
-
         let ticker = Arc::new(AtomicBool::new(false));
         {
             let engine = engine.clone();
@@ -140,7 +134,7 @@ impl Runtime {
                 })
                 .context("failed to start the epoch ticker")?;
         }
-        Ok(Runtime { engine, linker, config, ticker })
+        Ok(Runtime { engine, config, ticker })
     }
 
     /// Deadline in epoch ticks, rounded up, plus one for the tick already under way.
@@ -227,9 +221,9 @@ impl Runtime {
 
 fn store_cached(dir: &Path, file: &Path, component: &Component) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".tmp-{}", crate::store::random_code(12)));
-    std::fs::write(&tmp, component.serialize()?)?;
-    std::fs::rename(&tmp, file)?;
+    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    std::io::Write::write_all(&mut tmp, &component.serialize()?)?;
+    tmp.persist(file)?;
     Ok(())
 }
 

@@ -2,6 +2,13 @@
 //! and the calls into it. Every call gets a fresh instance, so no call ever sees memory left
 //! by another; a trapped instance is simply dropped with its store.
 
+pub mod bindings;
+pub(crate) mod guest_output;
+mod linker;
+pub mod manifest;
+pub mod render;
+pub(crate) mod state;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,12 +17,12 @@ use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 use wasmtime::component::types::ComponentItem;
 
-use crate::bindings::{Context, GamePre};
-use crate::call::{BotEnv, CallState, Mode, shorten};
-use crate::limits::Limits;
-use crate::live_log::{Group, Routed};
-use crate::manifest::{Manifest, ManifestError};
-use crate::runtime::Runtime;
+use crate::engine::Runtime;
+use crate::engine::limits::Limits;
+use crate::game::bindings::{Context, GamePre};
+use crate::game::manifest::{Manifest, ManifestError};
+use crate::game::state::{BotEnv, CallState, Mode, shorten};
+use crate::live::{Group, Routed};
 use crate::store::{GroupKey, Store, StoreError};
 
 /// Why a game could not be loaded.
@@ -89,7 +96,7 @@ pub struct BotCall {
 /// shared across groups or sessions). See [`Game::live_call_in`].
 pub struct Instance {
     store: wasmtime::Store<CallState>,
-    exports: crate::bindings::Game,
+    exports: crate::game::bindings::Game,
 }
 
 impl Instance {
@@ -107,7 +114,7 @@ impl std::fmt::Debug for Instance {
 
 /// What a call leaves behind: its field writes and its mode (a bot's state).
 struct Taken {
-    writes: Vec<crate::call::Write>,
+    writes: Vec<crate::game::state::Write>,
     mode: Mode,
 }
 
@@ -180,11 +187,6 @@ fn skimming_is_not_enough(text: &[u8]) -> bool {
     false
 }
 
-/// Import names a game may have: Stoa's interfaces and WASI p2 (linked, granting nothing).
-fn allowed_import(name: &str) -> bool {
-    name.starts_with("stoa:game/") || name.starts_with("wasi:")
-}
-
 impl Game {
     /// Loads the package in `dir`: manifest, templates, limits, and the component, which must
     /// export the `game` world and import nothing but Stoa's interfaces and WASI.
@@ -196,7 +198,7 @@ impl Game {
             key,
             reason,
         })?;
-        let mut templates = crate::pages::registry();
+        let mut templates = crate::game::render::registry();
         for (i, page) in manifest.pages.iter().enumerate() {
             templates.register_template_file(&page.name, dir.join(&page.template)).map_err(|e| ManifestError {
                 file: file.clone(),
@@ -207,7 +209,7 @@ impl Game {
         let fail = |reason: String| LoadError::Component { game: manifest.name.clone(), reason };
         let component = runtime.compile(&dir.join(&manifest.component)).map_err(|e| fail(format!("{e:#}")))?;
         let ty = component.component_type();
-        let unknown: Vec<String> = ty.imports(&runtime.engine).map(|(name, _)| name.to_string()).filter(|n| !allowed_import(n)).collect();
+        let unknown: Vec<String> = ty.imports(&runtime.engine).map(|(name, _)| name.to_string()).filter(|n| !linker::allowed_import(n)).collect();
         if !unknown.is_empty() {
             return Err(fail(format!(
                 "the component imports {}, which Stoa does not provide (games may import stoa:game and WASI only)",
@@ -219,7 +221,8 @@ impl Game {
                 return Err(fail(format!("the component does not export `{export}` (is it built for world stoa:game/game?)")));
             }
         }
-        let instance_pre = runtime.linker.instantiate_pre(&component).map_err(|e| fail(format!("{e:#}")))?;
+        let linker = linker::linker(&runtime.engine).map_err(|e| fail(format!("{e:#}")))?;
+        let instance_pre = linker.instantiate_pre(&component).map_err(|e| fail(format!("{e:#}")))?;
         let pre = GamePre::new(instance_pre).map_err(|e| fail(format!("the component does not match world stoa:game/game: {e:#}")))?;
         Ok(Arc::new(Game { manifest, dir: dir.to_path_buf(), limits, templates, engine: runtime.engine.clone(), pre }))
     }
@@ -247,7 +250,7 @@ impl Game {
         players: u32,
         mode: Mode,
         deadline: Duration,
-        f: impl FnOnce(&crate::bindings::Game, &mut wasmtime::Store<CallState>) -> wasmtime::Result<R>,
+        f: impl FnOnce(&crate::game::bindings::Game, &mut wasmtime::Store<CallState>) -> wasmtime::Result<R>,
     ) -> (Result<R, CallError>, Taken) {
         let mut instance = match slot.take() {
             Some(i) if reuse && i.store.data().group == *group => i,
@@ -418,7 +421,7 @@ impl Game {
             };
             out.push((m.to, payload));
         }
-        let mut writes = crate::live_log::FieldWrites::default();
+        let mut writes = crate::live::FieldWrites::default();
         for w in taken.writes {
             match w.player {
                 None => writes.group.insert(w.name, w.value),

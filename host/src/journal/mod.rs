@@ -1,6 +1,6 @@
 //! The live journal: where a live call becomes durable.
 //!
-//! A live call's commit record (its `C` entry in the `live` tree, see [`crate::live_log`]) is
+//! A live call's commit record (its `C` entry in the `live` tree, see [`crate::live`]) is
 //! appended here; it reaches sled later, with the group's field values, on the store's settler
 //! thread (no live call waits for sled, whose writes wait for a busy disk). One writer thread
 //! writes what was appended durably — one synchronous direct write (see [`Direct`]), or a
@@ -21,7 +21,7 @@
 //! [`CHECKPOINT_BYTES`] were written since the last checkpoint, a checkpoint thread writes
 //! every staged entry to sled, flushes sled (which then holds every record of the older
 //! segments) and deletes them. At open, every record of every segment is handed to the store
-//! again ([`crate::live_log::Replay`]: it writes to `live` the entries sled does not hold yet),
+//! again ([`crate::live::Replay`]: it writes to `live` the entries sled does not hold yet),
 //! up to the end of the records or the first one that is torn or fails its checksum (a crash
 //! in the middle of a write); then sled is flushed and the segments deleted.
 //!
@@ -48,7 +48,7 @@ pub(crate) type BeforeCheckpoint = Arc<dyn Fn() -> Result<(), String> + Send + S
 
 /// Set by the writer, before it runs the callbacks of the failed write, to the reason its
 /// first write failed: from then on nothing appended is durable, and the store neither
-/// takes new calls nor writes staged values to sled (see [`crate::live_log`]).
+/// takes new calls nor writes staged values to sled (see [`crate::live`]).
 pub(crate) type Halt = Arc<std::sync::OnceLock<String>>;
 
 /// A segment's size: written as zeros before records go in.

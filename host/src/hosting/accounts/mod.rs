@@ -20,11 +20,10 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::limits::Limits;
+use crate::engine::limits::Limits;
 use crate::store::{Store, StoreError, decode, encode, now_ms, random_code};
 
 mod games;
-
 pub use games::{GameRecord, VERSION_DIGITS, Version, game_key, parse_key};
 
 /// What one researcher may use. The operator sets them; `None` for deadline and memory means
