@@ -7,8 +7,7 @@
 //! The game keeps no list of past bids: every `new_max` broadcast is in the group's live log,
 //! and the page's script gets the log replayed when it opens (`after=0`), so its list of
 //! accepted bids is rebuilt from the log. A field holding the same list would be rewritten,
-//! whole, on every new maximum — measured, that tripled the cost of a bid (see
-//! `docs/PERFORMANCE.md`).
+//! whole, on every new maximum, so a bid would cost more the longer the auction ran.
 //!
 //! # Payloads (what `liveSend` may send)
 //!
