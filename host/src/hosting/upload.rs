@@ -5,10 +5,14 @@
 //! Unpacking refuses, naming the entry: links of any kind, devices and other special
 //! entries; absolute names and names with `..`; more than [`Caps::entries`] entries; more
 //! than [`Caps::unpacked_bytes`] in all. The archive itself is capped by
-//! [`Caps::archive_bytes`] and the component by the runtime's `max_component_bytes`. The
+//! [`Caps::archive_bytes`], the tar stream it decompresses to by [`Caps::stream_bytes`]
+//! (headers, long names, PAX records and skipped data included: the tar reader holds a long
+//! name or a PAX record whole in memory before any entry cap sees it), and the component by
+//! the runtime's `max_component_bytes`. The
 //! unpacked package is then checked as `stoa check` does ([`Game::load`]): manifest,
 //! templates, and a component that exports the world and imports nothing else.
 
+use std::cell::Cell;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -26,11 +30,40 @@ pub struct Caps {
     pub unpacked_bytes: u64,
     /// Entries (files and folders) in the archive.
     pub entries: usize,
+    /// Bytes of the tar stream once decompressed: the files plus every header, long name,
+    /// PAX record and padding block (a few KiB per entry at most in a real package).
+    pub stream_bytes: u64,
 }
 
 impl Default for Caps {
     fn default() -> Self {
-        Caps { archive_bytes: 64 << 20, unpacked_bytes: 96 << 20, entries: 256 }
+        Caps { archive_bytes: 64 << 20, unpacked_bytes: 96 << 20, entries: 256, stream_bytes: 100 << 20 }
+    }
+}
+
+/// A reader that fails once more than `left` bytes were asked of it, and says so in `over`
+/// (the tar reader's own errors hide the cause).
+struct Capped<'a, R> {
+    inner: R,
+    left: u64,
+    over: &'a Cell<bool>,
+}
+
+impl<R: Read> Read for Capped<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            // At the cap: fine if the stream ends here, refused if it goes on.
+            let mut probe = [0u8; 1];
+            if self.inner.read(&mut probe)? == 0 {
+                return Ok(0);
+            }
+            self.over.set(true);
+            return Err(std::io::Error::other("the tar stream is over its cap"));
+        }
+        let want = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        self.left -= n as u64;
+        Ok(n)
     }
 }
 
@@ -40,9 +73,18 @@ pub fn unpack(archive: &[u8], dest: &Path, caps: &Caps) -> Result<PathBuf, Strin
     if archive.len() > caps.archive_bytes {
         return Err(format!("the archive is {} bytes, above the limit of {} bytes", archive.len(), caps.archive_bytes));
     }
+    let over = Cell::new(false);
+    let result = unpack_stream(archive, dest, caps, &over);
+    if over.get() {
+        return Err(format!("the archive decompresses to more than {} bytes (headers included)", caps.stream_bytes));
+    }
+    result
+}
+
+fn unpack_stream(archive: &[u8], dest: &Path, caps: &Caps, over: &Cell<bool>) -> Result<PathBuf, String> {
     let reader: Box<dyn Read + '_> =
         if archive.starts_with(&[0x1f, 0x8b]) { Box::new(flate2::read::GzDecoder::new(archive)) } else { Box::new(archive) };
-    let mut tar = tar::Archive::new(reader);
+    let mut tar = tar::Archive::new(Capped { inner: reader, left: caps.stream_bytes, over });
     let entries = tar.entries().map_err(|e| format!("not a tar archive: {e}"))?;
     let (mut count, mut total) = (0usize, 0u64);
     for entry in entries {
@@ -165,6 +207,39 @@ mod tests {
         assert!(refusal(&tar_of(&many)).contains("more than 4 entries"));
         assert!(refusal(b"this is not a tar archive at all, just text that goes on").contains("tar"));
         assert!(refusal(&tar_of(&[("x/readme", file, b"hi")])).contains("no game.toml"));
+    }
+
+    /// A gzip'd tar whose first header is a GNU long name (`L`) declaring `declared` bytes,
+    /// followed by that many zeros (they compress to almost nothing).
+    fn long_name_bomb(declared: u64) -> Vec<u8> {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::GNULongName);
+        h.set_size(declared);
+        h.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+        h.set_cksum();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut gz, h.as_bytes()).expect("header");
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..declared >> 20 {
+            std::io::Write::write_all(&mut gz, &zeros).expect("zeros");
+        }
+        gz.finish().expect("gzip")
+    }
+
+    #[test]
+    fn a_long_name_bigger_than_the_stream_cap_is_refused_before_it_is_read_whole() {
+        // 512 MiB of long name in a gzip of about half a MiB: refused at the stream cap (here
+        // 8 MiB), with the reason, having read no more than that.
+        let bomb = long_name_bomb(512 << 20);
+        assert!(bomb.len() < Caps::default().archive_bytes, "{} bytes", bomb.len());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let caps = Caps { stream_bytes: 8 << 20, ..Caps::default() };
+        let err = unpack(&bomb, dir.path(), &caps).expect_err("refused");
+        assert_eq!(err, "the archive decompresses to more than 8388608 bytes (headers included)");
+        // A stream exactly at the cap is fine: the cap counts what is there, not what follows.
+        let package = tar_of(&[("game.toml", tar::EntryType::Regular, b"name = 'g'")]);
+        let at_cap = Caps { stream_bytes: package.len() as u64, ..Caps::default() };
+        unpack(&package, tempfile::tempdir().expect("tempdir").path(), &at_cap).expect("exactly at the cap");
     }
 
     #[test]
