@@ -18,5 +18,6 @@ mod load;
 mod scaffold;
 mod server_api;
 mod server_live;
+mod sandbox;
 mod server_pages;
 mod shared_hosting;

@@ -5,6 +5,7 @@
 pub mod bindings;
 pub(crate) mod guest_output;
 mod linker;
+mod poll;
 pub mod manifest;
 pub mod render;
 pub(crate) mod state;
@@ -265,6 +266,7 @@ impl Game {
                 // for it.
                 let budget = deadline.max(INSTANTIATION_BUDGET);
                 Runtime::arm_deadline(&mut wstore, budget);
+                wstore.data_mut().wait_until = std::time::Instant::now() + budget;
                 match self.pre.instantiate(&mut wstore) {
                     Ok(exports) => Instance { store: wstore, exports },
                     Err(e) => {
@@ -283,6 +285,7 @@ impl Game {
         state.memory_refused = None;
         state.refusal_logged = false;
         Runtime::arm_deadline(&mut instance.store, deadline);
+        instance.store.data_mut().wait_until = std::time::Instant::now() + deadline;
         let result = f(&instance.exports, &mut instance.store);
         let state = instance.store.data_mut();
         let taken =

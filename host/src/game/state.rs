@@ -44,6 +44,9 @@ pub(crate) struct CallState {
     /// Rust game that does not print), and building one is a tenth of a fresh instance's cost.
     wasi: Option<WasiCtx>,
     table: ResourceTable,
+    /// When the running call's deadline falls on the wall clock: no wait inside it (a sleep)
+    /// goes past it (see [`crate::game::poll`]).
+    pub(crate) wait_until: std::time::Instant,
     pub(crate) game: Arc<Game>,
     pub(crate) store: Store,
     pub(crate) group: GroupKey,
@@ -76,6 +79,7 @@ impl CallState {
         CallState {
             wasi: None,
             table: ResourceTable::new(),
+            wait_until: std::time::Instant::now(),
             game,
             store,
             group,
@@ -161,6 +165,13 @@ impl WasiView for CallState {
         // No preopened dirs, no env, no args, sockets denied: the game gets nothing.
         let ctx = self.wasi.get_or_insert_with(|| WasiCtx::builder().stdout(stdout.clone()).stderr(stderr.clone()).build());
         WasiCtxView { ctx, table: &mut self.table }
+    }
+}
+
+impl CallState {
+    /// The call's resources and deadline, for the bounded `wasi:io/poll`.
+    pub(crate) fn waits(&mut self) -> crate::game::poll::Waits<'_> {
+        crate::game::poll::Waits { table: &mut self.table, until: self.wait_until }
     }
 }
 

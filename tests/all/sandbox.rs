@@ -1,0 +1,89 @@
+//! The sandbox promise, tried as a hostile researcher would (docs/HOSTING.md, "Limits"): no
+//! game holds a host thread past its deadline, and other sessions keep answering meanwhile.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::server_support::{codes, create_session, get, submit};
+use crate::support::TestServer;
+use crate::ws::{connect, next, send};
+
+/// Round trips of `n` bids from `from` on, each until the sender sees its own new maximum.
+async fn bid_round_trips(ws: &mut crate::ws::Ws, from: u64, n: u64) -> Vec<Duration> {
+    let mut out = Vec::new();
+    for bid in from..from + n {
+        let t = Instant::now();
+        send(ws, &json!({ "bid": bid }).to_string()).await;
+        loop {
+            let frame = next(ws, Duration::from_secs(20)).await.expect("a frame within 20 s");
+            if frame["data"]["max_bid"] == bid {
+                break;
+            }
+        }
+        out.push(t.elapsed());
+    }
+    out.sort();
+    out
+}
+
+fn median(v: &[Duration]) -> Duration {
+    v[v.len() / 2]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sleeping_games_end_at_their_deadline_and_another_session_keeps_answering() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(&["tests/fixtures/sleeper", "example-games/auction"], &dir.path().join("data")).await;
+    let sleepy = codes(&create_session(&server, "sleeper", 20).await);
+    let calm = codes(&create_session(&server, "auction", 3).await);
+    let mut calm_ws = connect(&server, &calm[0], "page=Bid").await;
+    bid_round_trips(&mut calm_ws, 1, 3).await; // the first calls start the game
+    let quiet = bid_round_trips(&mut calm_ws, 4, 20).await;
+
+    // A short wait within the deadline is allowed.
+    let mut ws = connect(&server, &sleepy[0], "page=Play").await;
+    send(&mut ws, r#""nap""#).await;
+    assert_eq!(next(&mut ws, Duration::from_secs(10)).await.expect("an answer")["data"], json!({"napped": true}));
+    drop(ws);
+
+    // Twenty one-player groups sleep 60 s each, all at once: more than there are runners.
+    let started = Instant::now();
+    let mut sleepers = Vec::new();
+    for code in sleepy.clone() {
+        let mut ws = connect(&server, &code, "page=Play").await;
+        sleepers.push(tokio::spawn(async move {
+            send(&mut ws, r#""sleep""#).await;
+            let frame = next(&mut ws, Duration::from_secs(30)).await;
+            (frame, started.elapsed())
+        }));
+    }
+    let during = bid_round_trips(&mut calm_ws, 100, 20).await;
+    for s in sleepers {
+        let (frame, took) = s.await.expect("sleeper");
+        let frame: Value = frame.expect("every sleeping call is answered");
+        let error = frame["error"].as_str().unwrap_or_else(|| panic!("an error frame, not {frame}"));
+        assert!(error.contains("deadline of 100 ms"), "{error}");
+        assert!(took < Duration::from_secs(10), "a sleeping call was answered after {took:?}");
+    }
+    println!("the other session's bid round trip: quiet median {:?}, while 20 games slept {:?}", median(&quiet), median(&during));
+    let limit = median(&quiet) * 10 + Duration::from_millis(250);
+    assert!(median(&during) <= limit, "median {:?} above {limit:?} (quiet {:?})", median(&during), median(&quiet));
+
+    // Nothing a stopped call wrote was kept.
+    let game = server.state.games["sleeper"].clone();
+    for code in &sleepy {
+        let p = server.state.store.participant(code).expect("store").expect("participant");
+        let fields = server.state.store.group_fields(&game.manifest, &p.group_key()).expect("fields");
+        assert_eq!(fields["touched"], false, "a stopped call's write was kept");
+    }
+
+    // A page whose vars-for-template sleeps fails at the deadline instead of holding a thread.
+    assert!(submit(&server, &sleepy[1], "Play", 1).await.status < 400);
+    let t = Instant::now();
+    let page = get(&server, &format!("/p/{}", sleepy[1])).await;
+    assert_eq!(page.status, 500, "{}", page.body);
+    assert!(page.body.contains("deadline of 100 ms"), "{}", page.body);
+    assert!(t.elapsed() < Duration::from_secs(10), "the page took {:?}", t.elapsed());
+    server.stop().await;
+}
