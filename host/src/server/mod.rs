@@ -34,7 +34,7 @@ pub(crate) mod pages;
 pub(crate) mod rate;
 pub(crate) mod sign_ins;
 pub mod state;
-pub mod tenants;
+pub(crate) mod tenants;
 pub(crate) mod who;
 
 pub use live::check_frame;
@@ -60,8 +60,9 @@ pub async fn run(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let games = state.clone();
-    state.flow.start_timers(move |key| games.game(key));
+    // Weak, like the timers: a pending scan does not keep a stopped server's state alive.
+    let games = Arc::downgrade(&state);
+    state.flow.start_timers(move |key| games.upgrade()?.game(key));
     state.hub.start_idle_sweep();
     // Live frames are small and answered at once: no Nagle delay waiting for an ACK.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {

@@ -27,6 +27,7 @@ impl GroupHub {
         GroupHub { store, actors: Mutex::new(HashMap::new()), runners: Arc::new(Runners::default()) }
     }
 
+    /// The actors by group, locked.
     pub(super) fn actors(&self) -> MutexGuard<'_, HashMap<GroupKey, Arc<Actor>>> {
         self.actors.lock().unwrap_or_else(PoisonError::into_inner)
     }
