@@ -39,6 +39,7 @@ pub mod live;
 pub mod load;
 pub mod scaffold;
 pub mod server;
+pub mod session;
 pub mod store;
 
 pub use engine::{Runtime, RuntimeConfig};

@@ -189,8 +189,8 @@ async fn two_researchers_run_sessions_side_by_side_and_neither_reaches_the_other
     let alice_now = call(&server, Method::GET, "/api/researchers/alice", TOKEN, b"").await.json();
     assert_eq!(alice_now["quotas"]["sessions"], 20, "{alice_now}");
     assert!(call(&server, Method::GET, "/api/me", &alice, b"").await.status == 200, "alice's token still works");
-    assert!(server.state.hosting.accounts.check_password("alice", "alice-password").expect("check").is_some());
-    assert!(server.state.hosting.accounts.get("mallory").expect("get").is_none());
+    assert!(server.state.tenants.accounts.check_password("alice", "alice-password").expect("check").is_some());
+    assert!(server.state.tenants.accounts.get("mallory").expect("get").is_none());
     let export = call(&server, Method::GET, &format!("/api/sessions/{s}/export?format=json"), &alice, b"").await.json();
     assert_eq!(export["rounds"][0]["groups"][0]["fields"]["max_bid"], 5);
     // Uploads are per researcher: bob's own `auction` (through the API and the admin form)
@@ -253,7 +253,7 @@ async fn uploads_are_checked_and_versioned_and_a_running_session_keeps_its_versi
             .await;
     assert_eq!(page.status, 400, "{}", page.body);
     assert!(page.body.contains("The game was not uploaded") && page.body.contains("not a readable tar archive"), "{}", page.body);
-    assert_eq!(server.state.hosting.accounts.stored_bytes("alice").expect("bytes"), 0, "nothing refused is kept");
+    assert_eq!(server.state.tenants.accounts.stored_bytes("alice").expect("bytes"), 0, "nothing refused is kept");
 
     // Version 1, a session of it, then version 2 (its Bid page says so) and a session of it.
     let v1 = upload(&server, &alice, &archive(AUCTION)).await;
@@ -279,12 +279,12 @@ async fn uploads_are_checked_and_versioned_and_a_running_session_keeps_its_versi
     let kept = call(&server, Method::DELETE, &v2_path, &alice, b"").await;
     assert_eq!(kept.status, 409, "{}", kept.body);
     assert!(kept.body.contains("a session runs it"), "{}", kept.body);
-    let before = server.state.hosting.accounts.stored_bytes("alice").expect("bytes");
+    let before = server.state.tenants.accounts.stored_bytes("alice").expect("bytes");
     let v3 = upload(&server, &alice, &archive_with(AUCTION, |f, b| if f.ends_with("Results.hbs") { [b"<p>v3</p>".to_vec(), b].concat() } else { b }))
         .await;
     let gone = call(&server, Method::DELETE, &format!("/api/games/auction/versions/{}", v3["version"].as_str().expect("v")), &alice, b"").await;
     assert_eq!(gone.status, 204, "{}", gone.body);
-    assert_eq!(server.state.hosting.accounts.stored_bytes("alice").expect("bytes"), before, "its bytes are freed");
+    assert_eq!(server.state.tenants.accounts.stored_bytes("alice").expect("bytes"), before, "its bytes are freed");
 
     // Restart: versions come back from the store, and each session still runs its own.
     server.stop().await;
@@ -536,7 +536,7 @@ async fn the_hosting_routes_refuse_a_missing_or_wrong_token_and_the_operator_man
             assert!(a.json()["error"].as_str().is_some_and(|e| e.contains("token")), "{}", a.body);
         }
     }
-    assert_eq!(server.state.hosting.accounts.list().expect("list").len(), 1, "no refused request added anyone");
+    assert_eq!(server.state.tenants.accounts.list().expect("list").len(), 1, "no refused request added anyone");
 
     // The operator's page: add a researcher (the token is shown once), set quotas.
     let admin = [("authorization", format!("Bearer {TOKEN}")), ("content-type", "application/x-www-form-urlencoded".into())];

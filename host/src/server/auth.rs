@@ -15,8 +15,8 @@ use axum::http::{HeaderMap, header};
 use sha2::{Digest, Sha256};
 
 use crate::hosting::accounts::Researcher;
-use crate::server::hosting::Who;
 use crate::server::state::AppState;
+use crate::server::who::Who;
 
 /// The cookie's name.
 pub(crate) const COOKIE: &str = "stoa_admin";
@@ -45,12 +45,17 @@ pub(crate) fn bearer_who(state: &AppState, headers: &HeaderMap) -> Option<Who> {
     token_who(state, bearer(headers)?)
 }
 
+/// Whether `given` is the admin token, compared in constant time.
+pub(crate) fn is_admin(state: &AppState, given: &str) -> bool {
+    constant_eq(state.admin_token.as_bytes(), given.as_bytes())
+}
+
 /// Who `token` belongs to.
 pub(crate) fn token_who(state: &AppState, token: &str) -> Option<Who> {
-    if state.is_admin(token) {
+    if is_admin(state, token) {
         return Some(Who::Operator);
     }
-    state.hosting.accounts.by_token(token).ok().flatten().map(Who::Researcher)
+    state.tenants.accounts.by_token(token).ok().flatten().map(Who::Researcher)
 }
 
 /// Who the request is: bearer token, or the cookie of the operator or a researcher.
@@ -63,7 +68,7 @@ pub(crate) fn who(state: &AppState, headers: &HeaderMap) -> Option<Who> {
         return Some(Who::Operator);
     }
     let (name, _) = value.split_once('.')?;
-    let researcher = state.hosting.accounts.get(name).ok().flatten()?;
+    let researcher = state.tenants.accounts.get(name).ok().flatten()?;
     constant_eq(value.as_bytes(), researcher_cookie(state, &researcher).as_bytes()).then_some(Who::Researcher(researcher))
 }
 
@@ -102,7 +107,7 @@ pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
 }
 
 /// Equality whose time depends only on the lengths, not on where the bytes differ.
-pub(crate) fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+fn constant_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -1,17 +1,21 @@
 //! `stoa serve`: the HTTP and WebSocket server.
 //!
-//! - [`state`]: `AppState` — games, store, group hub, admin token, monitor, config.
-//! - `live`: the `/live/{participant}` WebSocket: checks frames, forwards calls, writes frames.
-//! - `group_actor`: one task per active group; serializes its calls, commits durably, routes.
-//! - `participant`: `/p/{participant}` pages — rendering and form submission.
-//! - `flow`: page moves — the sequence, rounds, wait pages, restart-proof timeouts.
-//! - `layout`: the host page around a game's template (`host/templates/`).
-//! - `api`: `/api/sessions` — create, inspect (admin token); `export`: CSV and JSON export.
-//! - `admin`: `/admin` pages — games, sessions, links, live monitor, export; `auth`: the
-//!   admin token, its cookie and the origin check.
-//! - `hosting`: shared hosting — who a request is, researchers' loaded games, live quotas;
-//!   `researchers`: `/api/games`, `/api/researchers`, `/api/me`.
-//! - `assets`: `/static/live.js`.
+//! Handlers on top, what they share below; dependencies point down this list:
+//!
+//! - `admin/`: `/admin` pages — games, sessions, links, live monitor, researchers, export.
+//! - `api/`: `/api/sessions` (create, inspect, export) and the shared-hosting API
+//!   (`/api/games`, `/api/researchers`, `/api/me`), errors as `{"error": ...}`.
+//! - `pages/`: `/p/{participant}` pages, the host layout and `/static/live.js`.
+//! - `live/`: the `/live/{participant}` WebSocket — frame checks, forwarding.
+//! - `auth`: who a request is — token, cookie — and the same-origin check.
+//! - [`state`]: [`AppState`] — games, store, group hub, page flow, monitor, tenants, config.
+//! - `actors/`: one actor per active group, run on a few threads, routing once durable.
+//! - `flow`: page moves — submits, wait pages, restart-proof timeouts.
+//! - `tenants`: researchers' loaded games and live quotas; `sign_ins`: the sign-in lockout;
+//!   `who`: the operator or a researcher.
+//! - `monitor`: each participant's connections and counts; `rate`: the token bucket.
+//!
+//! Where a participant goes next is [`crate::session`], which knows no server.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -19,32 +23,33 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::get;
 
+pub(crate) mod actors;
 pub(crate) mod admin;
 pub(crate) mod api;
-pub(crate) mod assets;
 pub(crate) mod auth;
-pub(crate) mod export;
 pub(crate) mod flow;
-pub(crate) mod group_actor;
-pub mod hosting;
-pub(crate) mod layout;
 pub(crate) mod live;
-pub(crate) mod participant;
-pub(crate) mod researchers;
+pub(crate) mod monitor;
+pub(crate) mod pages;
+pub(crate) mod rate;
+pub(crate) mod sign_ins;
 pub mod state;
+pub(crate) mod tenants;
+pub(crate) mod who;
 
 pub use live::check_frame;
 pub use state::{AppState, ServerConfig};
+pub use tenants::Tenants;
 
 /// The whole application; tests call it with their own state.
 pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/live/{participant}", get(live::socket))
-        .route("/static/live.js", get(assets::live_js))
-        .merge(participant::routes())
-        .merge(api::routes())
+        .route("/static/live.js", get(pages::assets::live_js))
+        .merge(pages::participant::routes())
+        .merge(api::sessions::routes())
         .merge(admin::routes())
-        .merge(researchers::routes())
+        .merge(api::researchers::routes())
         .with_state(state)
 }
 
@@ -55,8 +60,10 @@ pub async fn run(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    participant::start_timers(&state);
-    group_actor::GroupHub::start_idle_sweep(Arc::downgrade(&state));
+    // Weak, like the timers: a pending scan does not keep a stopped server's state alive.
+    let games = Arc::downgrade(&state);
+    state.flow.start_timers(move |key| games.upgrade()?.game(key));
+    state.hub.start_idle_sweep();
     // Live frames are small and answered at once: no Nagle delay waiting for an ACK.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);

@@ -1,15 +1,18 @@
-//! `AppState`: what every request handler shares.
+//! [`AppState`]: what every request handler shares, and [`ServerConfig`], the client-facing
+//! limits.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 
 use crate::engine::Runtime;
 use crate::game::Game;
-use crate::server::group_actor::GroupHub;
+use crate::server::actors::GroupHub;
+use crate::server::flow::Flow;
+use crate::server::monitor::Monitor;
+use crate::server::tenants::Tenants;
 use crate::store::Store;
 
 /// Server settings (client-facing limits).
@@ -44,13 +47,13 @@ pub struct AppState {
     /// Client limits.
     pub config: ServerConfig,
     /// The group actors.
-    pub(crate) hub: GroupHub,
-    /// Connection state and message counts per participant, for the admin monitor.
-    pub monitor: Monitor,
-    /// Serializes page moves per group (wait pages, timeouts, submits).
-    pub(crate) flow: crate::server::flow::Flow,
+    pub(crate) hub: Arc<GroupHub>,
+    /// Connection state, message counts and rate limit per participant.
+    pub(crate) monitor: Monitor,
+    /// Page moves, serialized per group (wait pages, timeouts, submits).
+    pub(crate) flow: Arc<Flow>,
     /// Researcher accounts, their uploaded games and quotas (shared hosting).
-    pub hosting: crate::server::hosting::Hosting,
+    pub tenants: Tenants,
 }
 
 impl std::fmt::Debug for AppState {
@@ -80,17 +83,17 @@ impl AppState {
                 }
             },
         };
-        let hosting = crate::server::hosting::Hosting::new(runtime.clone(), &store)?;
+        let tenants = Tenants::new(runtime.clone(), &store)?;
         Ok(Arc::new(AppState {
-            hosting,
+            tenants,
             runtime,
             games,
-            hub: GroupHub::new(store.clone()),
+            hub: Arc::new(GroupHub::new(store.clone())),
+            flow: Flow::new(store.clone()),
             store,
             admin_token,
             config,
             monitor: Monitor::default(),
-            flow: crate::server::flow::Flow::default(),
         }))
     }
 
@@ -99,13 +102,8 @@ impl AppState {
     pub fn game(&self, key: &str) -> Option<Arc<Game>> {
         match self.games.get(key) {
             Some(g) => Some(g.clone()),
-            None => self.hosting.game(key),
+            None => self.tenants.game(key),
         }
-    }
-
-    /// Whether `given` is the admin token, compared in constant time.
-    pub fn is_admin(&self, given: &str) -> bool {
-        crate::server::auth::constant_eq(self.admin_token.as_bytes(), given.as_bytes())
     }
 }
 
@@ -127,62 +125,4 @@ pub fn load_games(runtime: &Runtime, dir: &Path) -> anyhow::Result<BTreeMap<Stri
         }
     }
     Ok(games)
-}
-
-/// Per-participant connection state, for the admin monitor and the rate limit.
-#[derive(Debug, Default)]
-pub struct Monitor {
-    inner: Mutex<HashMap<String, Activity>>,
-}
-
-/// What one participant's live connections did.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct Activity {
-    /// Open sockets now.
-    pub connected: u32,
-    /// Frames received from the participant.
-    pub sent: u64,
-    /// Frames delivered to the participant.
-    pub received: u64,
-    /// Error frames sent to the participant.
-    pub errors: u64,
-    /// Rate-limit tokens (internal).
-    #[serde(skip)]
-    tokens: f64,
-    #[serde(skip)]
-    refilled: Option<Instant>,
-}
-
-impl Monitor {
-    /// Applies `f` to a participant's activity.
-    pub fn update<R>(&self, participant: &str, f: impl FnOnce(&mut Activity) -> R) -> R {
-        let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        // Looked up first: the key is copied only for a participant's first update.
-        if let Some(activity) = map.get_mut(participant) {
-            return f(activity);
-        }
-        f(map.entry(participant.to_string()).or_default())
-    }
-
-    /// A snapshot of a participant's activity.
-    pub fn get(&self, participant: &str) -> Activity {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).get(participant).cloned().unwrap_or_default()
-    }
-
-    /// Takes one token from the participant's bucket (`rate` per second, up to `burst`);
-    /// false when the bucket is empty.
-    pub fn take_token(&self, participant: &str, rate: f64, burst: f64) -> bool {
-        self.update(participant, |a| {
-            let now = Instant::now();
-            let elapsed = a.refilled.map(|t| now.duration_since(t).as_secs_f64()).unwrap_or(f64::INFINITY);
-            a.tokens = (a.tokens + elapsed * rate).min(burst);
-            a.refilled = Some(now);
-            if a.tokens >= 1.0 {
-                a.tokens -= 1.0;
-                true
-            } else {
-                false
-            }
-        })
-    }
 }

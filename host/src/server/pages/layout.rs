@@ -14,14 +14,14 @@ use serde::Serialize;
 
 /// Host templates by name; `base` is the partial every page fills.
 const TEMPLATES: &[(&str, &str)] = &[
-    ("base", include_str!("../../templates/base.hbs")),
-    ("page", include_str!("../../templates/page.hbs")),
-    ("message", include_str!("../../templates/message.hbs")),
-    ("admin_login", include_str!("../../templates/admin_login.hbs")),
-    ("admin_home", include_str!("../../templates/admin_home.hbs")),
-    ("admin_sessions", include_str!("../../templates/admin_sessions.hbs")),
-    ("admin_session", include_str!("../../templates/admin_session.hbs")),
-    ("admin_researchers", include_str!("../../templates/admin_researchers.hbs")),
+    ("base", include_str!("../../../templates/base.hbs")),
+    ("page", include_str!("../../../templates/page.hbs")),
+    ("message", include_str!("../../../templates/message.hbs")),
+    ("admin_login", include_str!("../../../templates/admin_login.hbs")),
+    ("admin_home", include_str!("../../../templates/admin_home.hbs")),
+    ("admin_sessions", include_str!("../../../templates/admin_sessions.hbs")),
+    ("admin_session", include_str!("../../../templates/admin_session.hbs")),
+    ("admin_researchers", include_str!("../../../templates/admin_researchers.hbs")),
 ];
 
 /// Compiled once. Strict mode: a variable missing from the data is a bug in the host, not a

@@ -1,9 +1,10 @@
-//! `GET /live/{participant}?page=NAME&after=SEQ`: a participant's live channel.
+//! `GET /live/{participant}?page=NAME&after=SEQ`: a participant's live socket.
 //!
-//! Client text frames are the JSON given to `liveSend`. Each is checked here — size, rate,
-//! JSON, that the participant is on that live page — and answered with `{"error": ...}` to
-//! this socket alone when it fails; the socket stays open and nothing is written. Good frames
-//! go to the group's actor, which sends back `{"seq": N, "data": P}` frames.
+//! Client text frames are the JSON given to `liveSend`. Each is checked (`check`: rate,
+//! quota, size, JSON, that the participant is on that live page) and answered with
+//! `{"error": ...}` to this socket alone when it fails; the socket stays open and nothing is
+//! written. Good frames go to the group's actor, which sends back `{"seq": N, "data": P}`
+//! frames, and error frames for calls that failed.
 
 use std::sync::Arc;
 
@@ -16,8 +17,11 @@ use serde::Deserialize;
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::game::Game;
-use crate::server::group_actor::{Actor, Command, SOCKET_QUEUE, error_frame};
+use crate::server::actors::actor::{Actor, Command, FrameSender};
+use crate::server::actors::frame::Frame;
+use crate::server::live::check::check;
 use crate::server::state::AppState;
+use crate::session::current_page;
 use crate::store::Participant;
 
 /// Query of the live URL.
@@ -36,11 +40,17 @@ const HARD_FRAME_LIMIT: usize = 4 << 20;
 /// Bytes a socket reads at a time (tungstenite allocates this up front for every socket; its
 /// default, 128 KiB, would make 10,000 idle participants cost 1.3 GiB). Larger frames still
 /// arrive whole, read in several pieces.
-pub(crate) const READ_BUFFER: usize = 4096;
+const READ_BUFFER: usize = 4096;
 
 /// Live calls one socket may have waiting for their answer.
 const IN_FLIGHT: usize = 256;
 
+/// Frames queued for one socket. A socket that falls this far behind is closed; its client
+/// reconnects and resumes from its last seq.
+const SOCKET_QUEUE: usize = 4096;
+
+/// Upgrades the request to the participant's live socket on `page` (default: their current
+/// page), subscribed to their group's messages after seq `after`.
 pub(crate) async fn socket(
     State(state): State<Arc<AppState>>,
     Path(code): Path<String>,
@@ -54,7 +64,7 @@ pub(crate) async fn socket(
         Ok(found) => found,
         Err(resp) => return resp,
     };
-    let page = query.page.clone().or_else(|| game.manifest.pages.get(participant.page_index as usize).map(|p| p.name.clone())).unwrap_or_default();
+    let page = query.page.clone().or_else(|| current_page(&participant, &game.manifest).map(|p| p.name.clone())).unwrap_or_default();
     if game.manifest.page(&page).is_none() {
         return (StatusCode::NOT_FOUND, format!("game `{}` has no page `{page}`", game.name())).into_response();
     }
@@ -65,7 +75,7 @@ pub(crate) async fn socket(
     };
     // Subscribe before the handshake completes: every message routed after the client sees
     // the socket open reaches it (frames wait in the queue until the socket is served).
-    let (frames, outgoing) = mpsc::channel::<Arc<str>>(SOCKET_QUEUE);
+    let (frames, outgoing) = mpsc::channel::<Frame>(SOCKET_QUEUE);
     let actor = state.hub.actor(&game, &participant.group_key());
     actor.send(Command::Subscribe { id: participant.id_in_group, after: query.after, frames: frames.clone() });
     let live = Live { state, game, participant, page, actor, frames, outgoing };
@@ -110,8 +120,8 @@ struct Live {
     participant: Participant,
     page: String,
     actor: Arc<Actor>,
-    frames: mpsc::Sender<Arc<str>>,
-    outgoing: mpsc::Receiver<Arc<str>>,
+    frames: FrameSender,
+    outgoing: mpsc::Receiver<Frame>,
 }
 
 /// The participant and their game, or a 404 response naming what is missing.
@@ -132,10 +142,12 @@ fn lookup(state: &AppState, code: &str) -> Result<(Participant, Arc<Game>), Resp
     }
 }
 
+/// The error frame `{"error": reason}` as a WebSocket message.
 fn error_text(reason: &str) -> Message {
-    Message::Text(error_frame(reason).as_ref().into())
+    Message::Text(Frame::error(reason).text().into())
 }
 
+/// Reads the client's frames and writes the group's, until either side closes.
 async fn serve(live: Live, mut socket: WebSocket) {
     let Live { state, game, participant, page, actor, frames, mut outgoing } = live;
     let code = participant.code.clone();
@@ -185,12 +197,11 @@ async fn serve(live: Live, mut socket: WebSocket) {
                 // Write every frame already queued, then flush once: one write for a burst.
                 let mut failed = false;
                 loop {
-                    if frame.starts_with("{\"error\"") {
-                        state.monitor.update(&code, |a| a.errors += 1);
-                    } else {
-                        state.monitor.update(&code, |a| a.received += 1);
+                    match frame {
+                        Frame::Error(_) => state.monitor.update(&code, |a| a.errors += 1),
+                        Frame::Message(_) => state.monitor.update(&code, |a| a.received += 1),
                     }
-                    if socket.feed(Message::Text(frame.as_ref().into())).await.is_err() {
+                    if socket.feed(Message::Text(frame.text().into())).await.is_err() {
                         failed = true;
                         break;
                     }
@@ -209,51 +220,5 @@ async fn serve(live: Live, mut socket: WebSocket) {
                 }
             }
         }
-    }
-}
-
-/// The checks of a client text frame that need no state: at most `frame_bytes` long, and
-/// JSON. `Err` is the reason sent back in the error frame. (Public for the fuzz target.)
-pub fn check_frame(text: &str, frame_bytes: usize) -> Result<(), String> {
-    if text.len() > frame_bytes {
-        return Err(format!("frame of {} bytes is above the limit of {frame_bytes} bytes", text.len()));
-    }
-    if let Err(e) = crate::game::check_json(text) {
-        return Err(format!("frame is not JSON: {e}"));
-    }
-    Ok(())
-}
-
-/// Why a client frame is refused, or Ok. `seen`: the participant as last read by this socket.
-fn check(
-    state: &AppState,
-    game: &Game,
-    connected: &Participant,
-    page: &str,
-    text: &str,
-    seen: &mut Option<(u64, Participant)>,
-) -> Result<(), String> {
-    // Every frame, good or bad, takes a token: a flood of garbage is limited like any other.
-    if !state.monitor.take_token(&connected.code, state.config.rate_per_second, state.config.rate_burst) {
-        return Err(format!("too many messages: the limit is {} per second", state.config.rate_per_second));
-    }
-    state.hosting.take_live(game.name())?;
-    check_frame(text, state.config.frame_bytes)?;
-    let now = match state.store.participant_since(&connected.code, seen) {
-        Ok(Some(p)) => p,
-        Ok(None) => return Err("unknown participant".into()),
-        Err(e) => return Err(e.to_string()),
-    };
-    let current = game.manifest.pages.get(now.page_index as usize);
-    match current {
-        Some(p) if p.name == page && now.round == connected.round => {
-            if p.live {
-                Ok(())
-            } else {
-                Err(format!("page `{page}` has no live channel"))
-            }
-        }
-        Some(p) => Err(format!("you are on page `{}` of round {}, not on page `{page}` of round {}", p.name, now.round, connected.round)),
-        None => Err("you have finished the session".into()),
     }
 }

@@ -1,4 +1,4 @@
-//! `/api/sessions`: the experimenter's JSON API, behind `Authorization: Bearer <token>` —
+//! `/api/sessions`: sessions in the experimenter's JSON API, behind `Authorization: Bearer <token>` —
 //! the admin token (the operator: every session) or a researcher's token (their own
 //! sessions only; another researcher's session is a 404, as if it did not exist).
 //!
@@ -17,7 +17,7 @@
 //! Every error is `{"error": "..."}`: 401 without a valid token, 400 for a bad request, 403
 //! over a quota, 404 for an unknown (or someone else's) session.
 //!
-//! [`export`]: crate::server::export
+//! [`export`]: crate::server::api::export
 
 use std::sync::Arc;
 
@@ -30,55 +30,20 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::hosting::accounts::AccountError;
-use crate::server::export::{self, ExportQuery};
-use crate::server::hosting::Who;
+use crate::server::api::caller::caller;
+use crate::server::api::error::ApiError;
+use crate::server::api::export::{self, ExportQuery};
 use crate::server::state::AppState;
-use crate::server::{auth, flow};
-use crate::store::{Session, StoreError};
+use crate::server::who::Who;
+use crate::session::{current_page, finished};
+use crate::store::Session;
 
+/// The session routes.
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/sessions", get(list).post(create))
         .route("/api/sessions/{code}", get(info))
         .route("/api/sessions/{code}/export", get(export_session))
-}
-
-/// An API failure: its status and the text of `{"error": ...}`.
-#[derive(Debug)]
-pub(crate) struct ApiError(pub(crate) StatusCode, pub(crate) String);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Invalid(why) => ApiError(StatusCode::BAD_REQUEST, why),
-            other => ApiError(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
-        }
-    }
-}
-
-impl From<AccountError> for ApiError {
-    fn from(e: AccountError) -> Self {
-        match e {
-            AccountError::Invalid(why) => ApiError(StatusCode::BAD_REQUEST, why),
-            AccountError::Exists(why) => ApiError(StatusCode::CONFLICT, why),
-            AccountError::NotFound(why) => ApiError(StatusCode::NOT_FOUND, why),
-            AccountError::Quota(why) => ApiError(StatusCode::FORBIDDEN, why),
-            AccountError::Store(e) => e.into(),
-        }
-    }
-}
-
-/// Who sent the request (bearer token: the operator's or a researcher's), or a 401.
-pub(crate) fn check(state: &AppState, headers: &HeaderMap) -> Result<Who, ApiError> {
-    auth::bearer_who(state, headers)
-        .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "missing or wrong token: send `Authorization: Bearer <admin or researcher token>`".into()))
 }
 
 /// What `POST /api/sessions` takes.
@@ -94,7 +59,7 @@ struct NewSession {
 /// for the operator a game from `--games` or a researcher's as `owner/name`.
 fn resolve(state: &AppState, who: &Who, game: &str, version: Option<&str>) -> Result<String, ApiError> {
     let hosted = |owner: &str, name: &str| -> Result<Option<String>, ApiError> {
-        let Some(record) = state.hosting.accounts.game(owner, name)? else { return Ok(None) };
+        let Some(record) = state.tenants.accounts.game(owner, name)? else { return Ok(None) };
         Ok(Some(record.key(record.version(version)?)))
     };
     let found = match who {
@@ -107,7 +72,7 @@ fn resolve(state: &AppState, who: &Who, game: &str, version: Option<&str>) -> Re
     };
     found.ok_or_else(|| {
         let names: Vec<String> = match who {
-            Who::Researcher(r) => state.hosting.accounts.games(Some(&r.name)).unwrap_or_default().into_iter().map(|g| g.name).collect(),
+            Who::Researcher(r) => state.tenants.accounts.games(Some(&r.name)).unwrap_or_default().into_iter().map(|g| g.name).collect(),
             Who::Operator => state.games.keys().cloned().collect(),
         };
         let has = if names.is_empty() { "none".to_string() } else { names.join(", ") };
@@ -121,9 +86,8 @@ fn running_sessions(state: &AppState, owner: &Who) -> Result<u32, ApiError> {
     let mut running = 0;
     for session in state.store.sessions()?.iter().filter(|s| owner.owns(s)) {
         let Some(game) = state.game(&session.game) else { continue };
-        let pages = game.manifest.pages.len() as u32;
         for code in &session.participants {
-            if state.store.participant(code)?.is_some_and(|p| p.page_index < pages) {
+            if state.store.participant(code)?.is_some_and(|p| !finished(&p, &game.manifest)) {
                 running += 1;
                 break;
             }
@@ -154,13 +118,13 @@ pub(crate) fn create_session(state: &Arc<AppState>, who: &Who, game: &str, versi
     }
     let (session, people) = state.store.create_session(&loaded.manifest, participants)?;
     for p in &people {
-        flow::schedule(state, &loaded, p);
+        state.flow.schedule(&loaded, p);
     }
     Ok(session)
 }
 
 async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    let who = check(&state, &headers)?;
+    let who = caller(&state, &headers)?;
     let new: NewSession = serde_json::from_slice(&body)
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("expected {{\"game\": NAME, \"participants\": N[, \"version\": HASH]}}: {e}")))?;
     let session = create_session(&state, &who, &new.game, new.version.as_deref(), new.participants)?;
@@ -170,7 +134,7 @@ async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, body: By
 }
 
 async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    let who = check(&state, &headers)?;
+    let who = caller(&state, &headers)?;
     let sessions: Vec<Value> = state
         .store
         .sessions()?
@@ -188,7 +152,7 @@ pub(crate) fn find(state: &AppState, who: &Who, code: &str) -> Result<Session, A
 }
 
 async fn info(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(code): Path<String>) -> Result<Json<Value>, ApiError> {
-    let who = check(&state, &headers)?;
+    let who = caller(&state, &headers)?;
     let session = find(&state, &who, &code)?;
     Ok(Json(session_info(&state, &session)?))
 }
@@ -201,7 +165,7 @@ pub(crate) fn session_info(state: &AppState, session: &Session) -> Result<Value,
     for code in &session.participants {
         let Some(p) = state.store.participant(code)? else { continue };
         let page = match manifest {
-            Some(m) => m.pages.get(p.page_index as usize).map_or("finished", |pg| pg.name.as_str()),
+            Some(m) => current_page(&p, m).map_or("finished", |pg| pg.name.as_str()),
             None => "unknown (game not loaded)",
         };
         participants.push(json!({
@@ -229,7 +193,7 @@ async fn export_session(
     Path(code): Path<String>,
     query: Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let who = check(&state, &headers)?;
+    let who = caller(&state, &headers)?;
     let Query(query) =
         query.map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("bad query ({e}): use ?format=json or ?format=csv[&table=log]")))?;
     let session = find(&state, &who, &code)?;

@@ -18,7 +18,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::game::manifest::Manifest;
-use crate::server::api::ApiError;
+use crate::server::api::error::ApiError;
 use crate::server::state::AppState;
 use crate::store::{GroupKey, Session, Store, StoreError};
 

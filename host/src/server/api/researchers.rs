@@ -39,10 +39,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::hosting::accounts::{GameRecord, QuotaPatch, Quotas, Researcher, sha256_hex};
-use crate::server::api::{ApiError, check};
-use crate::server::hosting::Who;
+use crate::server::api::caller::{caller, operator};
+use crate::server::api::error::ApiError;
 use crate::server::state::AppState;
+use crate::server::who::Who;
 
+/// The shared-hosting routes.
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     let caps = crate::hosting::upload::Caps::default();
     Router::new()
@@ -68,14 +70,6 @@ pub(crate) async fn durable(state: &AppState) -> Result<(), ApiError> {
         .map_err(ApiError::from)
 }
 
-/// The operator, or a 403.
-fn operator(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    match check(state, headers)? {
-        Who::Operator => Ok(()),
-        Who::Researcher(_) => Err(ApiError(StatusCode::FORBIDDEN, "only the operator (the admin token) may manage researchers".into())),
-    }
-}
-
 /// A game record as the API shows it.
 pub(crate) fn game_json(g: &GameRecord) -> Value {
     let versions: Vec<Value> =
@@ -84,15 +78,15 @@ pub(crate) fn game_json(g: &GameRecord) -> Value {
 }
 
 fn researcher_json(state: &AppState, r: &Researcher) -> Value {
-    let stored = state.hosting.accounts.stored_bytes(&r.name).unwrap_or(0);
+    let stored = state.tenants.accounts.stored_bytes(&r.name).unwrap_or(0);
     json!({ "name": r.name, "quotas": r.quotas, "has_password": r.password.is_some(), "created_ms": r.created_ms, "stored_bytes": stored })
 }
 
 async fn me(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    match check(&state, &headers)? {
+    match caller(&state, &headers)? {
         Who::Operator => Ok(Json(json!({ "name": null, "operator": true }))),
         Who::Researcher(r) => {
-            let stored = state.hosting.accounts.stored_bytes(&r.name)?;
+            let stored = state.tenants.accounts.stored_bytes(&r.name)?;
             Ok(Json(json!({ "name": r.name, "operator": false, "quotas": r.quotas, "usage": { "stored_bytes": stored } })))
         }
     }
@@ -107,7 +101,7 @@ pub(crate) async fn upload(state: &Arc<AppState>, who: &Who, archive: Bytes) -> 
             "games are uploaded by researchers (with their own token); the operator's games come from `stoa serve --games DIR`".into(),
         ));
     };
-    let caps = state.hosting.caps;
+    let caps = state.tenants.caps;
     if archive.len() > caps.archive_bytes {
         return Err(ApiError(StatusCode::PAYLOAD_TOO_LARGE, format!("the archive is above the limit of {} bytes", caps.archive_bytes)));
     }
@@ -115,12 +109,12 @@ pub(crate) async fn upload(state: &Arc<AppState>, who: &Who, archive: Bytes) -> 
         return Err(ApiError(StatusCode::BAD_REQUEST, "the request has no body: send the game archive (tar or tar.gz) as the body".into()));
     }
     let hash = sha256_hex(&archive);
-    let accounts = &state.hosting.accounts;
+    let accounts = &state.tenants.accounts;
     // Checked before the (slow) validation, and again when the version is recorded.
     if !accounts.has_version(&r.name, &hash)? {
         accounts.fits(&r.name, archive.len() as u64, r.quotas.stored_bytes)?;
     }
-    let (runtime, owner, quotas, body) = (state.hosting.runtime().clone(), r.name.clone(), r.quotas.clone(), archive.clone());
+    let (runtime, owner, quotas, body) = (state.tenants.runtime().clone(), r.name.clone(), r.quotas.clone(), archive.clone());
     let version = hash[..crate::hosting::accounts::VERSION_DIGITS].to_string();
     let loaded = tokio::task::spawn_blocking(move || crate::hosting::upload::load(&runtime, &body, Some((&owner, &version)), &quotas, &caps))
         .await
@@ -129,27 +123,27 @@ pub(crate) async fn upload(state: &Arc<AppState>, who: &Who, archive: Bytes) -> 
     let name = crate::hosting::accounts::parse_key(game.name()).map(|(_, n, _)| n.to_string()).unwrap_or_default();
     let (record, version, new) = accounts.put_version(&r.name, &name, &archive, r.quotas.stored_bytes)?;
     let key = record.key(&version);
-    state.hosting.remember(&key, game);
+    state.tenants.remember(&key, game);
     durable(state).await?;
     let status = if new { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, json!({ "game": name, "version": version.short(), "hash": version.hash, "key": key, "bytes": version.bytes, "new": new })))
 }
 
 async fn upload_route(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
-    let who = check(&state, &headers)?;
+    let who = caller(&state, &headers)?;
     let body =
-        body.map_err(|e| ApiError(e.status(), format!("the archive could not be read: {e} (at most {} bytes)", state.hosting.caps.archive_bytes)))?;
+        body.map_err(|e| ApiError(e.status(), format!("the archive could not be read: {e} (at most {} bytes)", state.tenants.caps.archive_bytes)))?;
     let (status, info) = upload(&state, &who, body).await?;
     Ok((status, Json(info)).into_response())
 }
 
 /// The games `who` may see: their own, or every researcher's for the operator.
 pub(crate) fn visible_games(state: &AppState, who: &Who) -> Result<Vec<GameRecord>, ApiError> {
-    Ok(state.hosting.accounts.games(who.researcher())?)
+    Ok(state.tenants.accounts.games(who.researcher())?)
 }
 
 async fn games(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    let who = check(&state, &headers)?;
+    let who = caller(&state, &headers)?;
     let games: Vec<Value> = visible_games(&state, &who)?.iter().map(game_json).collect();
     let mut out = json!({ "games": games });
     if who.researcher().is_none() {
@@ -161,13 +155,13 @@ async fn games(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result
 /// `owner`'s game `name` as `who` may see it, or a 404.
 fn visible_game(state: &AppState, who: &Who, owner: &str, name: &str) -> Result<Json<Value>, ApiError> {
     let mine = who.researcher().is_none_or(|r| r == owner);
-    let record = state.hosting.accounts.game(owner, name)?.filter(|_| mine);
+    let record = state.tenants.accounts.game(owner, name)?.filter(|_| mine);
     let record = record.ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no game `{owner}/{name}`")))?;
     Ok(Json(game_json(&record)))
 }
 
 async fn game(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
-    match check(&state, &headers)? {
+    match caller(&state, &headers)? {
         Who::Researcher(r) => visible_game(&state, &Who::Researcher(r.clone()), &r.name, &name),
         Who::Operator => Err(ApiError(StatusCode::NOT_FOUND, format!("no game `{name}`: name a researcher's game as owner/name"))),
     }
@@ -178,7 +172,7 @@ async fn owned_game(
     headers: HeaderMap,
     Path((owner, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let who = check(&state, &headers)?;
+    let who = caller(&state, &headers)?;
     visible_game(&state, &who, &owner, &name)
 }
 
@@ -187,12 +181,12 @@ async fn delete_version(
     headers: HeaderMap,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let Who::Researcher(r) = check(&state, &headers)? else {
+    let Who::Researcher(r) = caller(&state, &headers)? else {
         return Err(ApiError(StatusCode::BAD_REQUEST, "a researcher deletes versions of their own games, with their token".into()));
     };
     let sessions = state.store.sessions()?;
-    let key = state.hosting.accounts.delete_version(&r.name, &name, &version, |key| sessions.iter().any(|s| s.game == key))?;
-    state.hosting.unload(&key);
+    let key = state.tenants.accounts.delete_version(&r.name, &name, &version, |key| sessions.iter().any(|s| s.game == key))?;
+    state.tenants.unload(&key);
     durable(&state).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -217,7 +211,7 @@ pub(crate) fn add_researcher(
         Some(p) => p.apply(&Quotas::default(), &state.runtime.config.max)?,
         None => Quotas::default(),
     };
-    Ok(state.hosting.accounts.add(name, password, quotas)?)
+    Ok(state.tenants.accounts.add(name, password, quotas)?)
 }
 
 async fn add(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
@@ -231,12 +225,12 @@ async fn add(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes
 
 async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     operator(&state, &headers)?;
-    let all: Vec<Value> = state.hosting.accounts.list()?.iter().map(|r| researcher_json(&state, r)).collect();
+    let all: Vec<Value> = state.tenants.accounts.list()?.iter().map(|r| researcher_json(&state, r)).collect();
     Ok(Json(json!({ "researchers": all })))
 }
 
 fn must_get(state: &AppState, name: &str) -> Result<Researcher, ApiError> {
-    state.hosting.accounts.get(name)?.ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no researcher `{name}`")))
+    state.tenants.accounts.get(name)?.ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no researcher `{name}`")))
 }
 
 async fn one(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
@@ -246,8 +240,8 @@ async fn one(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(name):
 
 /// Sets `name`'s quotas; sessions started afterwards run under them.
 pub(crate) fn set_quotas(state: &AppState, name: &str, patch: &QuotaPatch) -> Result<Researcher, ApiError> {
-    let r = state.hosting.accounts.set_quotas(name, patch, &state.runtime.config.max)?;
-    state.hosting.forget(name);
+    let r = state.tenants.accounts.set_quotas(name, patch, &state.runtime.config.max)?;
+    state.tenants.forget(name);
     Ok(r)
 }
 
@@ -266,7 +260,7 @@ async fn quotas(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(nam
 
 async fn token(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
     operator(&state, &headers)?;
-    let token = state.hosting.accounts.new_token(&name)?;
+    let token = state.tenants.accounts.new_token(&name)?;
     durable(&state).await?;
     Ok(Json(json!({ "name": name, "token": token })))
 }
@@ -281,7 +275,7 @@ async fn password(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(n
     operator(&state, &headers)?;
     let p: NewPassword =
         serde_json::from_slice(&body).map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("expected {{\"password\": TEXT}}: {e}")))?;
-    state.hosting.accounts.set_password(&name, &p.password)?;
+    state.tenants.accounts.set_password(&name, &p.password)?;
     durable(&state).await?;
     Ok(StatusCode::NO_CONTENT)
 }

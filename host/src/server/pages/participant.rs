@@ -23,13 +23,12 @@ use serde_json::{Map, Value};
 
 use crate::game::Game;
 use crate::game::manifest::PageKind;
-use crate::server::flow::{self, deadline, finished};
-use crate::server::layout::{self, PageView};
+use crate::server::pages::layout::{self, PageView};
 use crate::server::state::AppState;
+use crate::session::{current_page, deadline, finished, on_wait_page};
 use crate::store::{Participant, Session, StoreError, now_ms};
 
-pub(crate) use crate::server::flow::start_timers;
-
+/// The participant's routes.
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new().route("/p/{participant}", get(show).post(submit)).route("/p/{participant}/position", get(position))
 }
@@ -84,9 +83,9 @@ async fn current(state: &Arc<AppState>, code: &str) -> Result<Current, PageError
         .game(&session.game)
         .ok_or_else(|| PageError::Unavailable(format!("The game `{}` of this session is not running on this server.", session.game)))?;
     if deadline(&p, &game.manifest).is_some_and(|d| now_ms() >= d) {
-        flow::advance(state, &game, &session, &p).await?;
-    } else if game.manifest.pages.get(p.page_index as usize).is_some_and(|pg| pg.kind == PageKind::Wait) {
-        flow::settle(state, &game, &session, p.group).await?;
+        state.flow.advance(&game, &session, &p).await?;
+    } else if on_wait_page(&p, &game.manifest) {
+        state.flow.release_wait_page(&game, &session, p.group).await?;
     } else {
         return Ok(Current { p, session, game });
     }
@@ -104,7 +103,7 @@ async fn show(State(state): State<Arc<AppState>>, Path(code): Path<String>) -> R
 /// The current page in the layout, with `error` in its error box.
 async fn render(state: &Arc<AppState>, at: &Current, error: Option<String>, status: StatusCode) -> Result<Response, PageError> {
     let manifest = &at.game.manifest;
-    let Some(page) = manifest.pages.get(at.p.page_index as usize) else {
+    let Some(page) = current_page(&at.p, manifest) else {
         return Ok(layout::message(StatusCode::OK, "You have finished", "Thank you for taking part. You can close this page."));
     };
     let (game, store, p, name) = (at.game.clone(), state.store.clone(), at.p.clone(), page.name.clone());
@@ -165,7 +164,7 @@ async fn try_submit(state: &Arc<AppState>, code: &str, form: Result<Form<Vec<(St
     let Form(fields) = form.map_err(|e| PageError::BadRequest(format!("The form could not be read: {e}")))?;
     let sub = split(fields);
     let back = Redirect::to(&format!("/p/{code}")).into_response();
-    let Some(page) = at.game.manifest.pages.get(at.p.page_index as usize) else { return Ok(back) };
+    let Some(page) = current_page(&at.p, &at.game.manifest) else { return Ok(back) };
     let (Some(name), Some(round)) = (&sub.page, sub.round) else {
         return Err(PageError::BadRequest("The form does not say which page it submits (stoa_page and stoa_round are missing).".into()));
     };
@@ -191,14 +190,14 @@ async fn try_submit(state: &Arc<AppState>, code: &str, form: Result<Form<Vec<(St
             }
         }
     }
-    flow::advance(state, &at.game, &at.session, &at.p).await?;
+    state.flow.advance(&at.game, &at.session, &at.p).await?;
     Ok(back)
 }
 
 async fn position(State(state): State<Arc<AppState>>, Path(code): Path<String>) -> Response {
     match current(&state, &code).await {
         Ok(at) => {
-            let page = at.game.manifest.pages.get(at.p.page_index as usize).map(|p| p.name.as_str());
+            let page = current_page(&at.p, &at.game.manifest).map(|p| p.name.as_str());
             Json(serde_json::json!({
                 "round": at.p.round,
                 "page": page.unwrap_or("finished"),

@@ -1,0 +1,99 @@
+//! Signing in to the admin pages (the 401 page and its form), and the guards every admin
+//! page passes: someone signed in, a form from this site, the operator.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::post;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::server::auth;
+use crate::server::pages::layout;
+use crate::server::state::AppState;
+use crate::server::who::Who;
+
+/// `POST /admin/login`.
+pub(super) fn routes() -> Router<Arc<AppState>> {
+    Router::new().route("/admin/login", post(login))
+}
+
+/// The 401 page: says why and asks for the token.
+pub(super) fn sign_in(message: &str) -> Response {
+    layout::html(StatusCode::UNAUTHORIZED, "admin_login", &json!({ "message": message }))
+}
+
+/// The redirect to `/admin` that sets `who`'s cookie.
+pub(super) fn signed_in(state: &AppState, who: &Who) -> Response {
+    let mut response = Redirect::to("/admin").into_response();
+    if let Ok(cookie) = auth::set_cookie_for(state, who).parse() {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// Who is signed in, or the sign-in page.
+pub(super) fn guard(state: &AppState, headers: &HeaderMap) -> Result<Who, Response> {
+    auth::who(state, headers).ok_or_else(|| sign_in("Sign in with the admin token, or a researcher's token or name and password, to see this page."))
+}
+
+/// Who sent a form, or the refusal of a form from nobody signed in or from another site.
+pub(super) fn guard_form(state: &AppState, headers: &HeaderMap) -> Result<Who, Response> {
+    let who = guard(state, headers)?;
+    if !auth::same_origin(headers) {
+        return Err(layout::message(StatusCode::FORBIDDEN, "Refused", "This form was sent from another site."));
+    }
+    Ok(who)
+}
+
+/// The operator signed in, or a refusal.
+pub(super) fn guard_operator(state: &AppState, headers: &HeaderMap, form: bool) -> Result<(), Response> {
+    match if form { guard_form(state, headers)? } else { guard(state, headers)? } {
+        Who::Operator => Ok(()),
+        Who::Researcher(_) => Err(layout::message(StatusCode::FORBIDDEN, "Refused", "Only the operator (the admin token) manages researchers.")),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// `POST /admin/login`: a token, or a researcher's name and password (one check at a
+/// time, locked after failures in a row).
+async fn login(State(state): State<Arc<AppState>>, headers: HeaderMap, form: Result<Form<LoginForm>, FormRejection>) -> Response {
+    if !auth::same_origin(&headers) {
+        return layout::message(StatusCode::FORBIDDEN, "Refused", "This form was sent from another site.");
+    }
+    let Ok(Form(f)) = form else { return sign_in("Give a token, or a researcher's name and password.") };
+    let who = if f.token.is_empty() {
+        let name = f.name.trim().to_string();
+        let sign_ins = &state.tenants.sign_ins;
+        if let Some(wait) = sign_ins.locked(&name) {
+            let why = format!("Too many failed sign-ins as `{name}` in a row: try again in {wait} s.");
+            return layout::html(StatusCode::TOO_MANY_REQUESTS, "admin_login", &json!({ "message": why }));
+        }
+        let Ok(_one_at_a_time) = sign_ins.checking.acquire().await else { return sign_in("The server is stopping.") };
+        let (checker, who, password) = (state.clone(), name.clone(), f.password);
+        let checked = tokio::task::spawn_blocking(move || checker.tenants.accounts.check_password(&who, &password)).await;
+        let found = checked.ok().and_then(Result::ok).flatten();
+        sign_ins.note(&name, found.is_some());
+        found.map(Who::Researcher)
+    } else {
+        auth::token_who(&state, f.token.trim())
+    };
+    match who {
+        Some(who) => signed_in(&state, &who),
+        None if f.token.is_empty() => sign_in("That name and password do not match a researcher."),
+        None => sign_in("That token is neither this server's admin token nor a researcher's."),
+    }
+}

@@ -1,0 +1,13 @@
+//! The experimenter's JSON API, behind `Authorization: Bearer <token>` (the admin token or a
+//! researcher's). Every error is `{"error": "..."}`.
+//!
+//! - `sessions`: `/api/sessions` — create, list, inspect; `export`: a session's data as JSON
+//!   or CSV.
+//! - `researchers`: shared hosting — `/api/games`, `/api/researchers`, `/api/me`.
+//! - `caller`: who the token is (401, 403); `error`: [`ApiError`](error::ApiError).
+
+pub(crate) mod caller;
+pub(crate) mod error;
+pub(crate) mod export;
+pub(crate) mod researchers;
+pub(crate) mod sessions;

@@ -1,0 +1,52 @@
+//! The checks of a client's live frame before it reaches the group's actor: rate, quota,
+//! size, JSON, and that the participant still stands on the socket's live page.
+
+use crate::game::Game;
+use crate::server::state::AppState;
+use crate::session::current_page;
+use crate::store::Participant;
+
+/// The checks of a client text frame that need no state: at most `frame_bytes` long, and
+/// JSON. `Err` is the reason sent back in the error frame. (Public for the fuzz target.)
+pub fn check_frame(text: &str, frame_bytes: usize) -> Result<(), String> {
+    if text.len() > frame_bytes {
+        return Err(format!("frame of {} bytes is above the limit of {frame_bytes} bytes", text.len()));
+    }
+    if let Err(e) = crate::game::check_json(text) {
+        return Err(format!("frame is not JSON: {e}"));
+    }
+    Ok(())
+}
+
+/// Why a client frame is refused, or Ok. `seen`: the participant as last read by this socket.
+pub(crate) fn check(
+    state: &AppState,
+    game: &Game,
+    connected: &Participant,
+    page: &str,
+    text: &str,
+    seen: &mut Option<(u64, Participant)>,
+) -> Result<(), String> {
+    // Every frame, good or bad, takes a token: a flood of garbage is limited like any other.
+    if !state.monitor.take_token(&connected.code, state.config.rate_per_second, state.config.rate_burst) {
+        return Err(format!("too many messages: the limit is {} per second", state.config.rate_per_second));
+    }
+    state.tenants.take_live(game.name())?;
+    check_frame(text, state.config.frame_bytes)?;
+    let now = match state.store.participant_since(&connected.code, seen) {
+        Ok(Some(p)) => p,
+        Ok(None) => return Err("unknown participant".into()),
+        Err(e) => return Err(e.to_string()),
+    };
+    match current_page(now, &game.manifest) {
+        Some(p) if p.name == page && now.round == connected.round => {
+            if p.live {
+                Ok(())
+            } else {
+                Err(format!("page `{page}` has no live channel"))
+            }
+        }
+        Some(p) => Err(format!("you are on page `{}` of round {}, not on page `{page}` of round {}", p.name, now.round, connected.round)),
+        None => Err("you have finished the session".into()),
+    }
+}

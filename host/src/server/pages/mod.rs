@@ -1,0 +1,11 @@
+//! A participant's pages.
+//!
+//! - `participant`: `/p/{participant}` — the current page, its form, the position polled by
+//!   wait pages; page moves go through [`crate::server::flow`].
+//! - `layout`: the host's HTML (`host/templates/`): the page around a game's template, message
+//!   pages, the admin pages.
+//! - `assets`: `/static/live.js`.
+
+pub(crate) mod assets;
+pub(crate) mod layout;
+pub(crate) mod participant;

@@ -1,0 +1,69 @@
+//! The page sequence: where a participant stands, where they go next, when their page times
+//! out. Pure — no server, store, clock or task in it: the server's page flow
+//! (`server::flow`) reads and writes participants and calls these.
+//!
+//! Pages run in manifest order, then the next round from page 0, until `num_rounds`; then the
+//! participant has finished (`page_index == pages.len()` in the last round). Groups are fixed
+//! across rounds. A wait page is left by the whole group at once, when all of it stands there.
+
+use crate::game::manifest::{Manifest, Page, PageKind};
+use crate::store::Participant;
+
+#[cfg(test)]
+mod tests;
+
+/// The page the participant stands on; `None` once they have finished.
+pub(crate) fn current_page<'m>(p: &Participant, manifest: &'m Manifest) -> Option<&'m Page> {
+    manifest.pages.get(p.page_index as usize)
+}
+
+/// Whether the participant is past the last page of the last round.
+pub(crate) fn finished(p: &Participant, manifest: &Manifest) -> bool {
+    p.page_index as usize >= manifest.pages.len()
+}
+
+/// Whether the participant stands on a wait page.
+pub(crate) fn on_wait_page(p: &Participant, manifest: &Manifest) -> bool {
+    current_page(p, manifest).is_some_and(|page| page.kind == PageKind::Wait)
+}
+
+/// When the participant's current page times out (ms since the epoch), if it has a timeout.
+/// Wait pages never time out: a group waits for all its members.
+pub(crate) fn deadline(p: &Participant, manifest: &Manifest) -> Option<u64> {
+    let page = current_page(p, manifest)?;
+    match (page.kind, page.timeout_seconds) {
+        (PageKind::Normal, Some(s)) => Some(p.page_entered_ms.saturating_add(u64::from(s) * 1000)),
+        _ => None,
+    }
+}
+
+/// Puts `p` on the page after its current one at time `now`, rolling over to the next round;
+/// a finished participant stays where they are.
+pub(crate) fn step(p: &mut Participant, manifest: &Manifest, now: u64) {
+    if finished(p, manifest) {
+        return;
+    }
+    p.page_index += 1;
+    if finished(p, manifest) && p.round < manifest.num_rounds {
+        p.round += 1;
+        p.page_index = 0;
+    }
+    p.page_entered_ms = now;
+}
+
+/// Moves the whole `group` on while all of it stands on one wait page (the next page may be a
+/// wait page too, or the next round may open with one). Returns whether anyone moved.
+pub(crate) fn release_wait(group: &mut [Participant], manifest: &Manifest, now: u64) -> bool {
+    let mut moved = false;
+    while let Some(first) = group.first() {
+        let at = (first.round, first.page_index);
+        if !on_wait_page(first, manifest) || group.iter().any(|m| (m.round, m.page_index) != at) {
+            break;
+        }
+        for m in group.iter_mut() {
+            step(m, manifest, now);
+        }
+        moved = true;
+    }
+    moved
+}

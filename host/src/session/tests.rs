@@ -1,0 +1,80 @@
+use std::path::Path;
+
+use super::*;
+
+/// Two pages a round, `A` (timed) then `W` (a wait page, whose timeout is ignored).
+fn manifest(rounds: u32) -> Manifest {
+    let text = format!(
+        "name = \"g\"\nplayers_per_group = 2\nnum_rounds = {rounds}\ncomponent = \"g.wasm\"\n\
+         [[page]]\nname = \"A\"\ntemplate = \"A.hbs\"\ntimeout_seconds = 5\n\
+         [[page]]\nname = \"W\"\ntemplate = \"W.hbs\"\nkind = \"wait\"\ntimeout_seconds = 5\n"
+    );
+    Manifest::parse(Path::new("game.toml"), &text).expect("manifest")
+}
+
+fn participant(id_in_group: u32) -> Participant {
+    Participant {
+        code: format!("c{id_in_group}"),
+        session: "s".into(),
+        index: id_in_group - 1,
+        group: 1,
+        id_in_group,
+        round: 1,
+        page_index: 0,
+        page_entered_ms: 1000,
+    }
+}
+
+#[test]
+fn pages_roll_over_into_the_next_round_then_finish() {
+    let m = manifest(2);
+    let mut p = participant(1);
+    let mut seen = Vec::new();
+    for _ in 0..6 {
+        step(&mut p, &m, 7);
+        seen.push((p.round, p.page_index));
+    }
+    assert_eq!(seen, vec![(1, 1), (2, 0), (2, 1), (2, 2), (2, 2), (2, 2)]);
+    assert!(finished(&p, &m));
+    assert_eq!(current_page(&p, &m).map(|page| page.name.as_str()), None);
+    assert_eq!(p.page_entered_ms, 7);
+}
+
+#[test]
+fn only_normal_pages_have_a_deadline() {
+    let m = manifest(1);
+    let mut p = participant(1);
+    assert_eq!(deadline(&p, &m), Some(6000));
+    p.page_index = 1;
+    assert_eq!(deadline(&p, &m), None, "a wait page waits for the group, not the clock");
+    p.page_index = 2;
+    assert_eq!(deadline(&p, &m), None);
+}
+
+#[test]
+fn a_wait_page_releases_the_group_only_when_all_of_it_stands_there() {
+    let m = manifest(2);
+    let mut group = [participant(1), participant(2)];
+    group[0].page_index = 1;
+    assert!(on_wait_page(&group[0], &m));
+    assert!(!release_wait(&mut group, &m, 9), "one member is still on page A");
+    assert_eq!((group[0].round, group[0].page_index, group[0].page_entered_ms), (1, 1, 1000));
+    group[1].page_index = 1;
+    assert!(release_wait(&mut group, &m, 9));
+    for p in &group {
+        assert_eq!((p.round, p.page_index, p.page_entered_ms), (2, 0, 9), "both start round 2");
+    }
+}
+
+#[test]
+fn a_final_wait_page_releases_the_group_into_finished() {
+    let m = manifest(1);
+    let mut group = [participant(1), participant(2)];
+    for p in &mut group {
+        p.page_index = 1;
+    }
+    assert!(release_wait(&mut group, &m, 9));
+    assert!(group.iter().all(|p| finished(p, &m)));
+    assert!(!release_wait(&mut group, &m, 10), "a finished group stays");
+    assert!(!release_wait(&mut [], &m, 10));
+}
