@@ -87,3 +87,31 @@ async fn sleeping_games_end_at_their_deadline_and_another_session_keeps_answerin
     assert!(t.elapsed() < Duration::from_secs(10), "the page took {:?}", t.elapsed());
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_script_opened_by_the_signed_in_operator_cannot_read_the_admin_pages() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let game = crate::server_support::flow_game(dir.path(), 600);
+    // The researcher's template tries what a hostile one would: read the operator's session
+    // list with the operator's cookie, and create a researcher.
+    let probe = r#"<p id="probe">probing</p><script>
+      Promise.all([
+        fetch("/admin/sessions", { credentials: "include" }).then(function (r) { return r.text(); }),
+        fetch("/api/researchers", { method: "POST", credentials: "include", headers: { "content-type": "application/json" }, body: "{\"name\": \"mallory\"}" }).then(function (r) { return r.text(); })
+      ]).then(function (t) { document.getElementById("probe").textContent = "read: " + t[0].length + " and " + t[1]; },
+              function () { document.getElementById("probe").textContent = "blocked"; });
+    </script>"#;
+    std::fs::write(game.join("templates/Intro.hbs"), probe).expect("template");
+    let server = TestServer::start(&[game.to_str().expect("path")], &dir.path().join("data")).await;
+    let people = codes(&create_session(&server, "pages-flow", 3).await);
+    let base = format!("http://{}", server.addr);
+    crate::browser::with_browser(|b| async move {
+        b.goto(&format!("{base}/admin?token={}", crate::support::TOKEN)).await.expect("sign in");
+        b.goto(&format!("{base}/p/{}", people[0])).await.expect("open the page");
+        crate::browser::wait_text(&b, "#probe", "blocked").await;
+    })
+    .await;
+    let researchers = server.state.tenants.accounts.list().expect("accounts");
+    assert!(researchers.is_empty(), "the page's script created a researcher: {researchers:?}");
+    server.stop().await;
+}

@@ -10,12 +10,18 @@
 //!   submit for a page the participant has left (a double submit, a late timeout) moves nobody.
 //!   Either way the answer is a 303 to `GET /p/{participant}`.
 //! - `GET /p/{participant}/position`: `{"round", "page", "finished"}`, polled by wait pages.
+//!
+//! Every answer carries [`SANDBOX`]: a page runs a researcher's template and scripts, which
+//! must not act with the rights of whoever opens it (the operator's admin cookie goes with
+//! every same-origin request). Sandboxed, a page has an opaque origin: its scripts can still
+//! open the live socket, submit the form and poll the position (which allows any origin), but
+//! a request to `/admin` or `/api` goes without the cookie and its answer cannot be read.
 
 use std::sync::Arc;
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -30,7 +36,18 @@ use crate::store::{Participant, Session, StoreError, now_ms};
 
 /// The participant's routes.
 pub(crate) fn routes() -> Router<Arc<AppState>> {
-    Router::new().route("/p/{participant}", get(show).post(submit)).route("/p/{participant}/position", get(position))
+    Router::new()
+        .route("/p/{participant}", get(show).post(submit))
+        .route("/p/{participant}/position", get(position))
+        .layer(axum::middleware::map_response(sandboxed))
+}
+
+/// The policy of every participant page: scripts, forms and dialogs, in an origin of its own.
+pub(crate) const SANDBOX: &str = "sandbox allow-scripts allow-forms allow-modals";
+
+async fn sandboxed(mut response: Response) -> Response {
+    response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(SANDBOX));
+    response
 }
 
 /// A timeout submitted by the page's countdown counts if it is at most this early by the
@@ -194,8 +211,16 @@ async fn try_submit(state: &Arc<AppState>, code: &str, form: Result<Form<Vec<(St
     Ok(back)
 }
 
+/// The participant's position, readable from the sandboxed page's opaque origin (the code in
+/// the path is the only credential, and the answer carries nothing else).
 async fn position(State(state): State<Arc<AppState>>, Path(code): Path<String>) -> Response {
-    match current(&state, &code).await {
+    let mut response = position_of(&state, &code).await;
+    response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    response
+}
+
+async fn position_of(state: &Arc<AppState>, code: &str) -> Response {
+    match current(state, code).await {
         Ok(at) => {
             let page = current_page(&at.p, &at.game.manifest).map(|p| p.name.as_str());
             Json(serde_json::json!({
