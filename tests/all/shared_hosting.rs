@@ -16,6 +16,7 @@ use crate::browser::{screenshot, wait_text, with_browser};
 use crate::server_support::{Answer, eventually, get, post_form, request};
 use crate::support::{TOKEN, TestServer, root};
 use crate::ws::{connect, next, send};
+use futures_util::SinkExt as _;
 
 const AUCTION: &str = "example-games/auction";
 const LOOPER: &str = "tests/fixtures/looper";
@@ -578,5 +579,42 @@ async fn the_hosting_routes_refuse_a_missing_or_wrong_token_and_the_operator_man
     assert!(locked.header("set-cookie").is_empty(), "no cookie while locked");
     let by_token = post_form(&server, "/admin/login", &format!("token={token}")).await;
     assert_eq!(by_token.status, 303, "{}", by_token.body);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_frames_spend_no_quota_and_binary_frames_are_rate_limited() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(&dir.path().join("data")).await;
+    let alice = add_researcher(&server, "alice", json!({ "messages_per_second": 5 })).await;
+    upload(&server, &alice, &archive(AUCTION)).await;
+    let info = new_session(&server, &alice, json!({ "game": "auction", "participants": 3 })).await;
+    let codes = people(&info);
+    let mut ws = connect(&server, &codes[0], "page=Bid").await;
+    // Forty frames that never reach the game: not JSON.
+    for _ in 0..40 {
+        send(&mut ws, "not json").await;
+        let frame = next(&mut ws, Duration::from_secs(5)).await.expect("an answer");
+        assert!(frame["error"].as_str().is_some_and(|e| e.contains("not JSON")), "{frame}");
+    }
+    // Alice's quota (5 a second) is untouched: her participant's bid goes through.
+    send(&mut ws, &json!({ "bid": 7 }).to_string()).await;
+    let frame = next(&mut ws, Duration::from_secs(5)).await.expect("an answer");
+    assert_eq!(frame["data"]["max_bid"], 7, "{frame}");
+    // Binary frames take rate tokens like text ones: past the burst they are refused by rate.
+    let mut other = connect(&server, &codes[1], "page=Bid").await;
+    let burst = stoa::server::ServerConfig::default().rate_burst as usize;
+    let mut limited = 0;
+    for _ in 0..burst + 20 {
+        other.send(tokio_tungstenite::tungstenite::Message::Binary(vec![1, 2, 3].into())).await.expect("send");
+        let frame = next(&mut other, Duration::from_secs(5)).await.expect("an answer");
+        let error = frame["error"].as_str().unwrap_or_default().to_string();
+        if error.contains("too many messages") {
+            limited += 1;
+        } else {
+            assert!(error.contains("binary frames are not accepted"), "{frame}");
+        }
+    }
+    assert!(limited >= 10, "{limited} binary frames were refused by rate");
     server.stop().await;
 }

@@ -18,6 +18,16 @@ pub fn check_frame(text: &str, frame_bytes: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Takes one of the participant's rate tokens for a frame of any kind (text, binary, ping),
+/// or says why not.
+pub(crate) fn take_token(state: &AppState, participant: &str) -> Result<(), String> {
+    if state.monitor.take_token(participant, state.config.rate_per_second, state.config.rate_burst) {
+        Ok(())
+    } else {
+        Err(format!("too many messages: the limit is {} per second", state.config.rate_per_second))
+    }
+}
+
 /// Why a client frame is refused, or Ok. `seen`: the participant as last read by this socket.
 pub(crate) fn check(
     state: &AppState,
@@ -28,10 +38,7 @@ pub(crate) fn check(
     seen: &mut Option<(u64, Participant)>,
 ) -> Result<(), String> {
     // Every frame, good or bad, takes a token: a flood of garbage is limited like any other.
-    if !state.monitor.take_token(&connected.code, state.config.rate_per_second, state.config.rate_burst) {
-        return Err(format!("too many messages: the limit is {} per second", state.config.rate_per_second));
-    }
-    state.tenants.take_live(game.name())?;
+    take_token(state, &connected.code)?;
     check_frame(text, state.config.frame_bytes)?;
     let now = match state.store.participant_since(&connected.code, seen) {
         Ok(Some(p)) => p,
@@ -40,11 +47,12 @@ pub(crate) fn check(
     };
     match current_page(now, &game.manifest) {
         Some(p) if p.name == page && now.round == connected.round => {
-            if p.live {
-                Ok(())
-            } else {
-                Err(format!("page `{page}` has no live channel"))
+            if !p.live {
+                return Err(format!("page `{page}` has no live channel"));
             }
+            // Last: only a frame that reaches the game spends its researcher's quota, so a
+            // participant's garbage cannot refuse the researcher's other sessions.
+            state.tenants.take_live(game.name())
         }
         Some(p) => Err(format!("you are on page `{}` of round {}, not on page `{page}` of round {}", p.name, now.round, connected.round)),
         None => Err("you have finished the session".into()),

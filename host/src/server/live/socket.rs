@@ -19,7 +19,7 @@ use tokio::sync::{Semaphore, mpsc};
 use crate::game::Game;
 use crate::server::actors::actor::{Actor, Command, FrameSender};
 use crate::server::actors::frame::Frame;
-use crate::server::live::check::check;
+use crate::server::live::check::{check, take_token};
 use crate::server::state::AppState;
 use crate::session::current_page;
 use crate::store::Participant;
@@ -79,7 +79,9 @@ pub(crate) async fn socket(
     let actor = state.hub.actor(&game, &participant.group_key());
     actor.send(Command::Subscribe { id: participant.id_in_group, after: query.after, frames: frames.clone() });
     let live = Live { state, game, participant, page, actor, frames, outgoing };
-    ws.max_message_size(HARD_FRAME_LIMIT.max(live.state.config.frame_bytes)).read_buffer_size(READ_BUFFER).on_upgrade(move |socket| async move {
+    let hard = HARD_FRAME_LIMIT.max(live.state.config.frame_bytes);
+    // Both caps: a single frame is buffered whole before the message cap sees it.
+    ws.max_message_size(hard).max_frame_size(hard).read_buffer_size(READ_BUFFER).on_upgrade(move |socket| async move {
         serve(live, socket).await;
         drop(slot);
     })
@@ -160,12 +162,17 @@ async fn serve(live: Live, mut socket: WebSocket) {
                     Some(Ok(Message::Text(text))) => text,
                     Some(Ok(Message::Binary(_))) => {
                         state.monitor.update(&code, |a| a.errors += 1);
-                        if socket.send(error_text("binary frames are not accepted: send JSON text")).await.is_err() {
+                        let reason = take_token(&state, &code).err().unwrap_or_else(|| "binary frames are not accepted: send JSON text".into());
+                        if socket.send(error_text(&reason)).await.is_err() {
                             break;
                         }
                         continue;
                     }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    // Each ping costs a pong: a client past its rate with them is closed.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => match take_token(&state, &code) {
+                        Ok(()) => continue,
+                        Err(_) => break,
+                    },
                     Some(Ok(Message::Close(_)) | Err(_)) | None => break,
                 };
                 state.monitor.update(&code, |a| a.sent += 1);
