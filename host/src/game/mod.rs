@@ -264,7 +264,7 @@ impl Game {
                 // machine they cost more — a participant's first message should not fail
                 // for it.
                 let budget = deadline.max(INSTANTIATION_BUDGET);
-                Runtime::arm_deadline(&mut wstore, budget);
+                crate::engine::arm_deadline(&mut wstore, budget);
                 match self.pre.instantiate(&mut wstore) {
                     Ok(exports) => Instance { store: wstore, exports },
                     Err(e) => {
@@ -282,7 +282,7 @@ impl Game {
         state.writes.clear();
         state.memory_refused = None;
         state.refusal_logged = false;
-        Runtime::arm_deadline(&mut instance.store, deadline);
+        crate::engine::arm_deadline(&mut instance.store, deadline);
         let result = f(&instance.exports, &mut instance.store);
         let state = instance.store.data_mut();
         let taken =
