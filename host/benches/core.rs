@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use stoa::game::Seat;
 use stoa::{Game, GroupKey, Runtime, RuntimeConfig, Store, bots};
 
 fn root() -> PathBuf {
@@ -119,7 +120,12 @@ fn main() {
             let mut w: Vec<Duration> = (0..n / 4)
                 .map(|_| {
                     let t = Instant::now();
-                    game.vars_for_template(&mut None, &store, &key, game.manifest.players_per_group, "Results", 1).expect("vars");
+                    game.vars_for_template(
+                        &mut None,
+                        &store,
+                        Seat { group: &key, players: game.manifest.players_per_group, page: "Results", id_in_group: 1 },
+                    )
+                    .expect("vars");
                     t.elapsed()
                 })
                 .collect();

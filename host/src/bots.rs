@@ -12,9 +12,10 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::game::json::shorten;
 use crate::game::manifest::PageKind;
 use crate::game::render;
-use crate::game::{CallError, Game};
+use crate::game::{CallError, Game, Seat};
 use crate::store::{GroupKey, Store};
 
 /// What one group did in one round.
@@ -143,7 +144,7 @@ fn run_group(game: &Arc<Game>, store: &Store, key: GroupKey, case: Option<&str>)
                         ),
                         Err(e) => {
                             first_failure.get_or_insert_with(|| {
-                                format!("{}: player {} sent {}: {e}", at(&page.name), call.player, crate::game::state::shorten(&call.payload, 200))
+                                format!("{}: player {} sent {}: {e}", at(&page.name), call.player, shorten(&call.payload, 200))
                             });
                             (None, Some(e.to_string()))
                         }
@@ -159,11 +160,12 @@ fn run_group(game: &Arc<Game>, store: &Store, key: GroupKey, case: Option<&str>)
                 })?;
             }
             for id in 1..=ppg {
-                render::render(&mut reader, game, store, &key, ppg, &page.name, id, "bot")
+                let seat = Seat { group: &key, players: ppg, page: &page.name, id_in_group: id };
+                render::render(&mut reader, game, store, seat, "bot")
                     .map_err(|e| format!("{}: player {id}'s page does not render: {e}", at(&page.name)))?;
                 if page.kind == PageKind::Normal {
                     let refusal = game
-                        .error_message(&mut reader, store, &key, ppg, &page.name, id, "{}")
+                        .error_message(&mut reader, store, seat, "{}")
                         .map_err(|e| format!("{}: error-message for player {id} failed: {e}", at(&page.name)))?;
                     if let Some(text) = refusal {
                         return Err(format!("{}: player {id}'s submission was refused: {text}", at(&page.name)));

@@ -1,6 +1,7 @@
 //! The Rust auction, built from source, driven through `Game::live_call` on a real sled store.
 
 use serde_json::json;
+use stoa::game::Seat;
 use stoa::{CallError, GroupKey, Store};
 
 use crate::support::{game, json, session_group, store};
@@ -120,9 +121,10 @@ fn vars_for_template_and_pages_render_with_fields() {
     let (_dir, store) = store();
     let mut group = session_group(&auction, &store, 3, 1);
     auction.live_call(&store, &mut group, "Bid", 2, r#"{"bid": 15}"#).expect("bid");
-    let vars = auction.vars_for_template(&mut None, &store, &group.key, 3, "Results", 2).expect("vars");
+    let vars = auction.vars_for_template(&mut None, &store, Seat { group: &group.key, players: 3, page: "Results", id_in_group: 2 }).expect("vars");
     assert_eq!(vars["max_bid"], json!(15));
     assert_eq!(vars["is_winner"], json!(true));
-    let html = stoa::game::render::render(&mut None, &auction, &store, &group.key, 3, "Bid", 1, "abc").expect("render");
+    let html = stoa::game::render::render(&mut None, &auction, &store, Seat { group: &group.key, players: 3, page: "Bid", id_in_group: 1 }, "abc")
+        .expect("render");
     assert!(html.contains("15"), "the page shows the max bid: {html}");
 }

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use stoa::game::Seat;
 use stoa::{CallError, Game, LoadError};
 
 use crate::support::{TestServer, game, json, root, runtime, session_group, store};
@@ -169,7 +170,8 @@ fn a_start_function_that_loops_is_stopped_at_the_deadline_at_instantiation() {
     assert_logged(&log, "start-looper", &group.key, "the game's initialization failed: the game ran past its deadline");
     assert_eq!(store.messages(&group.key).expect("messages").len(), 0);
     // A page render (vars-for-template) is stopped the same way, and nothing is left hanging.
-    let err = stoa::game::render::render(&mut None, &looper, &store, &group.key, 2, "Play", 1, "code").expect_err("render stops");
+    let err = stoa::game::render::render(&mut None, &looper, &store, Seat { group: &group.key, players: 2, page: "Play", id_in_group: 1 }, "code")
+        .expect_err("render stops");
     assert!(matches!(err, CallError::Deadline(_)), "{err:?}");
 }
 

@@ -1,23 +1,47 @@
 //! `CallState`: the data of one call's wasmtime store — the WASI context (granting nothing),
-//! the group's fields as this call sees them, and what the call is allowed to do.
+//! the group's fields as this call sees them, and what the call is allowed to do — and
+//! [`Instance`], a game instance kept with its store.
 //!
-//! Field reads see committed values plus this call's own writes; writes stay in an overlay
-//! until [`crate::game::Game::live_call`] commits them with the log entry. Nothing leaves a
-//! store whose call failed, so a trap or an `err` rolls back by construction.
+//! The data holds the game's manifest and limits, not the `Game` itself: a `Game` holds the
+//! component pre-instantiated for this data. A bot run, which calls back into its game,
+//! reaches it through [`BotTarget`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::value::RawValue;
+use wasmtime::Store as WasmStore;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::game::bindings::stoa::game::{bot_driver, fields, types};
+use crate::engine::limits::Limits;
+use crate::game::bindings::Game as Exports;
+use crate::game::bindings::stoa::game::types;
+use crate::game::error::CallError;
 use crate::game::guest_output::GuestOutput;
-use crate::game::manifest::FieldSpec;
-use crate::game::{BotCall, Game};
-use crate::live::Group;
+use crate::game::manifest::Manifest;
+use crate::live::{Group, Routed};
 use crate::store::{GroupKey, Store};
+
+/// A game instance with its store, kept by a caller between calls of one group (never
+/// shared across groups or sessions). See [`crate::game::Game::live_call_in`].
+pub struct Instance {
+    pub(crate) wasm_store: WasmStore<CallState>,
+    pub(crate) exports: Exports,
+}
+
+impl Instance {
+    /// The group this instance serves.
+    pub fn group(&self) -> &GroupKey {
+        &self.wasm_store.data().group
+    }
+}
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance").field("group", self.group()).finish_non_exhaustive()
+    }
+}
 
 /// What the running export may do.
 pub(crate) enum Mode {
@@ -31,11 +55,40 @@ pub(crate) enum Mode {
 
 /// The state of a bot run: the group's log position and what its nested calls did.
 pub(crate) struct BotEnv {
+    /// The game the nested calls run on.
+    pub(crate) game: Arc<dyn BotTarget>,
     pub(crate) group: Group,
     pub(crate) page: String,
     pub(crate) calls: Vec<BotCall>,
     /// The group's warm instance for nested live calls (games with `warm_instances`).
-    pub(crate) warm: Option<crate::game::Instance>,
+    pub(crate) warm: Option<Instance>,
+}
+
+/// What a bot run calls back into: its game. A trait object, so that this data need not
+/// name the `Game` that holds the component pre-instantiated for it.
+pub(crate) trait BotTarget: Send + Sync {
+    /// A live call by player `id_in_group` on `group`'s `page`, on the instance kept in
+    /// `warm`: the messages it routed.
+    fn live_method(
+        &self,
+        warm: &mut Option<Instance>,
+        store: &Store,
+        group: &mut Group,
+        page: &str,
+        id_in_group: u32,
+        payload: &str,
+    ) -> Result<Vec<Routed>, CallError>;
+}
+
+/// One nested live call made by a bot.
+#[derive(Debug, Clone)]
+pub struct BotCall {
+    /// The player the bot acted as.
+    pub player: u32,
+    /// The payload sent.
+    pub payload: String,
+    /// What was routed, or why the call failed.
+    pub result: Result<Vec<Routed>, CallError>,
 }
 
 /// The data of one call's store.
@@ -47,7 +100,10 @@ pub(crate) struct CallState {
     /// When the running call's deadline falls on the wall clock: no wait inside it (a sleep)
     /// goes past it (see [`crate::game::poll`]).
     pub(crate) wait_until: std::time::Instant,
-    pub(crate) game: Arc<Game>,
+    /// The game's declared fields, and its name for the log.
+    pub(crate) manifest: Arc<Manifest>,
+    /// The limits the game's calls run under.
+    pub(crate) limits: Limits,
     pub(crate) store: Store,
     pub(crate) group: GroupKey,
     pub(crate) players: u32,
@@ -75,12 +131,14 @@ pub(crate) struct Write {
 const OUTPUT_CAP: usize = 16 << 10;
 
 impl CallState {
-    pub(crate) fn new(game: Arc<Game>, store: Store, group: GroupKey, players: u32, mode: Mode) -> CallState {
+    /// The data of a fresh store for `group`'s calls.
+    pub(crate) fn new(manifest: Arc<Manifest>, limits: Limits, store: Store, group: GroupKey, players: u32, mode: Mode) -> CallState {
         CallState {
             wasi: None,
             table: ResourceTable::new(),
             wait_until: std::time::Instant::now(),
-            game,
+            manifest,
+            limits,
             store,
             group,
             players,
@@ -93,69 +151,14 @@ impl CallState {
         }
     }
 
-    fn read(&self, key: Vec<u8>, spec: &FieldSpec) -> Result<String, String> {
-        if let Some(w) = self.writes.get(&key) {
-            return Ok(w.value.get().to_string());
-        }
-        match self.store.field_record(&self.group, &key) {
-            Ok(Some(v)) => Ok(String::from_utf8_lossy(&v).into_owned()),
-            Ok(None) => Ok(spec.initial.clone()),
-            Err(e) => Err(e.to_string()),
-        }
-    }
-
-    fn write(&mut self, key: Vec<u8>, field: (Option<u32>, &str), spec: &FieldSpec, value: String) -> Result<(), String> {
-        // Named only when a write is refused: no allocation on the path that succeeds.
-        let what = || match field {
-            (None, name) => format!("group field `{name}`"),
-            (Some(_), name) => format!("player field `{name}`"),
-        };
-        match &self.mode {
-            Mode::Live => {}
-            Mode::ReadOnly(export) => return Err(format!("fields are read-only in {export}; write them in live-method")),
-            Mode::Bot(_) => {
-                return Err("fields are read-only in call-live-method; bots change them through bot-driver.live-method".into());
-            }
-        }
-        let cap = self.game.limits.field_bytes;
-        if value.len() > cap {
-            return Err(format!("value of {} is {} bytes, above the limit of {cap} bytes", what(), value.len()));
-        }
-        if spec.ty != crate::game::manifest::FieldType::Json {
-            match serde_json::from_str::<serde_json::Value>(&value) {
-                Err(e) => return Err(format!("value of {} is not JSON: {e}", what())),
-                Ok(v) if !spec.ty.accepts(&v) => return Err(format!("{} is {}, and {} is not", what(), spec.ty, shorten(&value, 60))),
-                Ok(_) => {}
-            }
-        }
-        let value = crate::game::raw_json(value).map_err(|e| format!("value of {} is not JSON: {e}", what()))?;
-        self.writes.insert(key, Write { player: field.0, name: field.1.to_string(), value });
-        Ok(())
-    }
-
     /// Logs a host function the game used wrongly (the game sees `reason` as an `err`), once per call.
-    fn refused(&mut self, what: &str, reason: String) -> String {
+    pub(crate) fn refused(&mut self, what: &str, reason: String) -> String {
         if std::mem::replace(&mut self.refusal_logged, true) {
             return reason;
         }
         let g = &self.group;
-        tracing::info!(target: "stoa::game", game = %self.game.manifest.name, session = %g.session, round = g.round, group = g.group, "{what} refused: {reason}");
+        tracing::info!(target: "stoa::game", game = %self.manifest.name, session = %g.session, round = g.round, group = g.group, "{what} refused: {reason}");
         reason
-    }
-
-    fn player_in_group(&self, id: u32) -> Result<(), String> {
-        if id == 0 || id > self.players {
-            return Err(format!("player {id} is not in this group (ids 1..={})", self.players));
-        }
-        Ok(())
-    }
-}
-
-/// At most `max` characters of `text`, for error messages.
-pub(crate) fn shorten(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.to_string(),
     }
 }
 
@@ -177,7 +180,7 @@ impl CallState {
 
 impl wasmtime::ResourceLimiter for CallState {
     fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
-        if desired as u64 > self.game.limits.memory_bytes {
+        if desired as u64 > self.limits.memory_bytes {
             self.memory_refused = Some(desired);
             return Ok(false);
         }
@@ -189,49 +192,5 @@ impl wasmtime::ResourceLimiter for CallState {
     }
 }
 
+/// The `types` interface declares types only.
 impl types::Host for CallState {}
-
-impl fields::Host for CallState {
-    fn group_get(&mut self, name: String) -> Result<String, String> {
-        let game = self.game.clone();
-        let spec = game.manifest.group_fields.get(&name).ok_or_else(|| format!("no group field `{name}` in game.toml"))?;
-        self.read(self.group.group_field(&name), spec)
-    }
-
-    fn group_set(&mut self, name: String, value: String) -> Result<(), String> {
-        let game = self.game.clone();
-        let spec = game.manifest.group_fields.get(&name).ok_or_else(|| format!("no group field `{name}` in game.toml"))?;
-        let key = self.group.group_field(&name);
-        self.write(key, (None, &name), spec, value).map_err(|r| self.refused("fields.group-set", r))
-    }
-
-    fn player_get(&mut self, id_in_group: u32, name: String) -> Result<String, String> {
-        self.player_in_group(id_in_group)?;
-        let game = self.game.clone();
-        let spec = game.manifest.player_fields.get(&name).ok_or_else(|| format!("no player field `{name}` in game.toml"))?;
-        self.read(self.group.player_field(id_in_group, &name), spec)
-    }
-
-    fn player_set(&mut self, id_in_group: u32, name: String, value: String) -> Result<(), String> {
-        self.player_in_group(id_in_group)?;
-        let game = self.game.clone();
-        let spec = game.manifest.player_fields.get(&name).ok_or_else(|| format!("no player field `{name}` in game.toml"))?;
-        let key = self.group.player_field(id_in_group, &name);
-        self.write(key, (Some(id_in_group), &name), spec, value).map_err(|r| self.refused("fields.player-set", r))
-    }
-}
-
-impl bot_driver::Host for CallState {
-    fn live_method(&mut self, id_in_group: u32, payload: String) -> Result<Vec<types::Message>, String> {
-        let Mode::Bot(env) = &mut self.mode else {
-            return Err(self.refused("bot-driver.live-method", "bot-driver is only available inside call-live-method".into()));
-        };
-        let result = self.game.clone().live_call_in(&mut env.warm, &self.store, &mut env.group, &env.page, id_in_group, &payload);
-        let answer = match &result {
-            Ok(c) => Ok(c.messages.iter().map(|m| types::Message { to: m.to, payload: m.payload.clone() }).collect()),
-            Err(e) => Err(e.to_string()),
-        };
-        env.calls.push(BotCall { player: id_in_group, payload, result: result.map(|c| c.messages) });
-        answer
-    }
-}

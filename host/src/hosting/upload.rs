@@ -156,7 +156,7 @@ pub fn load(runtime: &Runtime, archive: &[u8], owner: Option<(&str, &str)>, quot
     let mut game = Game::load(runtime, &root).map_err(|e| e.to_string())?;
     let Some(g) = Arc::get_mut(&mut game) else { return Err("the game was loaded twice".into()) };
     if let Some((researcher, version)) = owner {
-        g.manifest.name = crate::hosting::accounts::game_key(researcher, &g.manifest.name, version);
+        Arc::make_mut(&mut g.manifest).name = crate::hosting::accounts::game_key(researcher, &g.manifest.name, version);
     }
     if let Some(ms) = quotas.deadline_ms {
         g.limits.deadline = g.limits.deadline.min(std::time::Duration::from_millis(ms));

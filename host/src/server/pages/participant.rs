@@ -27,8 +27,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Map, Value};
 
-use crate::game::Game;
 use crate::game::manifest::PageKind;
+use crate::game::{Game, Seat};
 use crate::server::pages::layout::{self, PageView};
 use crate::server::state::AppState;
 use crate::session::{current_page, deadline, finished, on_wait_page};
@@ -126,7 +126,8 @@ async fn render(state: &Arc<AppState>, at: &Current, error: Option<String>, stat
     let (game, store, p, name) = (at.game.clone(), state.store.clone(), at.p.clone(), page.name.clone());
     let players = at.session.players_per_group;
     let body = tokio::task::spawn_blocking(move || {
-        crate::game::render::render(&mut None, &game, &store, &p.group_key(), players, &name, p.id_in_group, &p.code)
+        let seat = Seat { group: &p.group_key(), players, page: &name, id_in_group: p.id_in_group };
+        crate::game::render::render(&mut None, &game, &store, seat, &p.code)
     })
     .await
     .map_err(|e| PageError::Internal(format!("page task failed: {e}")))?
@@ -194,10 +195,12 @@ async fn try_submit(state: &Arc<AppState>, code: &str, form: Result<Form<Vec<(St
         let (game, store, p, page_name) = (at.game.clone(), state.store.clone(), at.p.clone(), page.name.clone());
         let values = Value::Object(sub.values).to_string();
         let players = at.session.players_per_group;
-        let verdict =
-            tokio::task::spawn_blocking(move || game.error_message(&mut None, &store, &p.group_key(), players, &page_name, p.id_in_group, &values))
-                .await
-                .map_err(|e| PageError::Internal(format!("error-message task failed: {e}")))?;
+        let verdict = tokio::task::spawn_blocking(move || {
+            let seat = Seat { group: &p.group_key(), players, page: &page_name, id_in_group: p.id_in_group };
+            game.error_message(&mut None, &store, seat, &values)
+        })
+        .await
+        .map_err(|e| PageError::Internal(format!("error-message task failed: {e}")))?;
         match verdict {
             Ok(None) => {}
             Ok(Some(text)) => return render(state, &at, Some(text), StatusCode::OK).await,

@@ -1,0 +1,280 @@
+//! The calls into a game: a player's live call (run, checked, committed), the read-only
+//! `error-message` and `vars-for-template`, and a bot run. Each runs one export on an
+//! instance kept by the caller for its group, or on a fresh one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::Store as WasmStore;
+
+use crate::engine::arm_deadline;
+use crate::game::bindings::{Context, Game as Exports};
+use crate::game::error::CallError;
+use crate::game::json::{raw_json, shorten};
+use crate::game::state::{BotCall, BotEnv, CallState, Instance, Mode, Write};
+use crate::game::{Committed, Game, INSTANTIATION_BUDGET, Seat};
+use crate::live::{FieldWrites, Group};
+use crate::store::{GroupKey, Store};
+
+/// What a call did besides its result: its field writes, and the mode it ended in (which
+/// carries a bot run's nested calls).
+struct Effects {
+    writes: Vec<Write>,
+    mode: Mode,
+}
+
+/// The context every export gets: the group and page it runs for.
+fn context(group: &GroupKey, players: u32, page: &str) -> Context {
+    Context { session: group.session.clone(), round_number: group.round, page: page.to_string(), group_id: group.group, players }
+}
+
+impl Game {
+    /// Runs `f` for `group` in `mode` on the instance in `slot` when the mode allows and it
+    /// belongs to `group`, else on a fresh instance in a fresh store; then logs the game's
+    /// output. A live call keeps its instance when the manifest says `warm_instances`, a
+    /// read-only call always, a bot run never; a kept instance that did not trap goes back
+    /// into `slot` for the group's next call. A bot run has the bot deadline, every other
+    /// call the call deadline.
+    fn run<R>(
+        &self,
+        slot: &mut Option<Instance>,
+        store: &Store,
+        group: &GroupKey,
+        players: u32,
+        mode: Mode,
+        f: impl FnOnce(&Exports, &mut WasmStore<CallState>) -> wasmtime::Result<R>,
+    ) -> (Result<R, CallError>, Effects) {
+        let (reuse, deadline) = match mode {
+            Mode::Live => (self.manifest.warm_instances, self.limits.deadline),
+            Mode::ReadOnly(_) => (true, self.limits.deadline),
+            Mode::Bot(_) => (false, self.limits.bot_deadline),
+        };
+        let mut instance = match slot.take() {
+            Some(i) if reuse && i.wasm_store.data().group == *group => i,
+            _ => {
+                let state = CallState::new(self.manifest.clone(), self.limits, store.clone(), group.clone(), players, Mode::ReadOnly("start"));
+                let mut wasm_store = WasmStore::new(&self.engine, state);
+                wasm_store.limiter(|s| s);
+                // A start function that loops is stopped like a call, but with at least
+                // INSTANTIATION_BUDGET: setting up a Python or JavaScript runtime takes its
+                // page faults and copies whatever the call's own deadline, and on a busy
+                // machine they cost more — a participant's first message should not fail
+                // for it.
+                let budget = deadline.max(INSTANTIATION_BUDGET);
+                arm_deadline(&mut wasm_store, budget);
+                wasm_store.data_mut().wait_until = std::time::Instant::now() + budget;
+                match self.pre.instantiate(&mut wasm_store) {
+                    Ok(exports) => Instance { wasm_store, exports },
+                    Err(e) => {
+                        let err = self.classify(e, wasm_store.data(), budget);
+                        tracing::warn!(game = %self.manifest.name, session = %group.session, round = group.round, group = group.group, "the game's initialization failed: {err}");
+                        self.log_output(wasm_store.data(), group);
+                        return (Err(err), Effects { writes: Vec::new(), mode });
+                    }
+                }
+            }
+        };
+        let state = instance.wasm_store.data_mut();
+        state.mode = mode;
+        state.players = players;
+        state.writes.clear();
+        state.memory_refused = None;
+        state.refusal_logged = false;
+        arm_deadline(&mut instance.wasm_store, deadline);
+        instance.wasm_store.data_mut().wait_until = std::time::Instant::now() + deadline;
+        let result = f(&instance.exports, &mut instance.wasm_store);
+        let state = instance.wasm_store.data_mut();
+        let effects =
+            Effects { writes: state.writes.drain().map(|(_, w)| w).collect(), mode: std::mem::replace(&mut state.mode, Mode::ReadOnly("idle")) };
+        // Classify before logging: a trap's reason quotes the game's last stderr lines.
+        let result = result.map_err(|e| self.classify(e, instance.wasm_store.data(), deadline));
+        self.log_output(instance.wasm_store.data(), group);
+        if result.is_ok() && reuse {
+            *slot = Some(instance);
+        }
+        // Otherwise the instance is dropped here: a trapped one can never be entered again.
+        (result, effects)
+    }
+
+    /// The error a failed call reports: over memory, past its deadline, or a trap quoting the
+    /// game's last stderr lines.
+    fn classify(&self, e: wasmtime::Error, state: &CallState, deadline: Duration) -> CallError {
+        if state.memory_refused.is_some() {
+            return CallError::Memory(self.limits.memory_bytes);
+        }
+        match e.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::Interrupt) => CallError::Deadline(deadline),
+            Some(trap) => {
+                let stderr = state.stderr.peek();
+                let detail: Vec<&str> = stderr.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+                let tail = detail.iter().rev().take(2).rev().cloned().collect::<Vec<_>>().join(" / ");
+                if tail.is_empty() { CallError::Trap(trap.to_string()) } else { CallError::Trap(format!("{trap} ({})", shorten(&tail, 300))) }
+            }
+            None => CallError::Trap(format!("{e:#}")),
+        }
+    }
+
+    /// Sends what the game printed in this call to the host log, tagged with its group.
+    fn log_output(&self, state: &CallState, group: &GroupKey) {
+        for (stream, out) in [("stdout", &state.stdout), ("stderr", &state.stderr)] {
+            let (text, dropped) = out.take();
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                tracing::info!(target: "stoa::game", game = %self.manifest.name, session = %group.session, round = group.round, group = group.group, stream, "{line}");
+            }
+            if dropped > 0 {
+                tracing::warn!(target: "stoa::game", game = %self.manifest.name, session = %group.session, round = group.round, group = group.group, stream, "{dropped} bytes of output dropped past the cap");
+            }
+        }
+    }
+
+    /// A player's `liveSend(payload)` on `page`: runs `live-method` on a fresh instance and, if
+    /// it succeeds, commits its field writes, its log entry and its messages in one batch.
+    /// A failure writes only an error entry. Durability is the caller's: see
+    /// [`Store::wait_durable`].
+    pub fn live_call(&self, store: &Store, group: &mut Group, page: &str, id_in_group: u32, payload: &str) -> Result<Committed, CallError> {
+        self.live_call_in(&mut None, store, group, page, id_in_group, payload)
+    }
+
+    /// [`Game::live_call`] keeping the group's instance in `slot` between calls when the
+    /// manifest says `warm_instances = true`; a trap, a limit hit or a refused reply drops it.
+    pub fn live_call_in(
+        &self,
+        slot: &mut Option<Instance>,
+        store: &Store,
+        group: &mut Group,
+        page: &str,
+        id_in_group: u32,
+        payload: &str,
+    ) -> Result<Committed, CallError> {
+        if let Some(refusal) = store.refusing_calls() {
+            // Nothing can be made durable: the game does not run, nothing is logged.
+            return Err(CallError::Host(refusal));
+        }
+        let result = self.try_live_call(slot, store, group, page, id_in_group, payload);
+        if matches!(result, Err(CallError::Output(_) | CallError::Host(_))) {
+            // The instance answered, but with something refused: start the next call afresh.
+            // (A trap already dropped it; a game's own `err` leaves it sound.)
+            *slot = None;
+        }
+        if let Err(e) = &result {
+            let key = &group.key;
+            match e {
+                // A game's own `err` and a client's bad input are ordinary answers.
+                CallError::Refused(_) | CallError::BadInput(_) => {
+                    tracing::debug!(game = %self.manifest.name, session = %key.session, round = key.round, group = key.group, player = id_in_group, "live call refused: {e}")
+                }
+                // The game misbehaved (or the host failed): the host's operator should see it.
+                _ => {
+                    tracing::warn!(game = %self.manifest.name, session = %key.session, round = key.round, group = key.group, player = id_in_group, "live call failed: {e}")
+                }
+            }
+            store.log_failure(group, page, id_in_group, payload, &e.to_string())?;
+        }
+        result
+    }
+
+    /// The live call itself: checks the input, runs `live-method`, checks what it routed and
+    /// commits it with the call's field writes.
+    fn try_live_call(
+        &self,
+        slot: &mut Option<Instance>,
+        store: &Store,
+        group: &mut Group,
+        page: &str,
+        id: u32,
+        payload: &str,
+    ) -> Result<Committed, CallError> {
+        if id == 0 || id > group.players {
+            return Err(CallError::BadInput(format!("player {id} is not in this group (ids 1..={})", group.players)));
+        }
+        // Checked once here; the log stores it as it is.
+        let stored = raw_json(payload.to_string()).map_err(|e| CallError::BadInput(format!("payload is not JSON: {e}")))?;
+        let ctx = context(&group.key, group.players, page);
+        let (result, effects) =
+            self.run(slot, store, &group.key, group.players, Mode::Live, |g, s| g.call_live_method(s, &ctx, id, &payload.to_string()));
+        let messages = result?.map_err(CallError::Refused)?;
+        if messages.len() > self.limits.messages {
+            return Err(CallError::Output(format!("it routed {} messages, above the limit of {}", messages.len(), self.limits.messages)));
+        }
+        let mut bytes = 0usize;
+        let mut out = Vec::with_capacity(messages.len());
+        for m in messages {
+            if m.to > group.players {
+                return Err(CallError::Output(format!(
+                    "a message is addressed to player {}, but the group has players 1..={} (0 = everyone)",
+                    m.to, group.players
+                )));
+            }
+            bytes += m.payload.len();
+            if bytes > self.limits.output_bytes {
+                return Err(CallError::Output(format!("its messages exceed the limit of {} bytes", self.limits.output_bytes)));
+            }
+            // Checked once here; the log stores it as it is.
+            let payload = match raw_json(m.payload.clone()) {
+                Ok(p) => p,
+                Err(e) => return Err(CallError::Output(format!("a payload is not JSON ({e}): {}", shorten(&m.payload, 60)))),
+            };
+            out.push((m.to, payload));
+        }
+        let mut writes = FieldWrites::default();
+        for w in effects.writes {
+            match w.player {
+                None => writes.group.insert(w.name, w.value),
+                Some(id) => writes.players.entry(id).or_default().insert(w.name, w.value),
+            };
+        }
+        let (call, messages) = store.commit_call(group, page, id, stored, writes, out)?;
+        Ok(Committed { call, messages })
+    }
+
+    /// `error-message` for a form submission (`values` JSON) by the player at `seat`:
+    /// `Some(text)` keeps the player on the page. Runs on the read-only instance kept in
+    /// `slot` for the group (pass `&mut None` for a fresh one).
+    pub fn error_message(&self, slot: &mut Option<Instance>, store: &Store, seat: Seat<'_>, values: &str) -> Result<Option<String>, CallError> {
+        let ctx = context(seat.group, seat.players, seat.page);
+        self.run(slot, store, seat.group, seat.players, Mode::ReadOnly("error-message"), |g, s| {
+            g.call_error_message(s, &ctx, seat.id_in_group, &values.to_string())
+        })
+        .0
+    }
+
+    /// `vars-for-template` for the player at `seat`: the extra template variables, a JSON
+    /// object. Runs on the read-only instance kept in `slot` for the group (pass `&mut None`
+    /// for a fresh one).
+    pub fn vars_for_template(
+        &self,
+        slot: &mut Option<Instance>,
+        store: &Store,
+        seat: Seat<'_>,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, CallError> {
+        let ctx = context(seat.group, seat.players, seat.page);
+        let text = self
+            .run(slot, store, seat.group, seat.players, Mode::ReadOnly("vars-for-template"), |g, s| {
+                g.call_vars_for_template(s, &ctx, seat.id_in_group)
+            })
+            .0?;
+        match serde_json::from_str(&text) {
+            Ok(serde_json::Value::Object(map)) => Ok(map),
+            Ok(serde_json::Value::Null) => Ok(serde_json::Map::new()),
+            Ok(other) => Err(CallError::Output(format!("vars-for-template must return a JSON object, not {}", shorten(&other.to_string(), 60)))),
+            Err(e) => Err(CallError::Output(format!("vars-for-template returned text that is not JSON: {e}"))),
+        }
+    }
+
+    /// Runs `call-live-method` for `group` on `page` with bot `case`; every nested
+    /// `bot-driver.live-method` call is a real live call on `group`. Returns the nested calls
+    /// and the bot's own verdict.
+    pub fn bot_run(self: &Arc<Self>, store: &Store, group: &mut Group, page: &str, case: Option<&str>) -> (Vec<BotCall>, Result<(), CallError>) {
+        let ctx = context(&group.key, group.players, page);
+        let env = BotEnv { game: self.clone(), group: group.clone(), page: page.to_string(), calls: Vec::new(), warm: None };
+        let key = group.key.clone();
+        let (result, effects) =
+            self.run(&mut None, store, &key, group.players, Mode::Bot(Box::new(env)), |g, s| g.call_call_live_method(s, &ctx, case));
+        let Mode::Bot(env) = effects.mode else {
+            return (Vec::new(), Err(CallError::Host("bot state lost".into())));
+        };
+        *group = env.group;
+        let verdict = result.and_then(|r| r.map_err(CallError::Refused));
+        (env.calls, verdict)
+    }
+}

@@ -1,0 +1,90 @@
+//! `impl fields::Host`: a game's reads and writes of its group and player fields.
+//!
+//! Reads see committed values plus this call's own writes; writes stay in the call's overlay
+//! ([`CallState::writes`]) until [`crate::game::Game::live_call`] commits them with the log
+//! entry. Nothing leaves a store whose call failed, so a trap or an `err` rolls back by
+//! construction.
+
+use crate::game::bindings::stoa::game::fields;
+use crate::game::json::{raw_json, shorten};
+use crate::game::manifest::{FieldSpec, FieldType};
+use crate::game::state::{CallState, Mode, Write};
+
+impl CallState {
+    fn read(&self, key: Vec<u8>, spec: &FieldSpec) -> Result<String, String> {
+        if let Some(w) = self.writes.get(&key) {
+            return Ok(w.value.get().to_string());
+        }
+        match self.store.field_record(&self.group, &key) {
+            Ok(Some(v)) => Ok(String::from_utf8_lossy(&v).into_owned()),
+            Ok(None) => Ok(spec.initial.clone()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn write(&mut self, key: Vec<u8>, field: (Option<u32>, &str), spec: &FieldSpec, value: String) -> Result<(), String> {
+        // Named only when a write is refused: no allocation on the path that succeeds.
+        let what = || match field {
+            (None, name) => format!("group field `{name}`"),
+            (Some(_), name) => format!("player field `{name}`"),
+        };
+        match &self.mode {
+            Mode::Live => {}
+            Mode::ReadOnly(export) => return Err(format!("fields are read-only in {export}; write them in live-method")),
+            Mode::Bot(_) => {
+                return Err("fields are read-only in call-live-method; bots change them through bot-driver.live-method".into());
+            }
+        }
+        let cap = self.limits.field_bytes;
+        if value.len() > cap {
+            return Err(format!("value of {} is {} bytes, above the limit of {cap} bytes", what(), value.len()));
+        }
+        if spec.ty != FieldType::Json {
+            match serde_json::from_str::<serde_json::Value>(&value) {
+                Err(e) => return Err(format!("value of {} is not JSON: {e}", what())),
+                Ok(v) if !spec.ty.accepts(&v) => return Err(format!("{} is {}, and {} is not", what(), spec.ty, shorten(&value, 60))),
+                Ok(_) => {}
+            }
+        }
+        let value = raw_json(value).map_err(|e| format!("value of {} is not JSON: {e}", what()))?;
+        self.writes.insert(key, Write { player: field.0, name: field.1.to_string(), value });
+        Ok(())
+    }
+
+    fn player_in_group(&self, id: u32) -> Result<(), String> {
+        if id == 0 || id > self.players {
+            return Err(format!("player {id} is not in this group (ids 1..={})", self.players));
+        }
+        Ok(())
+    }
+}
+
+impl fields::Host for CallState {
+    fn group_get(&mut self, name: String) -> Result<String, String> {
+        let manifest = self.manifest.clone();
+        let spec = manifest.group_fields.get(&name).ok_or_else(|| format!("no group field `{name}` in game.toml"))?;
+        self.read(self.group.group_field(&name), spec)
+    }
+
+    fn group_set(&mut self, name: String, value: String) -> Result<(), String> {
+        let manifest = self.manifest.clone();
+        let spec = manifest.group_fields.get(&name).ok_or_else(|| format!("no group field `{name}` in game.toml"))?;
+        let key = self.group.group_field(&name);
+        self.write(key, (None, &name), spec, value).map_err(|r| self.refused("fields.group-set", r))
+    }
+
+    fn player_get(&mut self, id_in_group: u32, name: String) -> Result<String, String> {
+        self.player_in_group(id_in_group)?;
+        let manifest = self.manifest.clone();
+        let spec = manifest.player_fields.get(&name).ok_or_else(|| format!("no player field `{name}` in game.toml"))?;
+        self.read(self.group.player_field(id_in_group, &name), spec)
+    }
+
+    fn player_set(&mut self, id_in_group: u32, name: String, value: String) -> Result<(), String> {
+        self.player_in_group(id_in_group)?;
+        let manifest = self.manifest.clone();
+        let spec = manifest.player_fields.get(&name).ok_or_else(|| format!("no player field `{name}` in game.toml"))?;
+        let key = self.group.player_field(id_in_group, &name);
+        self.write(key, (Some(id_in_group), &name), spec, value).map_err(|r| self.refused("fields.player-set", r))
+    }
+}
