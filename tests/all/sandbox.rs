@@ -115,3 +115,20 @@ async fn a_page_script_opened_by_the_signed_in_operator_cannot_read_the_admin_pa
     assert!(researchers.is_empty(), "the page's script created a researcher: {researchers:?}");
     server.stop().await;
 }
+
+#[test]
+fn templates_that_include_each_other_are_refused_at_load_naming_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let game = crate::server_support::flow_game(dir.path(), 60);
+    // Before, the first view of either page recursed until the host's stack overflowed and the
+    // process aborted (at every restart too).
+    std::fs::write(game.join("templates/Intro.hbs"), "<p>intro</p>{{> Bid}}").expect("template");
+    std::fs::write(game.join("templates/Bid.hbs"), "{{#if player}}{{> Intro}}{{/if}}").expect("template");
+    let err = stoa::Game::load(crate::support::runtime(), &game).expect_err("refused").to_string();
+    assert!(err.contains("game.toml") && err.contains("page[1].template"), "{err}");
+    assert!(err.contains("`Bid` includes `Intro` includes `Bid`"), "{err}");
+    // An inline partial could recurse out of sight of that check: refused too.
+    std::fs::write(game.join("templates/Bid.hbs"), "{{#*inline \"x\"}}{{> x}}{{/inline}}{{> x}}").expect("template");
+    let err = stoa::Game::load(crate::support::runtime(), &game).expect_err("refused").to_string();
+    assert!(err.contains("page[1].template") && err.contains("inline partials"), "{err}");
+}
