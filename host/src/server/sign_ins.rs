@@ -2,17 +2,41 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Failed password sign-ins in a row, per name: after [`SignIns::MAX_FAILED`], each within
 /// [`SignIns::LOCKOUT`] of the one before, the name is refused for that long without its
 /// password being checked. Checks run one at a time off the socket threads: each is an
 /// argon2 hash (~tens of ms of CPU), so a flood of sign-ins takes one blocking thread, never
-/// the threads serving live messages.
+/// the threads serving live messages; at most [`SignIns::QUEUE`] wait for their turn, and a
+/// name is checked again for its lockout once its turn comes (failures noted meanwhile count).
 pub(crate) struct SignIns {
     failed: Mutex<HashMap<String, (u32, Instant)>>,
     /// One permit: the password check running now.
-    pub(crate) checking: tokio::sync::Semaphore,
+    checking: tokio::sync::Semaphore,
+    /// Sign-ins waiting for the permit.
+    waiting: AtomicUsize,
+}
+
+/// What became of a password sign-in.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Attempt<T> {
+    /// The name is locked for this many more seconds; the password was not checked.
+    Locked(u64),
+    /// [`SignIns::QUEUE`] sign-ins are waiting already; the password was not checked.
+    Busy,
+    /// The password was checked: who it signs in, if anyone.
+    Checked(Option<T>),
+}
+
+/// Counts a sign-in as waiting for as long as it lives (a client that goes away stops waiting).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl SignIns {
@@ -22,10 +46,33 @@ impl SignIns {
     pub(crate) const LOCKOUT: Duration = Duration::from_secs(60);
     /// Names with recent failures kept at most (older ones are dropped past it).
     const KEPT: usize = 10_000;
+    /// Sign-ins that may wait for their check; more are answered 429 at once, so a flood
+    /// cannot delay a real sign-in by more than this many checks.
+    pub(crate) const QUEUE: usize = 16;
 
     /// No failures yet.
     pub(crate) fn new() -> SignIns {
-        SignIns { failed: Mutex::new(HashMap::new()), checking: tokio::sync::Semaphore::new(1) }
+        SignIns { failed: Mutex::new(HashMap::new()), checking: tokio::sync::Semaphore::new(1), waiting: AtomicUsize::new(0) }
+    }
+
+    /// Checks `name`'s password with `check` (an argon2 hash: run on a blocking thread, one
+    /// at a time), unless the name is locked or the queue is full; notes the outcome.
+    pub(crate) async fn attempt<T: Send + 'static>(&self, name: &str, check: impl FnOnce() -> Option<T> + Send + 'static) -> Attempt<T> {
+        if let Some(wait) = self.locked(name) {
+            return Attempt::Locked(wait);
+        }
+        let waiting = Waiting(&self.waiting);
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= SignIns::QUEUE {
+            return Attempt::Busy;
+        }
+        let Ok(_one_at_a_time) = self.checking.acquire().await else { return Attempt::Busy };
+        drop(waiting);
+        if let Some(wait) = self.locked(name) {
+            return Attempt::Locked(wait);
+        }
+        let found = tokio::task::spawn_blocking(check).await.ok().flatten();
+        self.note(name, found.is_some());
+        Attempt::Checked(found)
     }
 
     /// Whole seconds `name` must wait before its password is checked again, if it must.
@@ -57,6 +104,35 @@ impl SignIns {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_flood_of_wrong_passwords_is_checked_only_until_the_lockout_and_past_the_queue_is_busy() {
+        let s = std::sync::Arc::new(SignIns::new());
+        let checks = std::sync::Arc::new(AtomicUsize::new(0));
+        let attempts: Vec<_> = (0..200)
+            .map(|_| {
+                let (s, checks) = (s.clone(), checks.clone());
+                tokio::spawn(async move {
+                    s.attempt("ann", move || {
+                        checks.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(5));
+                        None::<()>
+                    })
+                    .await
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for a in attempts {
+            outcomes.push(a.await.expect("attempt"));
+        }
+        // Waiting ones look at the lockout again when their turn comes: five checks in all.
+        assert_eq!(checks.load(Ordering::SeqCst), SignIns::MAX_FAILED as usize);
+        assert!(outcomes.iter().any(|o| *o == Attempt::Busy), "a full queue answers at once");
+        assert!(outcomes.iter().any(|o| matches!(o, Attempt::Locked(_))), "those that waited found the name locked");
+        assert!(matches!(s.attempt("ann", || Some(())).await, Attempt::Locked(_)), "and so does the next one");
+        assert_eq!(s.waiting.load(Ordering::SeqCst), 0);
+    }
 
     #[test]
     fn a_name_is_locked_after_failures_in_a_row_until_the_lockout_passes() {

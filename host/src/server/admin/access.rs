@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::server::auth;
+use crate::server::sign_ins::Attempt;
 use crate::server::pages::layout;
 use crate::server::state::AppState;
 use crate::server::who::Who;
@@ -77,17 +78,23 @@ async fn login(State(state): State<Arc<AppState>>, headers: HeaderMap, form: Res
     let Ok(Form(f)) = form else { return sign_in("Give a token, or a researcher's name and password.") };
     let who = if f.token.is_empty() {
         let name = f.name.trim().to_string();
-        let sign_ins = &state.tenants.sign_ins;
-        if let Some(wait) = sign_ins.locked(&name) {
-            let why = format!("Too many failed sign-ins as `{name}` in a row: try again in {wait} s.");
-            return layout::html(StatusCode::TOO_MANY_REQUESTS, "admin_login", &json!({ "message": why }));
+        // A name no account can have is answered at once and never kept.
+        if !crate::hosting::accounts::valid_name(&name) {
+            return sign_in("That name and password do not match a researcher.");
         }
-        let Ok(_one_at_a_time) = sign_ins.checking.acquire().await else { return sign_in("The server is stopping.") };
         let (checker, who, password) = (state.clone(), name.clone(), f.password);
-        let checked = tokio::task::spawn_blocking(move || checker.tenants.accounts.check_password(&who, &password)).await;
-        let found = checked.ok().and_then(Result::ok).flatten();
-        sign_ins.note(&name, found.is_some());
-        found.map(Who::Researcher)
+        let check = move || checker.tenants.accounts.check_password(&who, &password).ok().flatten();
+        match state.tenants.sign_ins.attempt(&name, check).await {
+            Attempt::Checked(found) => found.map(Who::Researcher),
+            Attempt::Locked(wait) => {
+                let why = format!("Too many failed sign-ins as `{name}` in a row: try again in {wait} s.");
+                return layout::html(StatusCode::TOO_MANY_REQUESTS, "admin_login", &json!({ "message": why }));
+            }
+            Attempt::Busy => {
+                let why = "Too many sign-ins at once: try again in a few seconds.";
+                return layout::html(StatusCode::TOO_MANY_REQUESTS, "admin_login", &json!({ "message": why }));
+            }
+        }
     } else {
         auth::token_who(&state, f.token.trim())
     };
