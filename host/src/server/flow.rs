@@ -22,7 +22,7 @@ use std::time::Duration;
 use crate::game::Game;
 use crate::game::manifest::{Manifest, PageKind};
 use crate::server::state::AppState;
-use crate::store::{Participant, Session, StoreError, now_ms};
+use crate::store::{FlushError, Participant, Session, StoreError, now_ms};
 
 /// A group's lock, shared by everyone moving one of its members.
 type GroupLock = Arc<tokio::sync::Mutex<()>>;
@@ -148,7 +148,7 @@ async fn after_move(state: &Arc<AppState>, game: &Arc<Game>, moved: Vec<Particip
         return Ok(());
     }
     let store = state.store.clone();
-    tokio::task::spawn_blocking(move || store.wait_durable()).await.map_err(|e| StoreError::Flush(format!("flush task failed: {e}")))??;
+    tokio::task::spawn_blocking(move || store.wait_durable()).await.map_err(FlushError::Task)??;
     for p in &moved {
         schedule(state, game, p);
     }

@@ -48,7 +48,7 @@ pub(crate) enum Command {
     Live { id: u32, page: String, payload: String, errors: FrameSender, permit: OwnedSemaphorePermit },
     /// Replay messages with seq > `after` to `frames`, then deliver live ones.
     Subscribe { id: u32, after: Option<u64>, frames: FrameSender },
-    /// The group has been idle: drop its warm instance and settle its fields.
+    /// The group has been idle: drop its warm instance and write its fields back to sled.
     Idle,
 }
 
@@ -211,7 +211,7 @@ struct Inbox {
     /// Whether a blocking thread is running the actor (it takes what arrives meanwhile).
     running: bool,
     last_used: Instant,
-    /// Whether the idle sweep has already settled the group since its last call.
+    /// Whether the idle sweep has already had the group written back since its last call.
     idle: bool,
 }
 
@@ -314,8 +314,8 @@ impl Actor {
                 }
                 (Command::Idle, _) => {
                     owned.warm = None;
-                    if let Err(e) = self.store.settle_soon(&self.key) {
-                        tracing::warn!(key = %self.key, "could not settle an idle group's fields (its log keeps them): {e}");
+                    if let Err(e) = self.store.write_back_soon(&self.key) {
+                        tracing::warn!(key = %self.key, "could not write an idle group's fields back (its log keeps them): {e}");
                     }
                 }
             }
@@ -405,7 +405,7 @@ mod tests {
             let hub = GroupHub::new(store.clone());
             let actor = hub.actor(&game, &key);
             assert!(live(&actor, 1, 10).contains("new_max"));
-            store.journal.fail_next_write();
+            store.live.journal.fail_next_write();
             let reply = live(&actor, 2, 20);
             assert!(reply.contains("error") && reply.contains("No space left"), "{reply}");
             // A socket subscribing now is told it cannot be replayed; then its call is refused.
@@ -439,8 +439,8 @@ mod tests {
         assert!(live(&b, 1, 10).contains("new_max"));
         // Group 1's socket has gone; group 2's is still open (it holds its actor).
         drop(a);
-        // The first sweep tells idle groups to settle; it or a later one forgets those nothing
-        // holds (the first one too, when the runner settled the group before it looked).
+        // The first sweep tells idle groups to write back; it or a later one forgets those nothing
+        // holds (the first one too, when the runner wrote the group back before it looked).
         let mut forgotten = hub.sweep(Duration::ZERO);
         let deadline = Instant::now() + Duration::from_secs(10);
         while forgotten == 0 && Instant::now() < deadline {
