@@ -31,6 +31,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod bots;
+mod clock;
 pub mod engine;
 pub mod game;
 pub mod hosting;

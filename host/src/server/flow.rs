@@ -20,7 +20,7 @@ use std::time::Duration;
 use crate::game::Game;
 use crate::game::manifest::Manifest;
 use crate::session::{deadline, finished, release_wait, step};
-use crate::store::{Participant, Session, Store, StoreError, now_ms};
+use crate::store::{FlushError, Participant, Session, Store, StoreError, now_ms};
 
 /// A group's lock, shared by everyone moving one of its members.
 type GroupLock = Arc<tokio::sync::Mutex<()>>;
@@ -116,7 +116,7 @@ impl Flow {
             return Ok(());
         }
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || store.wait_durable()).await.map_err(|e| StoreError::Flush(format!("flush task failed: {e}")))??;
+        tokio::task::spawn_blocking(move || store.wait_durable()).await.map_err(FlushError::Task)??;
         for p in &moved {
             self.schedule(game, p);
         }

@@ -70,7 +70,7 @@ pub async fn run(
     });
     axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await?;
     let store = state.store.clone();
-    tokio::task::spawn_blocking(move || store.settle_all().and_then(|()| store.wait_durable()))
+    tokio::task::spawn_blocking(move || store.write_back_all().and_then(|()| store.wait_durable()))
         .await
         .map_err(std::io::Error::other)?
         .map_err(std::io::Error::other)

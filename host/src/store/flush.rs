@@ -1,15 +1,30 @@
-//! Group commit: many concurrent calls share one fsync.
+//! Shared flushes: many concurrent callers share one fsync of the sled database
+//! ([`SharedFlush`]), and [`FlushError`], why what was written is not durable.
 //!
-//! A call applies its batch, then waits for a flush that *started after* the batch was
-//! applied. Whoever finds no flush running becomes the leader and flushes for everyone
-//! waiting; the others sleep until a flush with a number at least their ticket completes.
-//! Under load one fsync covers every call that arrived while the previous one ran, so the
-//! flush rate stays bounded by the disk while throughput grows with concurrency.
+//! A caller writes, then waits for a flush that *started after* its write. Whoever finds no
+//! flush running becomes the leader and flushes for everyone waiting; the others sleep until a
+//! flush with a number at least their ticket completes. Under load one fsync covers every
+//! caller that arrived while the previous one ran, so the flush rate stays bounded by the disk
+//! while throughput grows with concurrency.
 
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+
+/// Why what was written could not be made durable.
+#[derive(Debug, thiserror::Error)]
+pub enum FlushError {
+    /// The live journal could not write the call entries (its reason).
+    #[error("{0}")]
+    Journal(String),
+    /// sled's flush failed (shared by every caller waiting for that flush).
+    #[error("flush failed: {0}")]
+    Sled(Arc<sled::Error>),
+    /// The task that waited for the flush did not finish (it panicked or was cancelled).
+    #[error("flush task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
 
 /// Batches `sled::Db::flush` across concurrent callers.
-pub(crate) struct GroupCommit {
+pub(crate) struct SharedFlush {
     db: sled::Db,
     state: Mutex<State>,
     done: Condvar,
@@ -24,22 +39,22 @@ struct State {
     /// Whether a leader is flushing now.
     running: bool,
     /// The last flush error, reported to the callers of that flush.
-    failed: Option<(u64, String)>,
+    failed: Option<(u64, Arc<sled::Error>)>,
 }
 
-impl GroupCommit {
-    pub(crate) fn new(db: sled::Db) -> GroupCommit {
-        GroupCommit { db, state: Mutex::new(State::default()), done: Condvar::new() }
+impl SharedFlush {
+    pub(crate) fn new(db: sled::Db) -> SharedFlush {
+        SharedFlush { db, state: Mutex::new(State::default()), done: Condvar::new() }
     }
 
-    /// Returns once everything applied before the call is on disk.
-    pub(crate) fn wait_durable(&self) -> Result<(), String> {
+    /// Returns once everything written before the call is on disk.
+    pub(crate) fn wait_durable(&self) -> Result<(), FlushError> {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let ticket = s.started + 1;
         loop {
             if s.completed >= ticket {
                 return match &s.failed {
-                    Some((n, e)) if *n >= ticket => Err(e.clone()),
+                    Some((n, e)) if *n >= ticket => Err(FlushError::Sled(e.clone())),
                     _ => Ok(()),
                 };
             }
@@ -53,7 +68,7 @@ impl GroupCommit {
                 s.running = false;
                 s.completed = number;
                 if let Err(e) = result {
-                    s.failed = Some((number, format!("flush failed: {e}")));
+                    s.failed = Some((number, Arc::new(e)));
                 }
                 self.done.notify_all();
                 continue;
@@ -71,21 +86,20 @@ impl GroupCommit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     #[test]
     fn concurrent_waiters_share_flushes() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = sled::open(dir.path()).expect("open");
-        let gc = Arc::new(GroupCommit::new(db.clone()));
+        let shared = Arc::new(SharedFlush::new(db.clone()));
         let threads: Vec<_> = (0..8)
             .map(|t| {
-                let gc = gc.clone();
+                let shared = shared.clone();
                 let db = db.clone();
                 std::thread::spawn(move || {
                     for i in 0..50u32 {
                         db.insert(format!("{t}-{i}"), &i.to_be_bytes()).expect("insert");
-                        gc.wait_durable().expect("durable");
+                        shared.wait_durable().expect("durable");
                     }
                 })
             })
@@ -94,7 +108,7 @@ mod tests {
             t.join().expect("thread");
         }
         // 400 waits; batching makes far fewer fsyncs than that.
-        assert!(gc.flushes() >= 1);
-        assert!(gc.flushes() < 400, "every wait ran its own flush: {}", gc.flushes());
+        assert!(shared.flushes() >= 1);
+        assert!(shared.flushes() < 400, "every wait ran its own flush: {}", shared.flushes());
     }
 }

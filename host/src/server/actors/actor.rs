@@ -179,8 +179,8 @@ impl Actor {
                 }
                 (Command::Idle, _) => {
                     calls.warm = None;
-                    if let Err(e) = self.store.settle_soon(&self.key) {
-                        tracing::warn!(key = %self.key, "could not write an idle group's fields (its log keeps them): {e}");
+                    if let Err(e) = self.store.write_back_soon(&self.key) {
+                        tracing::warn!(key = %self.key, "could not write an idle group's fields back (its log keeps them): {e}");
                     }
                 }
             }

@@ -38,7 +38,7 @@ fn after_a_failed_journal_write_the_sender_is_told_and_later_calls_are_refused_u
         let hub = GroupHub::new(store.clone());
         let actor = hub.actor(&game, &key);
         assert!(live(&actor, 1, 10).text().contains("new_max"));
-        store.journal.fail_next_write();
+        store.live.journal.fail_next_write();
         let reply = live(&actor, 2, 20);
         assert!(matches!(reply, Frame::Error(_)), "{reply:?}");
         assert!(reply.text().contains("error") && reply.text().contains("No space left"), "{reply:?}");

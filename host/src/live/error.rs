@@ -1,0 +1,37 @@
+//! [`LiveError`]: why the live log could not commit, read or write back.
+
+use std::path::PathBuf;
+
+/// A failure of the live log. Nothing a client or a game sends causes one; the disk can.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// sled reported an error.
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+    /// A stored record could not be decoded.
+    #[error("corrupt record `{key}`: {reason}")]
+    Corrupt {
+        /// The record's key, or which group and call.
+        key: String,
+        /// What did not decode.
+        reason: String,
+    },
+    /// A payload to log was not JSON.
+    #[error("not JSON: {0}")]
+    NotJson(#[from] serde_json::Error),
+    /// A journal write failed (its reason): nothing committed since is durable, so no call is
+    /// taken until a restart replays the journal.
+    #[error("{0}; live calls are refused until the server is restarted")]
+    Halted(String),
+    /// The journal could not be opened (or replayed).
+    #[error("cannot open the live journal in `{}`: {source}", dir.display())]
+    OpenJournal {
+        /// The journal's folder.
+        dir: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The write-back thread could not be started.
+    #[error("cannot start the thread that writes settled values: {0}")]
+    WriteBackThread(std::io::Error),
+}

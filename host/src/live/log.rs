@@ -1,0 +1,97 @@
+//! [`LiveLog`]: the `live` tree, its write-behind cache and the journal, opened together;
+//! when a group is written back, and when what was committed is durable.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::journal::Journal;
+use crate::live::error::LiveError;
+use crate::live::keys::GroupKey;
+use crate::live::recovery::{Replay, recover};
+use crate::live::write_behind::WriteBehind;
+
+/// Every group's live log: where live calls commit ([`LiveLog::commit_call`]) and are read
+/// back. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub(crate) struct LiveLog {
+    /// The `live` tree (keys in [`crate::live::keys`]).
+    pub(crate) tree: sled::Tree,
+    /// Where live calls become durable without waiting for sled (see [`crate::journal`]).
+    pub(crate) journal: Arc<Journal>,
+    /// Call entries, field values and markers of committed calls not yet written to `tree`.
+    pub(crate) write_behind: Arc<WriteBehind>,
+}
+
+impl LiveLog {
+    /// Opens the `live` tree of `db`. With `journal` (the journal's folder; none for a
+    /// temporary store, whose calls need not survive a crash), replays into the tree the
+    /// journal's records it lacks and starts the write-back thread; then applies again the
+    /// committed calls a crash left unapplied.
+    pub(crate) fn open(db: &sled::Db, journal: Option<&Path>) -> Result<LiveLog, LiveError> {
+        let tree = db.open_tree("live")?;
+        let write_back_at_close = journal.is_some();
+        let halt = crate::journal::Halt::default();
+        let write_behind = Arc::new(WriteBehind::new(tree.clone(), write_back_at_close, halt.clone()));
+        let journal = match journal {
+            None => Journal::disabled(),
+            Some(dir) => {
+                // A checkpoint first writes every staged call entry to sled: the journal
+                // segments it deletes then hold nothing sled lacks.
+                let weak = Arc::downgrade(&write_behind);
+                let write_back_all: crate::journal::BeforeCheckpoint =
+                    Arc::new(move || weak.upgrade().map_or(Ok(()), |w| w.write_back_all().map_err(|e| e.to_string())));
+                let mut replay = Replay::new(&tree);
+                let (journal, replayed) = Journal::open(dir, db, &mut |k, v| replay.record(k, v), write_back_all, halt)
+                    .map_err(|source| LiveError::OpenJournal { dir: dir.to_path_buf(), source })?;
+                if replayed > 0 {
+                    tracing::info!("replayed {replayed} live call record(s) from the journal");
+                }
+                write_behind.start_thread().map_err(LiveError::WriteBackThread)?;
+                journal
+            }
+        };
+        let recovered = recover(&tree)?;
+        if recovered > 0 {
+            tracing::info!("recovered the effects of {recovered} committed live call(s) after a crash");
+        }
+        Ok(LiveLog { tree, journal: Arc::new(journal), write_behind })
+    }
+
+    /// Why no live call is taken any more (a journal write failed), if so.
+    pub(crate) fn refusal(&self) -> Option<LiveError> {
+        self.write_behind.halted().map(|reason| LiveError::Halted(reason.clone()))
+    }
+
+    /// Writes the group's cached call entries, field values and marker to sled; reads see
+    /// them either way.
+    pub(crate) fn write_back(&self, key: &GroupKey) -> Result<(), LiveError> {
+        self.write_behind.write_back(key)
+    }
+
+    /// [`LiveLog::write_back`] on the write-back thread (at once without a journal).
+    pub(crate) fn write_back_soon(&self, key: &GroupKey) -> Result<(), LiveError> {
+        self.write_behind.write_back_soon(key)
+    }
+
+    /// [`LiveLog::write_back`] for every group (at shutdown).
+    pub(crate) fn write_back_all(&self) -> Result<(), LiveError> {
+        self.write_behind.write_back_all()
+    }
+
+    /// Returns once every call entry committed so far is on disk (blocks), or with the
+    /// journal's reason it cannot be.
+    pub(crate) fn wait_durable(&self) -> Result<(), String> {
+        self.journal.wait()
+    }
+
+    /// Runs `done` (on the journal's thread; it must not block) once every call entry
+    /// committed so far is on disk, or with the reason it cannot be.
+    pub(crate) fn after_durable(&self, done: crate::journal::Done) {
+        self.journal.after(done);
+    }
+
+    /// The journal's fsyncs so far (which make live calls durable).
+    pub(crate) fn flushes(&self) -> u64 {
+        self.journal.flushes()
+    }
+}

@@ -1,0 +1,191 @@
+//! The records of sessions and participants ([`Session`], [`Participant`]), in the
+//! `sessions` and `participants` trees, and how a session is created and its participants
+//! moved.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::now_ms;
+use crate::game::manifest::Manifest;
+use crate::live::GroupKey;
+use crate::store::codes::random_code;
+use crate::store::database::Store;
+use crate::store::error::StoreError;
+
+/// A session of one game.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Session {
+    /// Session code.
+    pub code: String,
+    /// The game's name.
+    pub game: String,
+    /// Players per group when the session was made.
+    pub players_per_group: u32,
+    /// Participant codes in order; group g holds indexes (g-1)*ppg .. g*ppg.
+    pub participants: Vec<String>,
+    /// Creation time, ms since the Unix epoch.
+    pub created_ms: u64,
+}
+
+/// One participant: where they are in the page sequence.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Participant {
+    /// Unguessable code (the only credential a participant has).
+    pub code: String,
+    /// Session code.
+    pub session: String,
+    /// 0-based position in the session.
+    pub index: u32,
+    /// 1-based group number.
+    pub group: u32,
+    /// 1-based id in the group.
+    pub id_in_group: u32,
+    /// 1-based round.
+    pub round: u32,
+    /// Index of the current page; equal to the page count when finished.
+    pub page_index: u32,
+    /// When the participant arrived on the current page, ms since the Unix epoch.
+    pub page_entered_ms: u64,
+}
+
+impl Participant {
+    /// The participant's group in the current round.
+    pub fn group_key(&self) -> GroupKey {
+        GroupKey { session: self.session.clone(), round: self.round, group: self.group }
+    }
+}
+
+impl Store {
+    /// Creates a session of `manifest`'s game with `participants` participants, grouped in
+    /// order, all on the first page of round 1.
+    pub fn create_session(&self, manifest: &Manifest, participants: u32) -> Result<(Session, Vec<Participant>), StoreError> {
+        let ppg = manifest.players_per_group;
+        if participants == 0 || !participants.is_multiple_of(ppg) {
+            return Err(StoreError::Invalid(format!(
+                "game `{}` has groups of {ppg}: the number of participants must be a positive multiple of {ppg}, not {participants}",
+                manifest.name
+            )));
+        }
+        if participants > 100_000 {
+            return Err(StoreError::Invalid(format!("at most 100000 participants per session, not {participants}")));
+        }
+        let code = loop {
+            let code = random_code(8);
+            if !self.sessions.contains_key(&code)? {
+                break code;
+            }
+        };
+        let now = now_ms();
+        let people: Vec<Participant> = (0..participants)
+            .map(|index| Participant {
+                code: random_code(16),
+                session: code.clone(),
+                index,
+                group: index / ppg + 1,
+                id_in_group: index % ppg + 1,
+                round: 1,
+                page_index: 0,
+                page_entered_ms: now,
+            })
+            .collect();
+        let session = Session {
+            code: code.clone(),
+            game: manifest.name.clone(),
+            players_per_group: ppg,
+            participants: people.iter().map(|p| p.code.clone()).collect(),
+            created_ms: now,
+        };
+        let mut batch = sled::Batch::default();
+        for p in &people {
+            batch.insert(p.code.as_bytes(), encode(p));
+        }
+        self.participants.apply_batch(batch)?;
+        self.participants_written.fetch_add(1, std::sync::atomic::Ordering::Release);
+        self.sessions.insert(code.as_bytes(), encode(&session))?;
+        Ok((session, people))
+    }
+
+    /// The session with this code.
+    pub fn session(&self, code: &str) -> Result<Option<Session>, StoreError> {
+        self.sessions.get(code)?.map(|v| decode(code.as_bytes(), &v)).transpose()
+    }
+
+    /// Every session, oldest first.
+    pub fn sessions(&self) -> Result<Vec<Session>, StoreError> {
+        let mut all = self
+            .sessions
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                decode(&k, &v)
+            })
+            .collect::<Result<Vec<Session>, StoreError>>()?;
+        all.sort_by_key(|s| s.created_ms);
+        Ok(all)
+    }
+
+    /// The participant with this code.
+    pub fn participant(&self, code: &str) -> Result<Option<Participant>, StoreError> {
+        self.participants.get(code)?.map(|v| decode(code.as_bytes(), &v)).transpose()
+    }
+
+    /// Saves a participant's position.
+    pub fn put_participant(&self, p: &Participant) -> Result<(), StoreError> {
+        self.participants.insert(p.code.as_bytes(), encode(p))?;
+        self.participants_written.fetch_add(1, std::sync::atomic::Ordering::Release);
+        Ok(())
+    }
+
+    /// The participant `code` as [`Store::participant`] reads it, from `seen` when no
+    /// participant was written since it was read (a live socket checks its participant's page
+    /// on every frame: this spares a sled read and a parse per frame).
+    pub fn participant_since<'a>(&self, code: &str, seen: &'a mut Option<(u64, Participant)>) -> Result<Option<&'a Participant>, StoreError> {
+        let written = self.participants_written.load(std::sync::atomic::Ordering::Acquire);
+        if !matches!(seen, Some((at, p)) if *at == written && p.code == code) {
+            *seen = self.participant(code)?.map(|p| (written, p));
+        }
+        Ok(seen.as_ref().map(|(_, p)| p))
+    }
+}
+
+/// A record as stored: its JSON.
+pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serializing our own plain structs cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+/// A stored record read back; one that does not decode is corrupt, named by its key.
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt { key: String::from_utf8_lossy(key).into_owned(), reason: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn a_participant_read_since_is_read_again_once_any_participant_was_written() {
+        let store = Store::temporary().expect("store");
+        let manifest = Manifest::parse(
+            Path::new("t/game.toml"),
+            "name = \"t\"\nplayers_per_group = 1\ncomponent = \"x.wasm\"\n[[page]]\nname = \"A\"\ntemplate = \"A.hbs\"\n[[page]]\nname = \"B\"\ntemplate = \"B.hbs\"\n",
+        )
+        .expect("manifest");
+        let (_, people) = store.create_session(&manifest, 2).expect("session");
+        let (a, b) = (&people[0], &people[1]);
+        let mut seen = None;
+        assert_eq!(store.participant_since(&a.code, &mut seen).expect("read").map(|p| p.page_index), Some(0));
+        // Another participant's move, then this one's: each makes the next check read again.
+        let mut moved = b.clone();
+        moved.page_index = 1;
+        store.put_participant(&moved).expect("put");
+        let mut moved = a.clone();
+        moved.page_index = 1;
+        store.put_participant(&moved).expect("put");
+        assert_eq!(store.participant_since(&a.code, &mut seen).expect("read").map(|p| p.page_index), Some(1));
+        // What was seen for one code is never taken for another.
+        assert_eq!(store.participant_since(&b.code, &mut seen).expect("read").map(|p| p.code.clone()), Some(b.code.clone()));
+        assert!(store.participant_since("nobody", &mut seen).expect("read").is_none());
+    }
+}
