@@ -132,3 +132,32 @@ fn templates_that_include_each_other_are_refused_at_load_naming_them() {
     let err = stoa::Game::load(crate::support::runtime(), &game).expect_err("refused").to_string();
     assert!(err.contains("page[1].template") && err.contains("inline partials"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deeply_nested_frame_is_refused_and_the_session_export_keeps_working() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(&["example-games/auction"], &dir.path().join("data")).await;
+    let info = create_session(&server, "auction", 3).await;
+    let people = codes(&info);
+    let mut ws = connect(&server, &people[0], "page=Bid").await;
+    let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    // 200 levels: refused where it enters, before the game (it used to be logged, and the
+    // session's JSON export failed from then on).
+    send(&mut ws, &nested(200)).await;
+    let frame = next(&mut ws, Duration::from_secs(5)).await.expect("an answer");
+    assert!(frame["error"].as_str().is_some_and(|e| e.contains("more than 64 levels deep")), "{frame}");
+    // At the limit: the game sees it (and refuses it as no bid); its log entry is kept.
+    send(&mut ws, &nested(64)).await;
+    let frame = next(&mut ws, Duration::from_secs(5)).await.expect("an answer");
+    assert!(frame["error"].is_string(), "{frame}");
+    send(&mut ws, &json!({ "bid": 3 }).to_string()).await;
+    assert_eq!(next(&mut ws, Duration::from_secs(5)).await.expect("an answer")["data"]["max_bid"], 3);
+    let code = info["code"].as_str().expect("code");
+    for format in ["json", "csv"] {
+        let export = crate::server_support::get_admin(&server, &format!("/api/sessions/{code}/export?format={format}")).await;
+        assert_eq!(export.status, 200, "{format}: {}", export.body);
+    }
+    let export = crate::server_support::get_admin(&server, &format!("/api/sessions/{code}/export?format=json")).await.json();
+    assert!(export.to_string().contains(&nested(64)), "the call at the limit is in the log");
+    server.stop().await;
+}

@@ -15,6 +15,45 @@ pub(crate) fn check_json(text: &str) -> Result<(), serde_json::Error> {
     check_deeply(text)
 }
 
+/// The deepest nesting of arrays and objects a client or a game may hand the host. What is
+/// stored goes inside more levels (a log entry, an export), and a reader stops at 128: a
+/// value at the limit must still be read back from inside them.
+pub const MAX_JSON_DEPTH: usize = 64;
+
+/// Whether `text` (JSON) nests arrays and objects deeper than [`MAX_JSON_DEPTH`]; brackets
+/// inside strings do not count.
+pub(crate) fn too_deep(text: &str) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in text.as_bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// The error of a value nested too deep.
+fn deep_error() -> serde_json::Error {
+    <serde_json::Error as serde::de::Error>::custom(format!("it nests arrays and objects more than {MAX_JSON_DEPTH} levels deep"))
+}
+
 /// [`check_json`] that keeps the checked text, for what is stored as it is: skimmed once,
 /// while becoming a `RawValue`.
 pub(crate) fn raw_json(text: String) -> Result<Box<RawValue>, serde_json::Error> {
@@ -23,8 +62,11 @@ pub(crate) fn raw_json(text: String) -> Result<Box<RawValue>, serde_json::Error>
     Ok(raw)
 }
 
-/// The full parse of [`check_json`], where skimming is not enough.
+/// The depth check and the full parse of [`check_json`], where skimming is not enough.
 fn check_deeply(text: &str) -> Result<(), serde_json::Error> {
+    if too_deep(text) {
+        return Err(deep_error());
+    }
     if skimming_is_not_enough(text.as_bytes()) {
         serde_json::from_str::<serde_json::Value>(text)?;
     }
@@ -58,5 +100,26 @@ pub(crate) fn shorten(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((i, _)) => format!("{}…", &text[..i]),
         None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nested(depth: usize) -> String {
+        format!("{}{}", "[".repeat(depth), "]".repeat(depth))
+    }
+
+    #[test]
+    fn json_deeper_than_the_limit_is_refused_and_brackets_in_strings_do_not_count() {
+        assert!(check_json(&nested(MAX_JSON_DEPTH)).is_ok());
+        let err = check_json(&nested(MAX_JSON_DEPTH + 1)).expect_err("too deep").to_string();
+        assert!(err.contains("more than 64 levels deep"), "{err}");
+        assert!(raw_json(nested(200)).is_err());
+        let strings = format!("[\"{}\", \"\\\"[[\"]", "[".repeat(500));
+        assert!(check_json(&strings).is_ok(), "{strings}");
+        let objects = format!("{}1{}", "{\"a\":".repeat(MAX_JSON_DEPTH + 1), "}".repeat(MAX_JSON_DEPTH + 1));
+        assert!(check_json(&objects).is_err());
     }
 }

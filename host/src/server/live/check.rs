@@ -12,6 +12,10 @@ pub fn check_frame(text: &str, frame_bytes: usize) -> Result<(), String> {
     if text.len() > frame_bytes {
         return Err(format!("frame of {} bytes is above the limit of {frame_bytes} bytes", text.len()));
     }
+    if crate::game::json::too_deep(text) {
+        let max = crate::game::json::MAX_JSON_DEPTH;
+        return Err(format!("frame nests arrays and objects more than {max} levels deep, above the limit"));
+    }
     if let Err(e) = crate::game::check_json(text) {
         return Err(format!("frame is not JSON: {e}"));
     }
