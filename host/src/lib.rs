@@ -3,30 +3,30 @@
 //!
 //! # Layout
 //!
-//! - [`manifest`]: `game.toml` — fields, pages, limits; refused with file, key and reason.
-//! - [`limits`]: per-call sandbox limits, their defaults and the host maxima.
-//! - [`runtime`]: the shared wasmtime engine, linker, epoch ticker and compiled-component cache.
-//! - [`game`]: a loaded game and the calls into it (fresh instance per call).
-//! - `call`: one call's store data — WASI granting nothing, the field overlay, `fields` and
-//!   `bot-driver` host implementations.
-//! - [`store`]: the sled database — sessions, participants, fields.
-//! - [`live_log`]: the per-group live log and the atomic commit of a live call.
-//! - `group_commit`: one fsync shared by concurrent calls.
-//! - `journal`: where a live call becomes durable — one writer thread, one fsync per batch,
-//!   callbacks once on disk.
-//! - [`pages`]: template data and rendering of a page.
-//! - [`bots`]: headless bot runs (`stoa bots`).
-//! - [`scaffold`]: `stoa new` — a new game package from the templates in `host/scaffold/`.
-//! - `bindings`: the one `bindgen!` of `wit/game.wit`.
-//! - [`load`]: `stoa load` — the load test client — and `stoa echo`, its bare ceiling.
-//! - [`server`]: `stoa serve` — pages, live WebSocket, group actors, API, admin.
-//! - [`accounts`], [`upload`]: researcher accounts, quotas and uploaded game packages (shared
-//!   hosting).
-//! - `guest_output`: a game's stdout/stderr, capped, to the host log.
+//! A live message goes socket → group actor → game → live log → journal; the tree follows it,
+//! top to bottom. Dependencies point down only: a module never imports one listed above it.
+//!
+//! - `cli` (with `main.rs`): the `stoa` command, one file per subcommand.
+//! - [`server`]: `stoa serve` — participant pages, the live WebSocket, group actors and their
+//!   runners, the API, the admin pages, tenants and rate limits.
+//! - [`bots`]: headless bot runs (`stoa bots`): the page sequence walked by the game's bots.
+//! - [`load`]: `stoa load`, the load-test client, and `stoa echo`, its ceilings.
+//! - [`session`]: the page sequence of a participant, pure: current page, step, deadlines.
+//! - [`hosting`]: researchers' accounts and quotas, and the game packages they upload.
+//! - [`game`]: a loaded game — manifest, templates, the linker, one file per WIT interface's
+//!   host side (`fields`, `bot-driver`, a deadline-bound `wasi:io/poll`) — and the calls into it.
+//! - [`engine`]: wasmtime only — the engine, deadlines, the compiled-component cache, limits.
+//! - [`store`]: the sled database — sessions, participants, host settings, shared flushes;
+//!   field reads and commits through the live log.
+//! - [`live`]: one group's live log and its commit protocol — entries, keys, commit, reads,
+//!   write-behind to sled, recovery after a crash.
+//! - `journal`: where a live call becomes durable: segments, one writer, checkpoints.
+//! - `clock`: the wall clock in milliseconds, for everything that stamps a record.
 
 /// The allocator of everything that links Stoa (the `stoa` command, tests, benchmarks):
 /// mimalloc, because the hot path allocates and frees many small buffers on several threads
-/// (JSON texts, sled nodes, wasmtime stores), where it measured faster than glibc's malloc.
+/// (JSON texts, sled nodes, wasmtime stores), which it serves from per-thread pages where
+/// glibc's malloc contends on its arenas.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
