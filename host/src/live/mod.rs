@@ -158,11 +158,11 @@ pub(crate) struct Unsettled {
     settle_at_close: bool,
     /// The settler thread's queue, when there is one (else groups settle on the caller).
     settler: Mutex<Option<std::sync::mpsc::Sender<GroupKey>>>,
-    /// Set once a journal write failed (see [`crate::journal::Halt`]): what is staged may
+    /// Set once a journal write failed (see [`crate::journal::FirstFailedWrite`]): what is staged may
     /// include calls whose senders were told they failed, and the durable ones are in the
     /// journal, which the next open replays. So nothing more is written to sled (not even at
     /// close) and no call is staged.
-    halt: crate::journal::Halt,
+    halt: crate::journal::FirstFailedWrite,
 }
 
 #[derive(Default)]
@@ -182,7 +182,7 @@ struct Pending {
 }
 
 impl Unsettled {
-    pub(crate) fn new(live: sled::Tree, settle_at_close: bool, halt: crate::journal::Halt) -> Unsettled {
+    pub(crate) fn new(live: sled::Tree, settle_at_close: bool, halt: crate::journal::FirstFailedWrite) -> Unsettled {
         Unsettled { live, groups: Mutex::new(HashMap::new()), settling: Mutex::new(()), settle_at_close, settler: Mutex::new(None), halt }
     }
 
@@ -665,13 +665,14 @@ mod tests {
     #[test]
     fn wait_durable_waits_for_the_live_call_entries_and_reports_their_failed_write() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(dir.path()).expect("open");
+        let disk = crate::journal::mem::Mem::default();
+        let store = Store::open_on(dir.path(), disk.clone()).expect("open");
         let key = GroupKey { session: "s1".into(), round: 1, group: 1 };
         let mut group = store.group(key.clone(), 1).expect("group");
         bid(&store, &mut group, 10);
         store.wait_durable().expect("a good disk");
         // The entry's write fails (a full disk): whoever waits for durability hears of it.
-        store.journal.fail_next_write();
+        disk.fail_next_write();
         bid(&store, &mut group, 20);
         let err = store.wait_durable().expect_err("the call entry was not written").to_string();
         assert!(err.contains("No space left"), "{err}");
@@ -681,13 +682,14 @@ mod tests {
     fn after_a_failed_journal_write_no_call_is_taken_and_nothing_staged_reaches_sled() {
         let dir = tempfile::tempdir().expect("tempdir");
         let key = GroupKey { session: "s1".into(), round: 1, group: 1 };
+        let disk = crate::journal::mem::Mem::default();
         {
-            let store = Store::open(dir.path()).expect("open");
+            let store = Store::open_on(dir.path(), disk.clone()).expect("open");
             let mut group = store.group(key.clone(), 1).expect("group");
             bid(&store, &mut group, 10);
             store.wait_durable().expect("a good disk");
             // The next write fails: its sender is told so (the actor routes nothing) ...
-            store.journal.fail_next_write();
+            disk.fail_next_write();
             bid(&store, &mut group, 20);
             store.wait_durable().expect_err("the call entry was not written");
             // ... every later call is refused before anything is staged ...
@@ -702,7 +704,7 @@ mod tests {
             assert!(max_bid(&store, &key).is_none(), "a value staged before the failure reached sled");
         }
         // Reopened: the durable call is back from the journal, the failed one is not.
-        let store = Store::open(dir.path()).expect("reopen");
+        let store = Store::open_on(dir.path(), disk).expect("reopen");
         assert_eq!(max_bid(&store, &key).as_deref(), Some(&b"10"[..]));
         assert_eq!(store.calls(&key).expect("calls").len(), 1);
         assert_eq!(store.group(key, 1).expect("group").next_call, 2);

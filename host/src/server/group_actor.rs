@@ -328,7 +328,7 @@ impl Actor {
     }
 
     /// Routes a durable batch (on the journal's thread: never waits on a socket).
-    fn deliver(&self, outcomes: Vec<Outcome>, durable: Result<(), &str>) {
+    fn deliver(&self, outcomes: Vec<Outcome>, durable: Result<(), &crate::journal::WriteFailed>) {
         let mut subscribers = self.subscribers.lock().unwrap_or_else(PoisonError::into_inner);
         for outcome in outcomes {
             match outcome {
@@ -400,12 +400,13 @@ mod tests {
         let game = auction();
         let dir = tempfile::tempdir().expect("tempdir");
         let key = GroupKey { session: "s".into(), round: 1, group: 1 };
+        let disk = crate::journal::mem::Mem::default();
         {
-            let store = Store::open(dir.path()).expect("store");
+            let store = Store::open_on(dir.path(), disk.clone()).expect("store");
             let hub = GroupHub::new(store.clone());
             let actor = hub.actor(&game, &key);
             assert!(live(&actor, 1, 10).contains("new_max"));
-            store.journal.fail_next_write();
+            disk.fail_next_write();
             let reply = live(&actor, 2, 20);
             assert!(reply.contains("error") && reply.contains("No space left"), "{reply}");
             // A socket subscribing now is told it cannot be replayed; then its call is refused.
@@ -422,7 +423,7 @@ mod tests {
         }
         // Restarted: the fields are those of the last call whose write succeeded. (The last
         // handle may be let go on the journal's thread a moment later: sled's lock with it.)
-        let store = crate::journal::retry_while_locked(|| Store::open(dir.path()));
+        let store = crate::journal::retry_while_locked(|| Store::open_on(dir.path(), disk.clone()));
         assert_eq!(store.calls(&key).expect("calls").len(), 1);
         let hub = GroupHub::new(store);
         let reply = live(&hub.actor(&game, &key), 2, 15);

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::game::manifest::Manifest;
-use crate::journal::Journal;
+use crate::journal::{BoxError, Checkpoint, Fs, Journal, Segments};
 use crate::store::flush::GroupCommit;
 
 /// A storage failure. Nothing a client or a game sends can cause one; the disk can.
@@ -168,6 +168,24 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// The live journal's checkpoint: every staged call entry written to sled, then sled flushed —
+/// the journal segments it deletes then hold nothing sled lacks.
+struct SettleAll {
+    unsettled: std::sync::Weak<crate::live::Unsettled>,
+    db: sled::Db,
+}
+
+impl Checkpoint for SettleAll {
+    fn write_staged(&self) -> Result<(), BoxError> {
+        Ok(self.unsettled.upgrade().map_or(Ok(()), |u| u.settle_all())?)
+    }
+
+    fn flush(&self) -> Result<(), BoxError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
@@ -183,7 +201,13 @@ pub fn random_code(n: usize) -> String {
 impl Store {
     /// Opens (or creates) the database in `dir`.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        Store::from_config(sled::Config::new().path(dir), Some(&dir.join("journal")))
+        Store::open_on(dir, Fs::new(dir.join("journal")))
+    }
+
+    /// Opens (or creates) the database in `dir`, its live journal in `segments` (tests give
+    /// segments in memory, whose writes fail on demand).
+    pub(crate) fn open_on(dir: &Path, segments: impl Segments + 'static) -> Result<Store, StoreError> {
+        Store::from_config(sled::Config::new().path(dir), Some(Arc::new(segments)))
     }
 
     /// A database that lives in a temporary directory and disappears when dropped. Nothing
@@ -194,24 +218,20 @@ impl Store {
         Store::from_config(sled::Config::new().temporary(true).flush_every_ms(None), None)
     }
 
-    /// `journal`: the live journal's folder (none for a temporary store).
-    fn from_config(config: sled::Config, journal: Option<&Path>) -> Result<Store, StoreError> {
+    /// `journal`: the live journal's segments (none for a temporary store).
+    fn from_config(config: sled::Config, journal: Option<Arc<dyn Segments>>) -> Result<Store, StoreError> {
         let db = config.open()?;
         let live = db.open_tree("live")?;
         let settle_at_close = journal.is_some();
-        let halt = crate::journal::Halt::default();
+        let halt = crate::journal::FirstFailedWrite::default();
         let unsettled = Arc::new(crate::live::Unsettled::new(live.clone(), settle_at_close, halt.clone()));
         let journal = match journal {
             None => Journal::disabled(),
-            Some(dir) => {
-                // A checkpoint first writes every staged call entry to sled: the journal
-                // segments it deletes then hold nothing sled lacks.
-                let weak = Arc::downgrade(&unsettled);
-                let settle_all: crate::journal::BeforeCheckpoint =
-                    Arc::new(move || weak.upgrade().map_or(Ok(()), |u| u.settle_all().map_err(|e| e.to_string())));
+            Some(segments) => {
+                let checkpoint = Arc::new(SettleAll { unsettled: Arc::downgrade(&unsettled), db: db.clone() });
                 let mut replay = crate::live::Replay::new(&live);
-                let (journal, replayed) = Journal::open(dir, &db, &mut |k, v| replay.record(k, v), settle_all, halt)
-                    .map_err(|e| StoreError::Flush(format!("cannot open the live journal in `{}`: {e}", dir.display())))?;
+                let (journal, replayed) = Journal::open(segments.clone(), &mut |k, v| Ok(replay.record(k, v)?), checkpoint, halt)
+                    .map_err(|e| StoreError::Flush(format!("cannot open the live journal in `{segments}`: {e}")))?;
                 if replayed > 0 {
                     tracing::info!("replayed {replayed} live call record(s) from the journal");
                 }
@@ -240,7 +260,7 @@ impl Store {
     /// Blocks until everything written so far is on disk; concurrent callers share fsyncs.
     pub fn wait_durable(&self) -> Result<(), StoreError> {
         // Live call entries are durable in the journal; everything else in sled.
-        self.journal.wait().map_err(StoreError::Flush)?;
+        self.journal.wait().map_err(|e| StoreError::Flush(e.to_string()))?;
         self.commit.wait_durable().map_err(StoreError::Flush)
     }
 
