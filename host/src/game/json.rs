@@ -18,7 +18,7 @@ pub(crate) fn check_json(text: &str) -> Result<(), serde_json::Error> {
 /// The deepest nesting of arrays and objects a client or a game may hand the host. What is
 /// stored goes inside more levels (a log entry, an export), and a reader stops at 128: a
 /// value at the limit must still be read back from inside them.
-pub const MAX_JSON_DEPTH: usize = 64;
+pub(crate) const MAX_JSON_DEPTH: usize = 64;
 
 /// Whether `text` (JSON) nests arrays and objects deeper than [`MAX_JSON_DEPTH`]; brackets
 /// inside strings do not count.

@@ -1,7 +1,5 @@
 //! [`LiveError`]: why the live log could not commit, read or write back.
 
-use std::path::PathBuf;
-
 /// A failure of the live log. Nothing a client or a game sends causes one; the disk can.
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
@@ -24,12 +22,12 @@ pub enum LiveError {
     #[error("{0}; live calls are refused until the server is restarted")]
     Halted(String),
     /// The journal could not be opened (or replayed).
-    #[error("cannot open the live journal in `{}`: {source}", dir.display())]
+    #[error("cannot open the live journal in `{journal}`: {source}")]
     OpenJournal {
-        /// The journal's folder.
-        dir: PathBuf,
+        /// Where the journal is (its folder).
+        journal: String,
         /// Why.
-        source: std::io::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The write-back thread could not be started.
     #[error("cannot start the thread that writes settled values: {0}")]

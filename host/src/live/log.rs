@@ -1,14 +1,31 @@
 //! [`LiveLog`]: the `live` tree, its write-behind cache and the journal, opened together;
 //! when a group is written back, and when what was committed is durable.
 
-use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
-use crate::journal::Journal;
+use crate::journal::{BoxError, Checkpoint, FirstFailedWrite, Journal, Segments, WaitError};
 use crate::live::error::LiveError;
 use crate::live::keys::GroupKey;
 use crate::live::recovery::{Replay, recover};
 use crate::live::write_behind::WriteBehind;
+
+/// The journal's checkpoint: every cached call entry written back to sled, then sled flushed —
+/// the journal segments it deletes then hold nothing sled lacks.
+struct WriteBackAll {
+    write_behind: Weak<WriteBehind>,
+    db: sled::Db,
+}
+
+impl Checkpoint for WriteBackAll {
+    fn write_staged(&self) -> Result<(), BoxError> {
+        Ok(self.write_behind.upgrade().map_or(Ok(()), |w| w.write_back_all())?)
+    }
+
+    fn flush(&self) -> Result<(), BoxError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
 
 /// Every group's live log: where live calls commit ([`LiveLog::commit_call`]) and are read
 /// back. Cheap to clone; clones share everything.
@@ -23,26 +40,22 @@ pub(crate) struct LiveLog {
 }
 
 impl LiveLog {
-    /// Opens the `live` tree of `db`. With `journal` (the journal's folder; none for a
+    /// Opens the `live` tree of `db`. With `journal` (the journal's segments; none for a
     /// temporary store, whose calls need not survive a crash), replays into the tree the
     /// journal's records it lacks and starts the write-back thread; then applies again the
     /// committed calls a crash left unapplied.
-    pub(crate) fn open(db: &sled::Db, journal: Option<&Path>) -> Result<LiveLog, LiveError> {
+    pub(crate) fn open(db: &sled::Db, journal: Option<Arc<dyn Segments>>) -> Result<LiveLog, LiveError> {
         let tree = db.open_tree("live")?;
         let write_back_at_close = journal.is_some();
-        let halt = crate::journal::Halt::default();
+        let halt = FirstFailedWrite::default();
         let write_behind = Arc::new(WriteBehind::new(tree.clone(), write_back_at_close, halt.clone()));
         let journal = match journal {
             None => Journal::disabled(),
-            Some(dir) => {
-                // A checkpoint first writes every staged call entry to sled: the journal
-                // segments it deletes then hold nothing sled lacks.
-                let weak = Arc::downgrade(&write_behind);
-                let write_back_all: crate::journal::BeforeCheckpoint =
-                    Arc::new(move || weak.upgrade().map_or(Ok(()), |w| w.write_back_all().map_err(|e| e.to_string())));
+            Some(segments) => {
+                let checkpoint = Arc::new(WriteBackAll { write_behind: Arc::downgrade(&write_behind), db: db.clone() });
                 let mut replay = Replay::new(&tree);
-                let (journal, replayed) = Journal::open(dir, db, &mut |k, v| replay.record(k, v), write_back_all, halt)
-                    .map_err(|source| LiveError::OpenJournal { dir: dir.to_path_buf(), source })?;
+                let (journal, replayed) = Journal::open(segments.clone(), &mut |k, v| Ok(replay.record(k, v)?), checkpoint, halt)
+                    .map_err(|e| LiveError::OpenJournal { journal: segments.to_string(), source: e.into() })?;
                 if replayed > 0 {
                     tracing::info!("replayed {replayed} live call record(s) from the journal");
                 }
@@ -59,7 +72,7 @@ impl LiveLog {
 
     /// Why no live call is taken any more (a journal write failed), if so.
     pub(crate) fn refusal(&self) -> Option<LiveError> {
-        self.write_behind.halted().map(|reason| LiveError::Halted(reason.clone()))
+        self.write_behind.halted().map(|reason| LiveError::Halted(reason.to_string()))
     }
 
     /// Writes the group's cached call entries, field values and marker to sled; reads see
@@ -80,7 +93,7 @@ impl LiveLog {
 
     /// Returns once every call entry committed so far is on disk (blocks), or with the
     /// journal's reason it cannot be.
-    pub(crate) fn wait_durable(&self) -> Result<(), String> {
+    pub(crate) fn wait_durable(&self) -> Result<(), WaitError> {
         self.journal.wait()
     }
 

@@ -12,8 +12,13 @@ use super::*;
 
 /// The log of a database in `dir`, with its journal where the store keeps it.
 fn open(dir: &Path) -> Result<LiveLog, LiveError> {
+    open_on(dir, crate::journal::Fs::new(dir.join("journal")))
+}
+
+/// The log of a database in `dir`, its journal in `segments`.
+fn open_on(dir: &Path, segments: impl crate::journal::Segments + 'static) -> Result<LiveLog, LiveError> {
     let db = sled::Config::new().path(dir).open()?;
-    LiveLog::open(&db, Some(&dir.join("journal")))
+    LiveLog::open(&db, Some(std::sync::Arc::new(segments)))
 }
 
 /// The log of a temporary database (no journal), configured as a temporary store's.
@@ -42,13 +47,14 @@ fn max_bid(log: &LiveLog, key: &GroupKey) -> Option<Vec<u8>> {
 #[test]
 fn wait_durable_waits_for_the_live_call_entries_and_reports_their_failed_write() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let log = open(dir.path()).expect("open");
+    let disk = crate::journal::mem::Mem::default();
+    let log = open_on(dir.path(), disk.clone()).expect("open");
     let key = GroupKey { session: "s1".into(), round: 1, group: 1 };
     let mut group = log.group(key.clone(), 1).expect("group");
     bid(&log, &mut group, 10);
     log.wait_durable().expect("a good disk");
     // The entry's write fails (a full disk): whoever waits for durability hears of it.
-    log.journal.fail_next_write();
+    disk.fail_next_write();
     bid(&log, &mut group, 20);
     let err = log.wait_durable().expect_err("the call entry was not written").to_string();
     assert!(err.contains("No space left"), "{err}");
@@ -58,13 +64,14 @@ fn wait_durable_waits_for_the_live_call_entries_and_reports_their_failed_write()
 fn after_a_failed_journal_write_no_call_is_taken_and_nothing_staged_reaches_sled() {
     let dir = tempfile::tempdir().expect("tempdir");
     let key = GroupKey { session: "s1".into(), round: 1, group: 1 };
+    let disk = crate::journal::mem::Mem::default();
     {
-        let log = open(dir.path()).expect("open");
+        let log = open_on(dir.path(), disk.clone()).expect("open");
         let mut group = log.group(key.clone(), 1).expect("group");
         bid(&log, &mut group, 10);
         log.wait_durable().expect("a good disk");
         // The next write fails: its sender is told so (the actor routes nothing) ...
-        log.journal.fail_next_write();
+        disk.fail_next_write();
         bid(&log, &mut group, 20);
         log.wait_durable().expect_err("the call entry was not written");
         // ... every later call is refused before anything is staged ...
@@ -79,7 +86,7 @@ fn after_a_failed_journal_write_no_call_is_taken_and_nothing_staged_reaches_sled
         assert!(max_bid(&log, &key).is_none(), "a value staged before the failure reached sled");
     }
     // Reopened: the durable call is back from the journal, the failed one is not.
-    let log = open(dir.path()).expect("reopen");
+    let log = open_on(dir.path(), disk).expect("reopen");
     assert_eq!(max_bid(&log, &key).as_deref(), Some(&b"10"[..]));
     assert_eq!(log.calls(&key).expect("calls").len(), 1);
     assert_eq!(log.group(key, 1).expect("group").next_call, 2);

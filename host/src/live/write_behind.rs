@@ -50,7 +50,7 @@ pub(crate) struct WriteBehind {
     /// include calls whose senders were told they failed, and the durable ones are in the
     /// journal, which the next open replays. So nothing more is written to sled (not even at
     /// close) and no call is staged.
-    halt: crate::journal::Halt,
+    halt: crate::journal::FirstFailedWrite,
 }
 
 #[derive(Default)]
@@ -70,7 +70,7 @@ struct Pending {
 }
 
 impl WriteBehind {
-    pub(crate) fn new(live: sled::Tree, write_back_at_close: bool, halt: crate::journal::Halt) -> WriteBehind {
+    pub(crate) fn new(live: sled::Tree, write_back_at_close: bool, halt: crate::journal::FirstFailedWrite) -> WriteBehind {
         WriteBehind { live, groups: Mutex::new(HashMap::new()), writing: Mutex::new(()), write_back_at_close, thread: Mutex::new(None), halt }
     }
 
@@ -93,7 +93,7 @@ impl WriteBehind {
     }
 
     /// The reason a journal write failed, once one did.
-    pub(crate) fn halted(&self) -> Option<&String> {
+    pub(crate) fn halted(&self) -> Option<&crate::journal::WriteFailed> {
         self.halt.get()
     }
 

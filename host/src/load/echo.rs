@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::journal::Journal;
+use crate::journal::{Fs, Journal, NothingElse};
 
 /// Accepts sockets on `listener` (any path) until the process ends, with the socket settings
 /// of `stoa serve`, and runs `handle` on each in a task of its own.
@@ -56,15 +56,13 @@ pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
 /// for [`serve_durable`].
 pub struct DurableLog {
     journal: Journal,
-    _db: sled::Db,
 }
 
 impl DurableLog {
     pub fn open(dir: &Path) -> std::io::Result<DurableLog> {
-        std::fs::create_dir_all(dir)?;
-        let db = sled::Config::new().path(dir.join("db")).open().map_err(std::io::Error::other)?;
-        let (journal, _) = Journal::open(&dir.join("journal"), &db, &mut |_, _| Ok(()), Arc::new(|| Ok(())), Default::default())?;
-        Ok(DurableLog { journal, _db: db })
+        let segments = Arc::new(Fs::new(dir.join("journal")));
+        let (journal, _) = Journal::open(segments, &mut |_, _| Ok(()), Arc::new(NothingElse), Default::default()).map_err(std::io::Error::other)?;
+        Ok(DurableLog { journal })
     }
 }
 

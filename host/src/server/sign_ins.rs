@@ -128,7 +128,7 @@ mod tests {
         }
         // Waiting ones look at the lockout again when their turn comes: five checks in all.
         assert_eq!(checks.load(Ordering::SeqCst), SignIns::MAX_FAILED as usize);
-        assert!(outcomes.iter().any(|o| *o == Attempt::Busy), "a full queue answers at once");
+        assert!(outcomes.contains(&Attempt::Busy), "a full queue answers at once");
         assert!(outcomes.iter().any(|o| matches!(o, Attempt::Locked(_))), "those that waited found the name locked");
         assert!(matches!(s.attempt("ann", || Some(())).await, Attempt::Locked(_)), "and so does the next one");
         assert_eq!(s.waiting.load(Ordering::SeqCst), 0);

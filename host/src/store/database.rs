@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::journal::{Fs, Segments};
 use crate::live::LiveLog;
 use crate::store::error::StoreError;
 use crate::store::flush::{FlushError, SharedFlush};
@@ -34,7 +35,13 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (or creates) the database in `dir`.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        Store::from_config(sled::Config::new().path(dir), Some(&dir.join("journal")))
+        Store::open_on(dir, Fs::new(dir.join("journal")))
+    }
+
+    /// Opens (or creates) the database in `dir`, its live journal in `segments` (tests give
+    /// segments in memory, whose writes fail on demand).
+    pub(crate) fn open_on(dir: &Path, segments: impl Segments + 'static) -> Result<Store, StoreError> {
+        Store::from_config(sled::Config::new().path(dir), Some(Arc::new(segments)))
     }
 
     /// A database that lives in a temporary directory and disappears when dropped. Nothing
@@ -46,7 +53,7 @@ impl Store {
     }
 
     /// `journal`: the live journal's folder (none for a temporary store).
-    fn from_config(config: sled::Config, journal: Option<&Path>) -> Result<Store, StoreError> {
+    fn from_config(config: sled::Config, journal: Option<Arc<dyn Segments>>) -> Result<Store, StoreError> {
         let db = config.open()?;
         let live = LiveLog::open(&db, journal)?;
         Ok(Store {
@@ -63,7 +70,7 @@ impl Store {
     /// Blocks until everything written so far is on disk; concurrent callers share fsyncs.
     pub fn wait_durable(&self) -> Result<(), StoreError> {
         // Live call entries are durable in the journal; everything else in sled.
-        self.live.wait_durable().map_err(FlushError::Journal)?;
+        self.live.wait_durable().map_err(|e| FlushError::Journal(e.to_string()))?;
         Ok(self.flush.wait_durable()?)
     }
 

@@ -193,7 +193,7 @@ impl Actor {
     }
 
     /// Routes a durable batch (on the journal's thread: never waits on a socket).
-    fn deliver(&self, outcomes: Vec<Outcome>, durable: Result<(), &str>) {
+    fn deliver(&self, outcomes: Vec<Outcome>, durable: Result<(), &crate::journal::WriteFailed>) {
         let mut subscribers = self.subscribers.lock().unwrap_or_else(PoisonError::into_inner);
         for outcome in outcomes {
             match outcome {

@@ -32,13 +32,14 @@ fn live(actor: &Arc<Actor>, id: u32, bid: u32) -> Frame {
 fn after_a_failed_journal_write_the_sender_is_told_and_later_calls_are_refused_unrun() {
     let game = auction();
     let dir = tempfile::tempdir().expect("tempdir");
+    let disk = crate::journal::mem::Mem::default();
     let key = GroupKey { session: "s".into(), round: 1, group: 1 };
     {
-        let store = Store::open(dir.path()).expect("store");
+        let store = Store::open_on(dir.path(), disk.clone()).expect("store");
         let hub = GroupHub::new(store.clone());
         let actor = hub.actor(&game, &key);
         assert!(live(&actor, 1, 10).text().contains("new_max"));
-        store.live.journal.fail_next_write();
+        disk.fail_next_write();
         let reply = live(&actor, 2, 20);
         assert!(matches!(reply, Frame::Error(_)), "{reply:?}");
         assert!(reply.text().contains("error") && reply.text().contains("No space left"), "{reply:?}");
@@ -56,7 +57,7 @@ fn after_a_failed_journal_write_the_sender_is_told_and_later_calls_are_refused_u
     }
     // Restarted: the fields are those of the last call whose write succeeded. (The last
     // handle may be let go on the journal's thread a moment later: sled's lock with it.)
-    let store = crate::journal::retry_while_locked(|| Store::open(dir.path()));
+    let store = crate::journal::retry_while_locked(|| Store::open_on(dir.path(), disk.clone()));
     assert_eq!(store.calls(&key).expect("calls").len(), 1);
     let hub = GroupHub::new(store);
     let reply = live(&hub.actor(&game, &key), 2, 15);

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::server::auth;
-use crate::server::sign_ins::Attempt;
 use crate::server::pages::layout;
+use crate::server::sign_ins::Attempt;
 use crate::server::state::AppState;
 use crate::server::who::Who;
 
