@@ -7,25 +7,7 @@ use serde_json::{Value, json};
 
 use crate::server_support::{codes, create_session, get, submit};
 use crate::support::TestServer;
-use crate::ws::{connect, next, send};
-
-/// Round trips of `n` bids from `from` on, each until the sender sees its own new maximum.
-async fn bid_round_trips(ws: &mut crate::ws::Ws, from: u64, n: u64) -> Vec<Duration> {
-    let mut out = Vec::new();
-    for bid in from..from + n {
-        let t = Instant::now();
-        send(ws, &json!({ "bid": bid }).to_string()).await;
-        loop {
-            let frame = next(ws, Duration::from_secs(20)).await.expect("a frame within 20 s");
-            if frame["data"]["max_bid"] == bid {
-                break;
-            }
-        }
-        out.push(t.elapsed());
-    }
-    out.sort();
-    out
-}
+use crate::ws::{bid_round_trips, connect, next, send};
 
 fn median(v: &[Duration]) -> Duration {
     v[v.len() / 2]

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::browser::{screenshot, wait_text, with_browser};
 use crate::server_support::{Answer, eventually, get, post_form, request};
 use crate::support::{TOKEN, TestServer, root};
-use crate::ws::{connect, next, send};
+use crate::ws::{bid_round_trips, connect, next, send};
 use futures_util::SinkExt as _;
 
 const AUCTION: &str = "example-games/auction";
@@ -345,24 +345,6 @@ async fn quotas_refuse_with_their_reason() {
     server.stop().await;
 }
 
-/// Round trips of bids on one socket: each bid is higher, so each is answered to all.
-async fn bid_latencies(ws: &mut crate::ws::Ws, from: u64, n: u64) -> Vec<Duration> {
-    let mut out = Vec::new();
-    for bid in from..from + n {
-        let t = Instant::now();
-        send(ws, &json!({ "bid": bid }).to_string()).await;
-        loop {
-            let frame = next(ws, Duration::from_secs(20)).await.expect("a frame within 20 s");
-            if frame["data"]["max_bid"] == bid {
-                break;
-            }
-        }
-        out.push(t.elapsed());
-    }
-    out.sort();
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_looping_game_and_a_flood_stay_inside_their_quota_and_the_other_researcher_keeps_its_latency() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -375,8 +357,8 @@ async fn a_looping_game_and_a_flood_stay_inside_their_quota_and_the_other_resear
     let looping = new_session(&server, &alice, json!({ "game": "looper", "participants": 4 })).await;
     let calm = new_session(&server, &bob, json!({ "game": "auction", "participants": 3 })).await;
     let mut bob_ws = connect(&server, &people(&calm)[0], "page=Bid").await;
-    bid_latencies(&mut bob_ws, 1, 3).await; // warm: the first calls instantiate the game
-    let baseline = bid_latencies(&mut bob_ws, 4, 30).await;
+    bid_round_trips(&mut bob_ws, 1, 3).await; // warm: the first calls instantiate the game
+    let baseline = bid_round_trips(&mut bob_ws, 4, 30).await;
 
     // Alice's four participants each send "loop" 40 times a second for 3 s (each call spins
     // until her 40 ms deadline): 160 messages a second in all, within the per-participant
@@ -406,7 +388,7 @@ async fn a_looping_game_and_a_flood_stay_inside_their_quota_and_the_other_resear
             (quota, deadline, other)
         }));
     }
-    let during = bid_latencies(&mut bob_ws, 100, 30).await;
+    let during = bid_round_trips(&mut bob_ws, 100, 30).await;
     let (mut quota, mut deadline, mut other) = (0, 0, Vec::new());
     for f in floods {
         let (q, d, o) = f.await.expect("flood");

@@ -47,3 +47,22 @@ pub(crate) async fn expect_silence(ws: &mut Ws) {
         panic!("expected no frame, got {f}");
     }
 }
+
+/// Round trips of `n` bids on an auction's live page, from bid `from` on, each until the
+/// sender sees its own new maximum; sorted.
+pub(crate) async fn bid_round_trips(ws: &mut Ws, from: u64, n: u64) -> Vec<Duration> {
+    let mut out = Vec::new();
+    for bid in from..from + n {
+        let t = Instant::now();
+        send(ws, &serde_json::json!({ "bid": bid }).to_string()).await;
+        loop {
+            let frame = next(ws, Duration::from_secs(20)).await.expect("a frame within 20 s");
+            if frame["data"]["max_bid"] == bid {
+                break;
+            }
+        }
+        out.push(t.elapsed());
+    }
+    out.sort();
+    out
+}
