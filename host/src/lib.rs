@@ -31,13 +31,13 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod bots;
+pub mod cli;
 pub mod engine;
 pub mod game;
 pub mod hosting;
 mod journal;
 pub mod live;
 pub mod load;
-pub mod scaffold;
 pub mod server;
 pub mod store;
 

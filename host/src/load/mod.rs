@@ -28,8 +28,10 @@
 //!   `pace`: the fixed-rate schedule.
 //! - `report`: [`Report`], [`Latency`] and [`describe`]; `process`: the open-file limit, a
 //!   process's CPU and memory.
+//! - [`ceiling`]: the same load against `stoa echo` children, and the ratios to them.
 //! - [`echo`]: the bare echo server.
 
+pub mod ceiling;
 mod config;
 mod drive;
 pub mod echo;
