@@ -4,6 +4,7 @@
 
 mod bots;
 mod check;
+mod data_dir;
 mod echo;
 mod load;
 mod new;
@@ -11,7 +12,6 @@ mod researcher;
 pub mod scaffold;
 mod serve;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -44,15 +44,6 @@ enum Command {
     Load(load::LoadArgs),
     /// A bare WebSocket echo server: a ceiling `stoa load --ceiling` compares against.
     Echo(echo::EchoArgs),
-}
-
-// No doc comment: clap takes an Args struct's doc comment as the about text of the command
-// it is flattened into.
-#[derive(clap::Args)]
-struct DataDir {
-    /// Where the sled database lives.
-    #[arg(long, default_value = "stoa-data")]
-    data: PathBuf,
 }
 
 /// Runs the command: logs to stderr (`info` for `serve`, `warn` for the others, unless

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Subcommand;
 
-use super::DataDir;
+use super::data_dir::DataDir;
 use crate::hosting::accounts::{Accounts, QuotaPatch, Quotas};
 use crate::{RuntimeConfig, Store};
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use super::DataDir;
+use super::data_dir::DataDir;
 use crate::server::{AppState, ServerConfig, state::load_games};
 use crate::{Runtime, RuntimeConfig, Store};
 
