@@ -31,6 +31,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod bots;
+pub mod cli;
 mod clock;
 pub mod engine;
 pub mod game;
@@ -38,7 +39,6 @@ pub mod hosting;
 mod journal;
 pub mod live;
 pub mod load;
-pub mod scaffold;
 pub mod server;
 pub mod session;
 pub mod store;

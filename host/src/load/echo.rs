@@ -32,7 +32,7 @@ where
         let handle = handle.clone();
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);
-            if let Ok(ws) = tokio_tungstenite::accept_async_with_config(stream, Some(super::ws_config())).await {
+            if let Ok(ws) = tokio_tungstenite::accept_async_with_config(stream, Some(super::config::ws_config())).await {
                 handle(ws).await;
             }
         });

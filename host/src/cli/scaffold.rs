@@ -72,25 +72,25 @@ impl Lang {
     fn files(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Lang::Rust => &[
-                ("Cargo.toml", include_str!("../scaffold/rust/Cargo.toml.in")),
-                ("Makefile", include_str!("../scaffold/rust/Makefile")),
-                ("src/lib.rs", include_str!("../scaffold/rust/src/lib.rs")),
+                ("Cargo.toml", include_str!("../../scaffold/rust/Cargo.toml.in")),
+                ("Makefile", include_str!("../../scaffold/rust/Makefile")),
+                ("src/lib.rs", include_str!("../../scaffold/rust/src/lib.rs")),
             ],
             Lang::Python => {
-                &[("Makefile", include_str!("../scaffold/python/Makefile")), ("src/app.py", include_str!("../scaffold/python/src/app.py"))]
+                &[("Makefile", include_str!("../../scaffold/python/Makefile")), ("src/app.py", include_str!("../../scaffold/python/src/app.py"))]
             }
-            Lang::Js => &[("Makefile", include_str!("../scaffold/js/Makefile")), ("src/game.js", include_str!("../scaffold/js/src/game.js"))],
+            Lang::Js => &[("Makefile", include_str!("../../scaffold/js/Makefile")), ("src/game.js", include_str!("../../scaffold/js/src/game.js"))],
         }
     }
 }
 
 /// Files every game gets: (path in the game, template).
 const COMMON: &[(&str, &str)] = &[
-    ("game.toml", include_str!("../scaffold/common/game.toml")),
-    ("templates/Counter.hbs", include_str!("../scaffold/common/templates/Counter.hbs")),
-    ("templates/Results.hbs", include_str!("../scaffold/common/templates/Results.hbs")),
-    ("README.md", include_str!("../scaffold/common/README.md")),
-    (".gitignore", include_str!("../scaffold/common/gitignore")),
+    ("game.toml", include_str!("../../scaffold/common/game.toml")),
+    ("templates/Counter.hbs", include_str!("../../scaffold/common/templates/Counter.hbs")),
+    ("templates/Results.hbs", include_str!("../../scaffold/common/templates/Results.hbs")),
+    ("README.md", include_str!("../../scaffold/common/README.md")),
+    (".gitignore", include_str!("../../scaffold/common/gitignore")),
 ];
 
 /// Longest game name `stoa new` accepts.

@@ -1,0 +1,29 @@
+//! `stoa check`: load a game package as `serve` would and say what it holds.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::{Game, Runtime, RuntimeConfig};
+
+#[derive(clap::Args)]
+pub(super) struct CheckArgs {
+    /// The game package.
+    game_dir: PathBuf,
+}
+
+pub(super) fn run(a: CheckArgs) -> anyhow::Result<ExitCode> {
+    let runtime = Runtime::new(RuntimeConfig::default())?;
+    let game = Game::load(&runtime, &a.game_dir)?;
+    let m = &game.manifest;
+    let pages: Vec<String> = m.pages.iter().map(|p| if p.live { format!("{} (live)", p.name) } else { p.name.clone() }).collect();
+    println!(
+        "{}: ok — {} players per group, {} round(s), pages {}, {} group and {} player fields; component exports the stoa:game world",
+        m.name,
+        m.players_per_group,
+        m.num_rounds,
+        pages.join(", "),
+        m.group_fields.len(),
+        m.player_fields.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
