@@ -13,9 +13,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::game::json::shorten;
-use crate::game::manifest::PageKind;
 use crate::game::render;
 use crate::game::{CallError, Game, Seat};
+use crate::manifest::PageKind;
 use crate::store::{GroupKey, Store};
 
 /// What one group did in one round.

@@ -13,14 +13,15 @@
 //! - [`load`]: `stoa load`, the load-test client, and `stoa echo`, its ceilings.
 //! - [`session`]: the page sequence of a participant, pure: current page, step, deadlines.
 //! - [`hosting`]: researchers' accounts and quotas, and the game packages they upload.
-//! - [`game`]: a loaded game — manifest, templates, the linker, one file per WIT interface's
+//! - [`game`]: a loaded game — its templates, the linker, one file per WIT interface's
 //!   host side (`fields`, `bot-driver`, a deadline-bound `wasi:io/poll`) — and the calls into it.
-//! - [`engine`]: wasmtime only — the engine, deadlines, the compiled-component cache, limits.
 //! - [`store`]: the sled database — sessions, participants, host settings, shared flushes;
 //!   field reads and commits through the live log.
 //! - [`live`]: one group's live log and its commit protocol — entries, keys, commit, reads,
 //!   write-behind to sled, recovery after a crash.
 //! - `journal`: where a live call becomes durable: segments, one writer, checkpoints.
+//! - [`manifest`]: `game.toml` — fields, pages, limits; refused naming file, key and reason.
+//! - [`engine`]: wasmtime only — the engine, deadlines, the compiled-component cache, limits.
 //! - `clock`: the wall clock in milliseconds, for everything that stamps a record.
 
 /// The allocator of everything that links Stoa (the `stoa` command, tests, benchmarks):
@@ -39,12 +40,13 @@ pub mod hosting;
 mod journal;
 pub mod live;
 pub mod load;
+pub mod manifest;
 pub mod server;
 pub mod session;
 pub mod store;
 
 pub use engine::{Runtime, RuntimeConfig};
-pub use game::manifest::Manifest;
 pub use game::{CallError, Committed, Game, Instance, LoadError};
 pub use live::{Group, Routed};
+pub use manifest::Manifest;
 pub use store::{GroupKey, Participant, Session, Store};

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::game::manifest::ManifestError;
+use crate::manifest::ManifestError;
 use crate::store::StoreError;
 
 /// Why a game could not be loaded.

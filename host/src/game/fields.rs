@@ -7,8 +7,8 @@
 
 use crate::game::bindings::stoa::game::fields;
 use crate::game::json::{raw_json, shorten};
-use crate::game::manifest::{FieldSpec, FieldType};
 use crate::game::state::{CallState, Mode, Write};
+use crate::manifest::{FieldSpec, FieldType};
 
 impl CallState {
     fn read(&self, key: Vec<u8>, spec: &FieldSpec) -> Result<String, String> {

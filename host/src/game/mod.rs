@@ -14,7 +14,6 @@ mod fields;
 pub(crate) mod guest_output;
 pub(crate) mod json;
 mod linker;
-pub mod manifest;
 mod poll;
 pub mod render;
 pub(crate) mod state;
@@ -31,9 +30,9 @@ use wasmtime::component::types::ComponentItem;
 use crate::engine::Runtime;
 use crate::engine::limits::Limits;
 use crate::game::bindings::GamePre;
-use crate::game::manifest::{Manifest, ManifestError};
 use crate::game::state::CallState;
 use crate::live::Routed;
+use crate::manifest::{Manifest, ManifestError};
 use crate::store::GroupKey;
 
 pub use crate::game::error::{CallError, LoadError};

@@ -19,8 +19,8 @@ use crate::game::bindings::Game as Exports;
 use crate::game::bindings::stoa::game::types;
 use crate::game::error::CallError;
 use crate::game::guest_output::GuestOutput;
-use crate::game::manifest::Manifest;
 use crate::live::{Group, Routed};
+use crate::manifest::Manifest;
 use crate::store::{GroupKey, Store};
 
 /// A game instance with its store, kept by a caller between calls of one group (never

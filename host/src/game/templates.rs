@@ -19,7 +19,7 @@ use handlebars::template::{Parameter, Template, TemplateElement};
 use serde_json::Value;
 
 use crate::game::error::CallError;
-use crate::game::manifest::{Manifest, ManifestError};
+use crate::manifest::{Manifest, ManifestError};
 
 /// The most bytes one page's template may render to.
 pub(crate) const MAX_PAGE_BYTES: usize = 4 << 20;

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::game::Game;
-use crate::game::manifest::Manifest;
+use crate::manifest::Manifest;
 use crate::session::{deadline, finished, release_wait, step};
 use crate::store::{FlushError, Participant, Session, Store, StoreError, now_ms};
 

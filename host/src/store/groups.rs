@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::game::manifest::Manifest;
 use crate::live::{CallEntry, FieldWrites, Group, GroupKey, Routed};
+use crate::manifest::Manifest;
 use crate::store::database::Store;
 use crate::store::error::StoreError;
 
@@ -122,7 +122,7 @@ mod tests {
     fn cached_values_are_read_first_and_written_once_when_the_group_is_written_back() {
         let store = Store::temporary().expect("store");
         let key = GroupKey { session: "s1".into(), round: 1, group: 1 };
-        let manifest = crate::game::manifest::Manifest::parse(
+        let manifest = crate::manifest::Manifest::parse(
             std::path::Path::new("t/game.toml"),
             "name = \"t\"\nplayers_per_group = 1\ncomponent = \"x.wasm\"\n[group.fields]\nmax_bid = { type = \"integer\", initial = 0 }\n[[page]]\nname = \"Bid\"\ntemplate = \"Bid.hbs\"\nlive = true\n",
         )

@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::clock::now_ms;
-use crate::game::manifest::Manifest;
 use crate::live::GroupKey;
+use crate::manifest::Manifest;
 use crate::store::codes::random_code;
 use crate::store::database::Store;
 use crate::store::error::StoreError;

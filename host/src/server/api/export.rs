@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::game::manifest::Manifest;
+use crate::manifest::Manifest;
 use crate::server::api::error::ApiError;
 use crate::server::state::AppState;
 use crate::store::{GroupKey, Session, Store, StoreError};

@@ -27,8 +27,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Map, Value};
 
-use crate::game::manifest::PageKind;
 use crate::game::{Game, Seat};
+use crate::manifest::PageKind;
 use crate::server::pages::layout::{self, PageView};
 use crate::server::state::AppState;
 use crate::session::{current_page, deadline, finished, on_wait_page};
