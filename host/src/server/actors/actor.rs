@@ -49,7 +49,7 @@ pub(crate) struct Actor {
     game: Arc<Game>,
     store: Store,
     inbox: Mutex<Inbox>,
-    calls: Mutex<CallState>,
+    calls: Mutex<GroupCalls>,
     runners: Arc<Runners<Actor>>,
     /// The group's sockets; only the journal's callbacks touch it, in log order.
     subscribers: Mutex<Vec<Subscriber>>,
@@ -66,7 +66,7 @@ struct Inbox {
 }
 
 /// What the group's calls run against; only the runner holding the actor touches it.
-struct CallState {
+struct GroupCalls {
     /// The group's log position, read on first use (and again after a failure).
     group: Option<Group>,
     /// The group's warm instance, for games with `warm_instances`.
@@ -94,7 +94,7 @@ impl Job for Actor {
         };
         if !batch.is_empty() && std::panic::catch_unwind(AssertUnwindSafe(|| self.run(batch))).is_err() {
             tracing::error!(key = %self.key, "a live call batch panicked; the group's position is read again from the log");
-            *self.calls.lock().unwrap_or_else(PoisonError::into_inner) = CallState { group: None, warm: None };
+            *self.calls.lock().unwrap_or_else(PoisonError::into_inner) = GroupCalls { group: None, warm: None };
         }
         let mut inbox = self.inbox();
         inbox.running = !inbox.queue.is_empty();
@@ -111,7 +111,7 @@ impl Actor {
             store,
             runners,
             inbox: Mutex::new(Inbox { queue: VecDeque::new(), running: false, last_used: Instant::now(), idle: false }),
-            calls: Mutex::new(CallState { group: None, warm: None }),
+            calls: Mutex::new(GroupCalls { group: None, warm: None }),
             subscribers: Mutex::new(Vec::new()),
         }
     }
