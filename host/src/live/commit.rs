@@ -25,15 +25,10 @@ impl LiveLog {
         let call = group.next_call;
         let first = group.next_seq;
         let entry = CallEntry {
-            call,
-            time_ms: now_ms(),
-            page: page.to_string(),
-            sender,
-            payload,
             seqs: (!messages.is_empty()).then(|| (first, first + messages.len() as u64 - 1)),
-            error: None,
             writes,
             messages,
+            ..stamped(call, page, sender, payload)
         };
         self.log_entry(&group.key, &entry, true)?;
         group.next_call += 1;
@@ -51,17 +46,7 @@ impl LiveLog {
     pub(crate) fn log_failure(&self, group: &mut Group, page: &str, sender: u32, payload: &str, reason: &str) -> Result<u64, LiveError> {
         let call = group.next_call;
         let payload = raw(payload).or_else(|_| raw(&serde_json::Value::String(payload.to_string()).to_string()))?;
-        let entry = CallEntry {
-            call,
-            time_ms: now_ms(),
-            page: page.to_string(),
-            sender,
-            payload,
-            seqs: None,
-            error: Some(reason.to_string()),
-            writes: FieldWrites::default(),
-            messages: Vec::new(),
-        };
+        let entry = CallEntry { error: Some(reason.to_string()), ..stamped(call, page, sender, payload) };
         self.log_entry(&group.key, &entry, false)?;
         group.next_call += 1;
         Ok(call)
@@ -80,6 +65,22 @@ impl LiveLog {
             self.write_behind.write_back_soon(key)?;
         }
         Ok(())
+    }
+}
+
+/// The entry of call `call`, sent by `sender` on `page`, stamped now: nothing routed, written
+/// or refused yet.
+fn stamped(call: u64, page: &str, sender: u32, payload: Box<RawValue>) -> CallEntry {
+    CallEntry {
+        call,
+        time_ms: now_ms(),
+        page: page.to_string(),
+        sender,
+        payload,
+        seqs: None,
+        error: None,
+        writes: FieldWrites::default(),
+        messages: Vec::new(),
     }
 }
 
