@@ -143,3 +143,32 @@ async fn a_deeply_nested_frame_is_refused_and_the_session_export_keeps_working()
     assert!(export.to_string().contains(&nested(64)), "the call at the limit is in the log");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_renders_and_socket_upgrades_take_the_participants_rate_tokens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = stoa::server::ServerConfig { rate_per_second: 2.0, rate_burst: 10.0, ..stoa::server::ServerConfig::default() };
+    let server = TestServer::start_with(&["example-games/auction"], &dir.path().join("data"), config).await;
+    let people = codes(&create_session(&server, "auction", 3).await);
+    // Each render starts an instance of the game: past the burst, a flood of reloads is 429.
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        statuses.push(get(&server, &format!("/p/{}", people[0])).await.status);
+    }
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert!(refused >= 15 && statuses[..10].iter().all(|s| *s == 200), "{statuses:?}");
+    // So is a flood of socket upgrades; another participant's page and socket are untouched.
+    let mut upgrades = 0;
+    for _ in 0..20 {
+        let url = format!("ws://{}/live/{}?page=Bid", server.addr, people[0]);
+        if tokio_tungstenite::connect_async(url).await.is_ok() {
+            upgrades += 1;
+        }
+    }
+    assert!(upgrades < 20, "{upgrades} of 20 upgrades went through");
+    assert_eq!(get(&server, &format!("/p/{}", people[1])).await.status, 200);
+    let mut ws = connect(&server, &people[1], "page=Bid").await;
+    send(&mut ws, &json!({ "bid": 5 }).to_string()).await;
+    assert_eq!(next(&mut ws, Duration::from_secs(5)).await.expect("an answer")["data"]["max_bid"], 5);
+    server.stop().await;
+}

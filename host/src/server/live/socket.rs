@@ -64,6 +64,10 @@ pub(crate) async fn socket(
         Ok(found) => found,
         Err(resp) => return resp,
     };
+    // An upgrade (with its replay) takes one of the participant's rate tokens.
+    if let Err(reason) = take_token(&state, &participant.code) {
+        return (StatusCode::TOO_MANY_REQUESTS, reason).into_response();
+    }
     let page = query.page.clone().or_else(|| current_page(&participant, &game.manifest).map(|p| p.name.clone())).unwrap_or_default();
     if game.manifest.page(&page).is_none() {
         return (StatusCode::NOT_FOUND, format!("game `{}` has no page `{page}`", game.name())).into_response();

@@ -30,6 +30,7 @@ use serde_json::{Map, Value};
 use crate::game::{Game, Seat};
 use crate::manifest::PageKind;
 use crate::server::pages::layout::{self, PageView};
+use crate::server::live::check::take_token;
 use crate::server::state::AppState;
 use crate::session::{current_page, deadline, finished, on_wait_page};
 use crate::store::{Participant, Session, StoreError, now_ms};
@@ -112,7 +113,13 @@ async fn current(state: &Arc<AppState>, code: &str) -> Result<Current, PageError
 
 async fn show(State(state): State<Arc<AppState>>, Path(code): Path<String>) -> Response {
     match current(&state, &code).await {
-        Ok(at) => render(&state, &at, None, StatusCode::OK).await.unwrap_or_else(IntoResponse::into_response),
+        Ok(at) => {
+            // A render starts an instance: it takes one of the participant's rate tokens.
+            if let Err(reason) = take_token(&state, &at.p.code) {
+                return layout::message(StatusCode::TOO_MANY_REQUESTS, "Too many requests", &reason);
+            }
+            render(&state, &at, None, StatusCode::OK).await.unwrap_or_else(IntoResponse::into_response)
+        }
         Err(e) => e.into_response(),
     }
 }
