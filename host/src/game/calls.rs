@@ -61,8 +61,7 @@ impl Game {
                 // machine they cost more — a participant's first message should not fail
                 // for it.
                 let budget = deadline.max(INSTANTIATION_BUDGET);
-                arm_deadline(&mut wasm_store, budget);
-                wasm_store.data_mut().wait_until = std::time::Instant::now() + budget;
+                arm(&mut wasm_store, budget);
                 match self.pre.instantiate(&mut wasm_store) {
                     Ok(exports) => Instance { wasm_store, exports },
                     Err(e) => {
@@ -80,8 +79,7 @@ impl Game {
         state.writes.clear();
         state.memory_refused = None;
         state.refusal_logged = false;
-        arm_deadline(&mut instance.wasm_store, deadline);
-        instance.wasm_store.data_mut().wait_until = std::time::Instant::now() + deadline;
+        arm(&mut instance.wasm_store, deadline);
         let result = f(&instance.exports, &mut instance.wasm_store);
         let state = instance.wasm_store.data_mut();
         let effects =
@@ -277,4 +275,11 @@ impl Game {
         let verdict = result.and_then(|r| r.map_err(CallError::Refused));
         (env.calls, verdict)
     }
+}
+
+/// Arms `store` for a call of `deadline`: its CPU deadline (the engine's epoch), and the same
+/// moment on the wall clock for every wait inside it (see [`crate::game::poll`]).
+fn arm(store: &mut WasmStore<CallState>, deadline: Duration) {
+    arm_deadline(store, deadline);
+    store.data_mut().wait_until = std::time::Instant::now() + deadline;
 }

@@ -12,14 +12,15 @@ pub fn check_frame(text: &str, frame_bytes: usize) -> Result<(), String> {
     if text.len() > frame_bytes {
         return Err(format!("frame of {} bytes is above the limit of {frame_bytes} bytes", text.len()));
     }
-    if crate::game::json::too_deep(text) {
-        let max = crate::game::json::MAX_JSON_DEPTH;
-        return Err(format!("frame nests arrays and objects more than {max} levels deep, above the limit"));
-    }
-    if let Err(e) = crate::game::check_json(text) {
-        return Err(format!("frame is not JSON: {e}"));
-    }
-    Ok(())
+    // `check_json` checks the depth too; the depth is scanned again only to word a refusal.
+    crate::game::check_json(text).map_err(|e| {
+        if crate::game::json::too_deep(text) {
+            let max = crate::game::json::MAX_JSON_DEPTH;
+            format!("frame nests arrays and objects more than {max} levels deep, above the limit")
+        } else {
+            format!("frame is not JSON: {e}")
+        }
+    })
 }
 
 /// Takes one of the participant's rate tokens for a frame of any kind (text, binary, ping),

@@ -29,8 +29,8 @@ use serde_json::{Map, Value};
 
 use crate::game::{Game, Seat};
 use crate::manifest::PageKind;
-use crate::server::pages::layout::{self, PageView};
 use crate::server::live::check::take_token;
+use crate::server::pages::layout::{self, PageView};
 use crate::server::state::AppState;
 use crate::session::{current_page, deadline, finished, on_wait_page};
 use crate::store::{Participant, Session, StoreError, now_ms};
