@@ -86,12 +86,20 @@ fn an_output_bomb_is_refused_and_writes_nothing() {
         let err = game.live_call(&store, &mut group, "Play", 1, payload).expect_err("refused");
         assert!(matches!(err, CallError::Output(_) | CallError::Memory(_)), "{payload}: {err:?}");
     }
-    // A field value past the cap is an err the game sees; it propagates it.
+    // A hundred payloads pointing at one 16 MiB string: refused as output before the host
+    // copies them, naming the limit (wasmtime's default fuel copied 128 MiB, then trapped).
+    let err = game.live_call(&store, &mut group, "Play", 1, r#""alias""#).expect_err("refused");
+    assert!(matches!(err, CallError::Output(_)), "{err:?}");
+    assert!(err.to_string().contains("more than 4259840 bytes at once"), "{err}");
+    // A field value past the cap but within what the host copies at once is an err the
+    // game sees (bad_field_writes_are_errors_the_game_sees); one of 32 MiB is refused before
+    // it is copied, failing the call.
     let err = game.live_call(&store, &mut group, "Play", 1, r#""field""#).expect_err("refused");
-    assert!(err.to_string().contains("above the limit"), "{err}");
+    assert!(matches!(err, CallError::Output(_)), "{err:?}");
+    assert!(err.to_string().contains("more than 4259840 bytes at once"), "{err}");
     assert_eq!(store.messages(&group.key).expect("messages").len(), 0);
     let calls = store.calls(&group.key).expect("log");
-    assert_eq!(calls.len(), 3);
+    assert_eq!(calls.len(), 4);
     assert!(calls.iter().all(|c| c.error.is_some()));
 }
 

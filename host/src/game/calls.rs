@@ -55,6 +55,7 @@ impl Game {
                 let state = CallState::new(self.manifest.clone(), self.limits, store.clone(), group.clone(), players, Mode::ReadOnly("start"));
                 let mut wasm_store = WasmStore::new(&self.engine, state);
                 wasm_store.limiter(|s| s);
+                wasm_store.set_hostcall_fuel(copy_bytes(&self.limits));
                 // A start function that loops is stopped like a call, but with at least
                 // INSTANTIATION_BUDGET: setting up a Python or JavaScript runtime takes its
                 // page faults and copies whatever the call's own deadline, and on a busy
@@ -99,6 +100,13 @@ impl Game {
     fn classify(&self, e: wasmtime::Error, state: &CallState, deadline: Duration) -> CallError {
         if state.memory_refused.is_some() {
             return CallError::Memory(self.limits.memory_bytes);
+        }
+        if e.chain().any(|c| c.to_string().contains(HOSTCALL_FUEL_EXHAUSTED)) {
+            // wasmtime counts the bytes as it lifts, before it copies them.
+            return CallError::Output(format!(
+                "it handed the host more than {} bytes at once (a reply, a field value or a page's variables), above the limit of what the host copies out of a game in one step",
+                copy_bytes(&self.limits)
+            ));
         }
         match e.downcast_ref::<wasmtime::Trap>() {
             Some(wasmtime::Trap::Interrupt) => CallError::Deadline(deadline),
@@ -275,6 +283,19 @@ impl Game {
         let verdict = result.and_then(|r| r.map_err(CallError::Refused));
         (env.calls, verdict)
     }
+}
+
+/// The text of wasmtime's error when a lift runs out of hostcall fuel (its type is private).
+const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
+
+/// The most the host copies out of a game's memory in one step (wasmtime's hostcall fuel,
+/// which it counts before copying): one reply (its payloads and 16 bytes per message), one
+/// field value, or a page's variables (at most a page's size), with 64 KiB to spare for
+/// names and envelopes. A reply of 100 messages aliasing one 16 MiB string is refused by it
+/// before a byte is copied, where wasmtime's default (128 MiB) copied 128 MiB first.
+pub(crate) fn copy_bytes(limits: &crate::engine::limits::Limits) -> usize {
+    let reply = limits.output_bytes.saturating_add(limits.messages.saturating_mul(16));
+    reply.max(limits.field_bytes).max(crate::game::templates::MAX_PAGE_BYTES).saturating_add(64 << 10)
 }
 
 /// Arms `store` for a call of `deadline`: its CPU deadline (the engine's epoch), and the same
