@@ -133,3 +133,17 @@ fn a_trap_drops_a_warm_instance() {
     assert!(slot.is_none(), "a trapped instance is never entered again");
     looper.live_call_in(&mut slot, &store, &mut group, "Play", 1, r#""hi""#).expect("a fresh instance serves the next call");
 }
+
+#[test]
+fn a_game_hoarding_wasi_resources_is_stopped_at_the_limit_and_writes_nothing() {
+    let game = game("tests/fixtures/sleeper");
+    let (_dir, store) = store();
+    let mut group = session_group(&game, &store, 1, 1);
+    let err = game.live_call(&store, &mut group, "Play", 1, r#""hoard""#).expect_err("stopped");
+    assert!(err.to_string().contains("more than 10000 WASI resources"), "{err}");
+    let fields = store.group_fields(&game.manifest, &group.key).expect("fields");
+    assert_eq!(fields["touched"], json!(false), "the stopped call's write was kept");
+    // The next call gets a fresh instance and answers.
+    let c = game.live_call(&store, &mut group, "Play", 1, r#""hi""#).expect("ok");
+    assert_eq!(json(&c.messages[0].payload), json!({"ok": true}));
+}

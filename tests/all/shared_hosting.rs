@@ -600,3 +600,35 @@ async fn garbage_frames_spend_no_quota_and_binary_frames_are_rate_limited() {
     assert!(limited >= 10, "{limited} binary frames were refused by rate");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_researchers_warm_groups_cannot_take_the_pool_from_another() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A pool of 8 instances, 4 of them a researcher's share.
+    let config = stoa::RuntimeConfig { cache_dir: Some(root().join("target/stoa-cache")), instances: 8, researcher_instances: 4, ..Default::default() };
+    let runtime = std::sync::Arc::new(stoa::Runtime::new(config).expect("runtime"));
+    let server = TestServer::start_on(runtime.clone(), Default::default(), &dir.path().join("data"), Default::default()).await;
+    let alice = add_researcher(&server, "alice", json!({})).await;
+    let bob = add_researcher(&server, "bob", json!({})).await;
+    let warm = |f: &str, b: Vec<u8>| if f == "game.toml" { [b"warm_instances = true\n".to_vec(), b].concat() } else { b };
+    upload(&server, &alice, &archive_with(LOOPER, warm)).await;
+    upload(&server, &bob, &archive(AUCTION)).await;
+
+    // Twelve of alice's groups each make a call and keep their instance warm (for a minute):
+    // more than the whole pool. Every call is answered.
+    let hers = people(&new_session(&server, &alice, json!({ "game": "looper", "participants": 24 })).await);
+    for code in hers.iter().step_by(2) {
+        let frame = crate::server_support::live_send(&server, code, "Play", r#""ping""#).await;
+        assert_eq!(frame["data"]["ok"], true, "alice's group of {code}: {frame}");
+    }
+    let held = runtime.instances_held_by("alice");
+    assert!(held <= 3, "alice's games keep {held} instances, past three quarters of her share of 4");
+
+    // Bob's session still gets instances: a live call and a page.
+    let his = people(&new_session(&server, &bob, json!({ "game": "auction", "participants": 3 })).await);
+    let frame = crate::server_support::live_send(&server, &his[0], "Bid", r#"{"bid": 5}"#).await;
+    assert_eq!(frame["data"]["max_bid"], 5, "bob's live call: {frame}");
+    let page = get(&server, &format!("/p/{}", his[1])).await;
+    assert_eq!(page.status, 200, "bob's page: {}", page.body);
+    server.stop().await;
+}

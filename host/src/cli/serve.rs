@@ -32,6 +32,12 @@ pub(super) struct ServeArgs {
     /// Live sockets one participant may hold open at once (more are refused with 429).
     #[arg(long, default_value_t = 8)]
     sockets: usize,
+    /// Game instances alive at once, all games together (the pool's slots).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    instances: u32,
+    /// Instances one researcher's games may hold at once (at most --instances).
+    #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u32).range(1..))]
+    researcher_instances: u32,
 }
 
 pub(super) fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -39,7 +45,10 @@ pub(super) fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let (addr, games_dir, data) = (a.addr, a.games, a.data.data);
     // Every participant's socket is an open file.
     crate::load::raise_fd_limit();
-    let runtime = Arc::new(Runtime::new(RuntimeConfig::default())?);
+    if a.researcher_instances > a.instances {
+        anyhow::bail!("--researcher-instances {} is above --instances {}: one researcher's share must fit in the pool", a.researcher_instances, a.instances);
+    }
+    let runtime = Arc::new(Runtime::new(RuntimeConfig { instances: a.instances, researcher_instances: a.researcher_instances, ..RuntimeConfig::default() })?);
     let games = load_games(&runtime, &games_dir)?;
     if games.is_empty() {
         // A shared server may have no games of its own: researchers upload theirs.

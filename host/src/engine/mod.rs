@@ -4,6 +4,7 @@
 mod cache;
 mod deadline;
 pub mod limits;
+pub mod share;
 
 use std::path::{Path, PathBuf};
 
@@ -29,13 +30,15 @@ pub struct RuntimeConfig {
     pub cache_dir: Option<PathBuf>,
     /// Instances that may be alive at once across all games (pooling allocator slots).
     pub instances: u32,
+    /// Instances one researcher's games may hold at once (the server's own games have no share).
+    pub researcher_instances: u32,
     /// Largest component file accepted, in bytes.
     pub max_component_bytes: u64,
 }
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig { defaults: Limits::DEFAULT, max: Limits::MAX, cache_dir: default_cache_dir(), instances: 1000, max_component_bytes: 64 << 20 }
+        RuntimeConfig { defaults: Limits::DEFAULT, max: Limits::MAX, cache_dir: default_cache_dir(), instances: 1000, researcher_instances: 250, max_component_bytes: 64 << 20 }
     }
 }
 
@@ -43,6 +46,8 @@ impl Default for RuntimeConfig {
 pub struct Runtime {
     pub(crate) engine: Engine,
     pub(crate) config: RuntimeConfig,
+    /// The pool's instances shared out per researcher.
+    pub(crate) shares: std::sync::Arc<share::Shares>,
     /// Advances the epoch while the runtime lives; dropping it stops the thread.
     _ticker: Ticker,
 }
@@ -66,7 +71,8 @@ impl Runtime {
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool(&config)));
         let engine = Engine::new(&wasm).map_err(anyhow::Error::from).context("failed to create the wasmtime engine")?;
         let ticker = Ticker::start(&engine)?;
-        Ok(Runtime { engine, config, _ticker: ticker })
+        let shares = std::sync::Arc::new(share::Shares::new(config.researcher_instances));
+        Ok(Runtime { engine, config, shares, _ticker: ticker })
     }
 
     /// Compiles a component file, or loads its compiled form from the cache (keyed by the
@@ -85,25 +91,41 @@ impl Runtime {
         self.compile_bytes(&bytes).with_context(|| format!("cannot compile component `{}`", path.display()))
     }
 
+    /// Instances the games of researcher `owner` hold now.
+    pub fn instances_held_by(&self, owner: &str) -> u32 {
+        self.shares.of(Some(owner)).held()
+    }
+
     /// Like [`Runtime::compile`] for bytes already in memory.
     pub fn compile_bytes(&self, bytes: &[u8]) -> anyhow::Result<Component> {
         cache::compile(&self.engine, self.config.cache_dir.as_deref(), bytes)
     }
 }
 
+/// Core instances one component may create.
+pub const MAX_CORE_INSTANCES: u32 = 32;
+/// Linear memories one component may have (their sizes count together against its cap).
+pub const MAX_MEMORIES: u32 = 2;
+/// Function tables one component may have.
+pub const MAX_TABLES: u32 = 8;
+
 /// The pooling allocator's slots: `config.instances` component instances, each with room for
 /// the largest language runtime a game may bring.
 fn pool(config: &RuntimeConfig) -> PoolingAllocationConfig {
     let mut pool = PoolingAllocationConfig::default();
-    // Python and JavaScript components hold a dozen core instances, several memories and
-    // tables of tens of thousands of functions; Rust games need one of each.
+    // Every slot kind has room for `instances` components at their per-component maxima, so
+    // no game can take the memories or tables of the pool with fewer instances: the instances
+    // themselves are what is shared (and shared out per researcher, see
+    // `crate::game::InstanceShare`). Python and JavaScript components hold one memory, two
+    // tables of thousands of functions and a dozen or two core instances; Rust games one
+    // memory, two tables and three core instances.
     pool.total_component_instances(config.instances)
-        .total_core_instances(config.instances * 16)
-        .total_memories(config.instances * 2)
-        .total_tables(config.instances * 4)
-        .max_core_instances_per_component(64)
-        .max_memories_per_component(8)
-        .max_tables_per_component(32)
+        .total_core_instances(config.instances * MAX_CORE_INSTANCES)
+        .total_memories(config.instances * MAX_MEMORIES)
+        .total_tables(config.instances * MAX_TABLES)
+        .max_core_instances_per_component(MAX_CORE_INSTANCES)
+        .max_memories_per_component(MAX_MEMORIES)
+        .max_tables_per_component(MAX_TABLES)
         .max_memory_size(config.max.memory_bytes as usize)
         .table_elements(100_000)
         .max_core_instance_size(8 << 20)

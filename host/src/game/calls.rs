@@ -11,7 +11,7 @@ use crate::engine::arm_deadline;
 use crate::game::bindings::{Context, Game as Exports};
 use crate::game::error::CallError;
 use crate::game::json::{raw_json, shorten};
-use crate::game::state::{BotCall, BotEnv, CallState, Instance, Mode, Write};
+use crate::game::state::{BotCall, BotEnv, CallState, Instance, MAX_RESOURCES, Mode, Write};
 use crate::game::{Committed, Game, INSTANTIATION_BUDGET, Seat};
 use crate::live::{FieldWrites, Group};
 use crate::store::{GroupKey, Store};
@@ -52,6 +52,10 @@ impl Game {
         let mut instance = match slot.take() {
             Some(i) if reuse && i.wasm_store.data().group == *group => i,
             _ => {
+                let held = match self.share().take() {
+                    Ok(held) => held,
+                    Err(refusal) => return (Err(CallError::Host(refusal)), Effects { writes: Vec::new(), mode }),
+                };
                 let state = CallState::new(self.manifest.clone(), self.limits, store.clone(), group.clone(), players, Mode::ReadOnly("start"));
                 let mut wasm_store = WasmStore::new(&self.engine, state);
                 wasm_store.limiter(|s| s);
@@ -64,7 +68,7 @@ impl Game {
                 let budget = deadline.max(INSTANTIATION_BUDGET);
                 arm(&mut wasm_store, budget);
                 match self.pre.instantiate(&mut wasm_store) {
-                    Ok(exports) => Instance { wasm_store, exports },
+                    Ok(exports) => Instance { wasm_store, exports, _held: held },
                     Err(e) => {
                         let err = self.classify(e, wasm_store.data(), budget);
                         tracing::warn!(game = %self.manifest.name, session = %group.session, round = group.round, group = group.group, "the game's initialization failed: {err}");
@@ -88,7 +92,7 @@ impl Game {
         // Classify before logging: a trap's reason quotes the game's last stderr lines.
         let result = result.map_err(|e| self.classify(e, instance.wasm_store.data(), deadline));
         self.log_output(instance.wasm_store.data(), group);
-        if result.is_ok() && reuse {
+        if result.is_ok() && reuse && self.share().keeps_warm() {
             *slot = Some(instance);
         }
         // Otherwise the instance is dropped here: a trapped one can never be entered again.
@@ -107,6 +111,14 @@ impl Game {
                 "it handed the host more than {} bytes at once (a reply, a field value or a page's variables), above the limit of what the host copies out of a game in one step",
                 copy_bytes(&self.limits)
             ));
+        }
+        if e.chain().any(|c| c.to_string().contains(RESOURCE_TABLE_FULL)) {
+            return CallError::Trap(format!(
+                "it held more than {MAX_RESOURCES} WASI resources (streams, pollables) at once, the most one instance may hold"
+            ));
+        }
+        if e.chain().any(|c| c.to_string().contains(POOL_EXHAUSTED)) {
+            return CallError::Host(format!("every game instance this server has is in use ({e}); try again shortly"));
         }
         match e.downcast_ref::<wasmtime::Trap>() {
             Some(wasmtime::Trap::Interrupt) => CallError::Deadline(deadline),
@@ -287,6 +299,12 @@ impl Game {
 
 /// The text of wasmtime's error when a lift runs out of hostcall fuel (its type is private).
 const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
+
+/// The text of wasmtime's error when the pooling allocator has no free slot.
+const POOL_EXHAUSTED: &str = "maximum concurrent limit of";
+
+/// The text of wasmtime's error when an instance's resource table is full.
+const RESOURCE_TABLE_FULL: &str = "resource table has no free keys";
 
 /// The most the host copies out of a game's memory in one step (wasmtime's hostcall fuel,
 /// which it counts before copying): one reply (its payloads and 16 bytes per message), one

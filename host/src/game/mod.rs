@@ -20,7 +20,7 @@ pub(crate) mod state;
 mod templates;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use wasmtime::Engine;
@@ -29,6 +29,7 @@ use wasmtime::component::types::ComponentItem;
 
 use crate::engine::Runtime;
 use crate::engine::limits::Limits;
+use crate::engine::share::{Share, Shares};
 use crate::game::bindings::GamePre;
 use crate::game::state::CallState;
 use crate::live::Routed;
@@ -77,6 +78,11 @@ pub struct Game {
     pub templates: handlebars::Handlebars<'static>,
     engine: Engine,
     pre: GamePre<CallState>,
+    shares: Arc<Shares>,
+    /// The share of the pool its instances are taken from: its owner's (a researcher's game is
+    /// named `owner/name@version` once hosted), found on first use since hosting renames it
+    /// after loading.
+    share: OnceLock<Arc<Share>>,
 }
 
 impl std::fmt::Debug for Game {
@@ -103,12 +109,26 @@ impl Game {
         let linker = linker::linker(&runtime.engine).map_err(|e| fail(format!("{e:#}")))?;
         let instance_pre = linker.instantiate_pre(&component).map_err(|e| fail(format!("{e:#}")))?;
         let pre = GamePre::new(instance_pre).map_err(|e| fail(format!("the component does not match world stoa:game/game: {e:#}")))?;
-        Ok(Arc::new(Game { manifest: Arc::new(manifest), dir: dir.to_path_buf(), limits, templates, engine: runtime.engine.clone(), pre }))
+        Ok(Arc::new(Game {
+            manifest: Arc::new(manifest),
+            dir: dir.to_path_buf(),
+            limits,
+            templates,
+            engine: runtime.engine.clone(),
+            pre,
+            shares: runtime.shares.clone(),
+            share: OnceLock::new(),
+        }))
     }
 
     /// The game's name.
     pub fn name(&self) -> &str {
         &self.manifest.name
+    }
+
+    /// The share of the pool this game's instances are taken from.
+    pub(crate) fn share(&self) -> &Arc<Share> {
+        self.share.get_or_init(|| self.shares.of(self.manifest.name.split_once('/').map(|(owner, _)| owner)))
     }
 }
 

@@ -15,6 +15,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::engine::limits::Limits;
+use crate::engine::share::Held;
 use crate::game::bindings::Game as Exports;
 use crate::game::bindings::stoa::game::types;
 use crate::game::error::CallError;
@@ -28,6 +29,8 @@ use crate::store::{GroupKey, Store};
 pub struct Instance {
     pub(crate) wasm_store: WasmStore<CallState>,
     pub(crate) exports: Exports,
+    /// Its slot in its owner's share of the pool, given back with it.
+    pub(crate) _held: Held,
 }
 
 impl Instance {
@@ -110,8 +113,12 @@ pub(crate) struct CallState {
     pub(crate) mode: Mode,
     /// This call's field writes, by sled key.
     pub(crate) writes: HashMap<Vec<u8>, Write>,
-    /// Set when the game tried to grow a memory past its cap (the size it asked for).
+    /// Set when the game tried to grow its memories past its cap (the total it asked for).
     pub(crate) memory_refused: Option<usize>,
+    /// Bytes of all the instance's linear memories together (a component may have several).
+    memory_total: usize,
+    /// Elements of all the instance's tables together.
+    table_total: usize,
     /// A refused host-function use was logged in this call (one line per call, so a game
     /// cannot flood the log by failing a million writes).
     pub(crate) refusal_logged: bool,
@@ -127,6 +134,13 @@ pub(crate) struct Write {
     pub(crate) value: Box<RawValue>,
 }
 
+/// WASI resources (streams, pollables) one instance may hold at once: a game needs a few; the
+/// host keeps each in its own memory, outside the instance's memory cap.
+pub(crate) const MAX_RESOURCES: usize = 10_000;
+
+/// Function-table elements of one instance, all its tables together.
+pub(crate) const MAX_TABLE_ELEMENTS: usize = 1_000_000;
+
 /// Guest stdout/stderr kept per call before it goes to the host log.
 const OUTPUT_CAP: usize = 16 << 10;
 
@@ -135,7 +149,11 @@ impl CallState {
     pub(crate) fn new(manifest: Arc<Manifest>, limits: Limits, store: Store, group: GroupKey, players: u32, mode: Mode) -> CallState {
         CallState {
             wasi: None,
-            table: ResourceTable::new(),
+            table: {
+                let mut table = ResourceTable::new();
+                table.set_max_capacity(MAX_RESOURCES);
+                table
+            },
             wait_until: std::time::Instant::now(),
             manifest,
             limits,
@@ -145,6 +163,8 @@ impl CallState {
             mode,
             writes: HashMap::new(),
             memory_refused: None,
+            memory_total: 0,
+            table_total: 0,
             refusal_logged: false,
             stdout: GuestOutput::new(OUTPUT_CAP),
             stderr: GuestOutput::new(OUTPUT_CAP),
@@ -179,18 +199,66 @@ impl CallState {
 }
 
 impl wasmtime::ResourceLimiter for CallState {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
-        if desired as u64 > self.limits.memory_bytes {
-            self.memory_refused = Some(desired);
+    /// The cap is on all of an instance's memories together: wasmtime asks per memory (a new
+    /// memory grows from 0), so the total is the sum of what each grow added.
+    fn memory_growing(&mut self, current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        let total = self.memory_total.saturating_add(desired.saturating_sub(current));
+        if total as u64 > self.limits.memory_bytes {
+            self.memory_refused = Some(total);
             return Ok(false);
         }
+        self.memory_total = total;
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
-        Ok(desired <= 1_000_000)
+    /// Likewise for all of an instance's tables together.
+    fn table_growing(&mut self, current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        let total = self.table_total.saturating_add(desired.saturating_sub(current));
+        if total > MAX_TABLE_ELEMENTS {
+            return Ok(false);
+        }
+        self.table_total = total;
+        Ok(true)
     }
 }
 
 /// The `types` interface declares types only.
 impl types::Host for CallState {}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use wasmtime::ResourceLimiter;
+
+    use super::*;
+
+    fn state(memory_bytes: u64) -> CallState {
+        let manifest = Manifest::parse(Path::new("game.toml"), "name = \"x\"\nplayers_per_group = 1\ncomponent = \"x.wasm\"\n[[page]]\nname = \"P\"\ntemplate = \"P.hbs\"\n")
+            .expect("manifest");
+        let limits = Limits { memory_bytes, ..Limits::DEFAULT };
+        let key = GroupKey { session: "s".into(), round: 1, group: 1 };
+        CallState::new(Arc::new(manifest), limits, Store::temporary().expect("store"), key, 1, Mode::ReadOnly("test"))
+    }
+
+    #[test]
+    fn the_memory_cap_is_on_all_of_an_instances_memories_together() {
+        let mut s = state(100 << 20);
+        // Two memories of 40 MiB each fit; a third of 40 MiB does not, though each is under the cap.
+        assert!(s.memory_growing(0, 40 << 20, None).expect("grow"));
+        assert!(s.memory_growing(0, 40 << 20, None).expect("grow"));
+        assert!(!s.memory_growing(0, 40 << 20, None).expect("grow"));
+        assert_eq!(s.memory_refused, Some(120 << 20));
+        // Growing one of them by what is left still fits; one more page does not.
+        assert!(s.memory_growing(40 << 20, 60 << 20, None).expect("grow"));
+        assert!(!s.memory_growing(60 << 20, (60 << 20) + 65536, None).expect("grow"));
+    }
+
+    #[test]
+    fn the_table_cap_is_on_all_of_an_instances_tables_together() {
+        let mut s = state(100 << 20);
+        assert!(s.table_growing(0, MAX_TABLE_ELEMENTS / 2, None).expect("grow"));
+        assert!(s.table_growing(0, MAX_TABLE_ELEMENTS / 2, None).expect("grow"));
+        assert!(!s.table_growing(0, 1, None).expect("grow"));
+    }
+}
