@@ -172,3 +172,31 @@ async fn page_renders_and_socket_upgrades_take_the_participants_rate_tokens() {
     assert_eq!(next(&mut ws, Duration::from_secs(5)).await.expect("an answer")["data"]["max_bid"], 5);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_are_streamed_a_chunk_at_a_time_not_built_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(&["example-games/auction"], &dir.path().join("data")).await;
+    let info = create_session(&server, "auction", 1500).await;
+    let code = info["code"].as_str().expect("code").to_string();
+    let people = codes(&info);
+    assert!(submit(&server, &people[0], "Bid", 1).await.status < 400);
+    for (path, rows) in [("format=json", None), ("format=csv", Some(1501)), ("format=csv&table=log", Some(1))] {
+        let a = crate::server_support::get_admin(&server, &format!("/api/sessions/{code}/export?{path}")).await;
+        assert_eq!(a.status, 200, "{path}: {}", a.body);
+        // A body built whole has a length before it is sent; a streamed one does not.
+        assert!(a.headers.get("content-length").is_none(), "{path}: the export was built whole ({:?})", a.headers);
+        assert_eq!(a.headers.get("transfer-encoding").and_then(|v| v.to_str().ok()), Some("chunked"), "{path}");
+        match rows {
+            Some(n) => assert_eq!(a.body.lines().count(), n, "{path}"),
+            None => {
+                let v: Value = serde_json::from_str(&a.body).expect("the streamed JSON parses");
+                assert_eq!(v["session"], json!(code));
+                assert_eq!(v["rounds"][0]["groups"].as_array().map(Vec::len), Some(500));
+                assert_eq!(v["rounds"][0]["groups"][499]["players"][2]["participant"], json!(people[1499]));
+                assert_eq!(v["live_log"].as_array().map(Vec::len), Some(0));
+            }
+        }
+    }
+    server.stop().await;
+}

@@ -9,12 +9,15 @@
 //! - `format=csv&table=log`: one row per live call — `round, group, call, time_ms, page,
 //!   sender, payload, seqs` (`first-last`, empty when none) `, error`.
 //!
-//! Rounds not reached yet show their fields' initial values.
+//! Rounds not reached yet show their fields' initial values. Every export is streamed as it is
+//! read from the store: it holds a few chunks and one group's values in memory at a time.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use axum::body::Body;
 use axum::http::{StatusCode, header};
+use bytes::Bytes;
 use axum::response::{IntoResponse, Response};
 
 use crate::manifest::Manifest;
@@ -29,32 +32,99 @@ pub(crate) struct ExportQuery {
     table: Option<String>,
 }
 
-/// The export `query` asks for, as a download.
+/// Which export.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Json,
+    PlayersCsv,
+    LogCsv,
+}
+
+/// Chunks of an export in flight: the writer blocks past this many (each about
+/// [`CHUNK_BYTES`]) until the client reads, so an export holds a few chunks and one group's
+/// values in memory, whatever the session's size.
+const CHUNKS_IN_FLIGHT: usize = 4;
+/// Bytes gathered before a chunk is sent.
+const CHUNK_BYTES: usize = 64 << 10;
+
+/// The export `query` asks for, as a download, streamed as it is read from the store.
 pub(crate) async fn respond(state: &AppState, session: &Session, query: &ExportQuery) -> Result<Response, ApiError> {
     let game = state.game(&session.game).ok_or_else(|| {
         ApiError(StatusCode::CONFLICT, format!("the game `{}` of session `{}` is not loaded: its fields are unknown", session.game, session.code))
     })?;
-    let (store, manifest, session2) = (state.store.clone(), game.manifest.clone(), session.clone());
-    let format = query.format.clone().unwrap_or_else(|| "json".into());
-    let table = query.table.clone().unwrap_or_else(|| "players".into());
-    let (kind, body) = match (format.as_str(), table.as_str()) {
-        ("json", _) => ("application/json", blocking(move || json_export(&store, &manifest, &session2).map(|v| v.to_string())).await?),
-        ("csv", "players") => ("text/csv; charset=utf-8", blocking(move || players_csv(&store, &manifest, &session2)).await?),
-        ("csv", "log") => ("text/csv; charset=utf-8", blocking(move || log_csv(&store, &manifest, &session2)).await?),
+    let format = query.format.as_deref().unwrap_or("json");
+    let table = query.table.as_deref().unwrap_or("players");
+    let (kind, mime) = match (format, table) {
+        ("json", _) => (Kind::Json, "application/json"),
+        ("csv", "players") => (Kind::PlayersCsv, "text/csv; charset=utf-8"),
+        ("csv", "log") => (Kind::LogCsv, "text/csv; charset=utf-8"),
         ("csv", other) => return Err(ApiError(StatusCode::BAD_REQUEST, format!("unknown table `{other}`: use table=players or table=log"))),
         (other, _) => return Err(ApiError(StatusCode::BAD_REQUEST, format!("unknown format `{other}`: use format=json or format=csv"))),
     };
-    let suffix = if format == "csv" && table == "log" { "-log" } else { "" };
+    let suffix = if matches!(kind, Kind::LogCsv) { "-log" } else { "" };
     let disposition = format!("attachment; filename=\"stoa-{}{suffix}.{format}\"", session.code);
-    Ok(([(header::CONTENT_TYPE, kind.to_string()), (header::CONTENT_DISPOSITION, disposition)], body).into_response())
+    let (store, manifest, session) = (state.store.clone(), game.manifest.clone(), session.clone());
+    let (tx, rx) = tokio::sync::mpsc::channel(CHUNKS_IN_FLIGHT);
+    // A store scan, off the async threads.
+    tokio::task::spawn_blocking(move || {
+        let mut out = Chunks { tx, buf: String::with_capacity(CHUNK_BYTES * 2) };
+        let written = match kind {
+            Kind::Json => json_export(&store, &manifest, &session, &mut out),
+            Kind::PlayersCsv => players_csv(&store, &manifest, &session, &mut out),
+            Kind::LogCsv => log_csv(&store, &manifest, &session, &mut out),
+        }
+        .and_then(|()| out.send());
+        if let Err(Stop::Failed(e)) = written {
+            // The answer has begun: the client sees the download break off, not a short file.
+            tracing::error!(session = %session.code, "export failed: {e}");
+            let _ = out.tx.blocking_send(Err(std::io::Error::other(format!("export failed: {e}"))));
+        }
+    });
+    let chunks = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) });
+    Ok(([(header::CONTENT_TYPE, mime.to_string()), (header::CONTENT_DISPOSITION, disposition)], Body::from_stream(chunks)).into_response())
 }
 
-/// Runs a store scan off the async threads.
-async fn blocking(f: impl FnOnce() -> Result<String, StoreError> + Send + 'static) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("export failed: {e}")))?
-        .map_err(ApiError::from)
+/// Why an export stopped before its end.
+enum Stop {
+    /// The store (or the encoding of what it holds) failed: the reason.
+    Failed(String),
+    /// The client went away.
+    Gone,
+}
+
+impl From<StoreError> for Stop {
+    fn from(e: StoreError) -> Self {
+        Stop::Failed(e.to_string())
+    }
+}
+
+/// The export's text, sent on in chunks as it grows.
+struct Chunks {
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    buf: String,
+}
+
+impl Chunks {
+    /// Adds `text`; sends a chunk once there is enough.
+    fn push(&mut self, text: &str) -> Result<(), Stop> {
+        self.buf.push_str(text);
+        if self.buf.len() >= CHUNK_BYTES { self.send() } else { Ok(()) }
+    }
+
+    /// Adds `value` as JSON text.
+    fn json(&mut self, value: &impl serde::Serialize) -> Result<(), Stop> {
+        let text = serde_json::to_string(value).map_err(|e| Stop::Failed(format!("cannot write a value as JSON: {e}")))?;
+        self.push(&text)
+    }
+
+    /// Sends what is gathered (blocks while the client is [`CHUNKS_IN_FLIGHT`] behind).
+    fn send(&mut self) -> Result<(), Stop> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.buf, String::with_capacity(CHUNK_BYTES * 2)));
+        self.tx.blocking_send(Ok(chunk)).map_err(|_| Stop::Gone)
+    }
 }
 
 /// Every (round, group) key of the session.
@@ -73,35 +143,44 @@ fn code_of(session: &Session, group: u32, id: u32) -> &str {
     session.participants.get(index).map_or("", String::as_str)
 }
 
-fn json_export(store: &Store, manifest: &Manifest, session: &Session) -> Result<Value, StoreError> {
-    let mut rounds: Vec<Value> = Vec::new();
-    let mut log = Vec::new();
+fn json_export(store: &Store, manifest: &Manifest, session: &Session, out: &mut Chunks) -> Result<(), Stop> {
+    out.push("{\"session\":")?;
+    out.json(&session.code)?;
+    out.push(",\"game\":")?;
+    out.json(&session.game)?;
+    out.push(",\"rounds\":[")?;
+    let mut round = 0;
     for key in groups(manifest, session) {
-        if rounds.last().is_none_or(|r| r["round"] != json!(key.round)) {
-            rounds.push(json!({ "round": key.round, "groups": [] }));
+        if key.round != round {
+            out.push(if round == 0 { "{" } else { "]},{" })?;
+            round = key.round;
+            out.push(&format!("\"round\":{round},\"groups\":["))?;
+        } else {
+            out.push(",")?;
         }
         let mut players = Vec::new();
         for id in 1..=session.players_per_group {
             let fields = store.player_fields(manifest, &key, id)?;
             players.push(json!({ "id_in_group": id, "participant": code_of(session, key.group, id), "fields": fields }));
         }
-        let group = json!({ "group": key.group, "fields": store.group_fields(manifest, &key)?, "players": players });
-        if let Some(Value::Array(list)) = rounds.last_mut().and_then(|r| r.get_mut("groups")) {
-            list.push(group);
-        }
-        let calls = store.calls(&key)?;
-        if !calls.is_empty() {
-            let messages: Vec<Value> = store
-                .messages(&key)?
-                .into_iter()
-                .map(
-                    |m| json!({ "seq": m.seq, "to": m.to, "payload": serde_json::from_str::<Value>(&m.payload).unwrap_or(Value::String(m.payload)) }),
-                )
-                .collect();
-            log.push(json!({ "round": key.round, "group": key.group, "calls": calls, "messages": messages }));
-        }
+        out.json(&json!({ "group": key.group, "fields": store.group_fields(manifest, &key)?, "players": players }))?;
     }
-    Ok(json!({ "session": session.code, "game": session.game, "rounds": rounds, "live_log": log }))
+    out.push(if round == 0 { "],\"live_log\":[" } else { "]}],\"live_log\":[" })?;
+    let mut first = true;
+    for key in groups(manifest, session) {
+        let calls = store.calls(&key)?;
+        if calls.is_empty() {
+            continue;
+        }
+        let messages: Vec<Value> = store
+            .messages(&key)?
+            .into_iter()
+            .map(|m| json!({ "seq": m.seq, "to": m.to, "payload": serde_json::from_str::<Value>(&m.payload).unwrap_or(Value::String(m.payload)) }))
+            .collect();
+        out.push(if std::mem::take(&mut first) { "" } else { "," })?;
+        out.json(&json!({ "round": key.round, "group": key.group, "calls": calls, "messages": messages }))?;
+    }
+    out.push("]}")
 }
 
 /// One CSV field, quoted when it holds a comma, quote or line break.
@@ -109,38 +188,36 @@ fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
 }
 
-fn csv_row(out: &mut String, fields: impl IntoIterator<Item = String>) {
+fn csv_row(out: &mut Chunks, fields: impl IntoIterator<Item = String>) -> Result<(), Stop> {
     let row: Vec<String> = fields.into_iter().map(|f| csv_field(&f)).collect();
-    out.push_str(&row.join(","));
-    out.push_str("\r\n");
+    out.push(&row.join(","))?;
+    out.push("\r\n")
 }
 
-fn players_csv(store: &Store, manifest: &Manifest, session: &Session) -> Result<String, StoreError> {
-    let mut out = String::new();
+fn players_csv(store: &Store, manifest: &Manifest, session: &Session, out: &mut Chunks) -> Result<(), Stop> {
     let head = ["session", "round", "group", "id_in_group", "participant"].map(String::from);
     let group_cols = manifest.group_fields.keys().map(|k| format!("group.{k}"));
     let player_cols = manifest.player_fields.keys().map(|k| format!("player.{k}"));
-    csv_row(&mut out, head.into_iter().chain(group_cols).chain(player_cols));
+    csv_row(out, head.into_iter().chain(group_cols).chain(player_cols))?;
     for key in groups(manifest, session) {
         let group = store.group_fields(manifest, &key)?;
         for id in 1..=session.players_per_group {
             let player = store.player_fields(manifest, &key, id)?;
             let lead =
                 [session.code.clone(), key.round.to_string(), key.group.to_string(), id.to_string(), code_of(session, key.group, id).to_string()];
-            csv_row(&mut out, lead.into_iter().chain(group.values().map(Value::to_string)).chain(player.values().map(Value::to_string)));
+            csv_row(out, lead.into_iter().chain(group.values().map(Value::to_string)).chain(player.values().map(Value::to_string)))?;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
-fn log_csv(store: &Store, manifest: &Manifest, session: &Session) -> Result<String, StoreError> {
-    let mut out = String::new();
-    csv_row(&mut out, ["round", "group", "call", "time_ms", "page", "sender", "payload", "seqs", "error"].map(String::from));
+fn log_csv(store: &Store, manifest: &Manifest, session: &Session, out: &mut Chunks) -> Result<(), Stop> {
+    csv_row(out, ["round", "group", "call", "time_ms", "page", "sender", "payload", "seqs", "error"].map(String::from))?;
     for key in groups(manifest, session) {
         for c in store.calls(&key)? {
             let seqs = c.seqs.map(|(a, b)| format!("{a}-{b}")).unwrap_or_default();
             csv_row(
-                &mut out,
+                out,
                 [
                     key.round.to_string(),
                     key.group.to_string(),
@@ -152,10 +229,10 @@ fn log_csv(store: &Store, manifest: &Manifest, session: &Session) -> Result<Stri
                     seqs,
                     c.error.unwrap_or_default(),
                 ],
-            );
+            )?;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
