@@ -8,7 +8,7 @@
 //! process), and so are inline partials and decorators (which could do the same out of sight
 //! of the check). There is no `log` helper (a page view must not write to the host's log).
 //! A render stops past [`MAX_PAGE_BYTES`] or [`MAX_RENDER_TIME`] (the time is checked as the
-//! page is written).
+//! page is written and at the end of every `{{#each}}` body).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -34,7 +34,58 @@ pub fn registry() -> Handlebars<'static> {
     let mut templates = Handlebars::new();
     templates.set_strict_mode(false);
     templates.unregister_helper("log");
+    templates.register_helper(TICK, Box::new(Tick));
     templates
+}
+
+thread_local! {
+    /// When the render running on this thread must stop (renders are synchronous).
+    static RENDER_DEADLINE: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// The helper every `{{#each}}` body calls last (added at load, see [`tick_loops`]): it
+/// writes nothing and stops the render past its deadline, so loops that write nothing (three
+/// nested `{{#each}}` over a long array) still meet the time check.
+const TICK: &str = "__stoa_tick";
+
+struct Tick;
+
+impl handlebars::HelperDef for Tick {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        _: &handlebars::Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc handlebars::Context,
+        _: &mut handlebars::RenderContext<'reg, 'rc>,
+        _: &mut dyn handlebars::Output,
+    ) -> handlebars::HelperResult {
+        if RENDER_DEADLINE.get().is_some_and(|d| Instant::now() >= d) {
+            return Err(handlebars::RenderErrorReason::Other(RenderFailure::TooSlow.to_string()).into());
+        }
+        Ok(())
+    }
+}
+
+/// Adds a call of [`TICK`] at the end of every `{{#each}}` body in `template`, at any depth.
+fn tick_loops(template: &mut Template) {
+    for element in &mut template.elements {
+        if let TemplateElement::HelperBlock(block) = element {
+            let is_each = matches!(&block.name, Parameter::Name(n) if n == "each");
+            if let Some(body) = block.template.as_mut() {
+                tick_loops(body);
+                if is_each && let Ok(mut tick) = Template::compile(&format!("{{{{{TICK}}}}}")) {
+                    body.elements.append(&mut tick.elements);
+                    // Error positions are by element: the tick borrows the last one's.
+                    if let Some(last) = body.mapping.last().cloned() {
+                        body.mapping.push(last);
+                    }
+                }
+            }
+            if let Some(inverse) = block.inverse.as_mut() {
+                tick_loops(inverse);
+            }
+        }
+    }
 }
 
 /// The templates of `manifest`'s pages, read from the package in `dir`, each registered under
@@ -52,7 +103,24 @@ pub(crate) fn load(manifest: &Manifest, dir: &Path, file: &Path) -> Result<Handl
         let i = manifest.pages.iter().position(|p| p.name == name).unwrap_or(0);
         ManifestError { file: file.to_path_buf(), key: format!("page[{i}].template"), reason }
     })?;
+    add_ticks(&mut templates);
     Ok(templates)
+}
+
+/// [`tick_loops`] on every template of `templates`.
+pub(crate) fn add_ticks(templates: &mut Handlebars<'static>) {
+    let ticked: Vec<(String, Template)> = templates
+        .get_templates()
+        .iter()
+        .map(|(name, t)| {
+            let mut t = t.clone();
+            tick_loops(&mut t);
+            (name.clone(), t)
+        })
+        .collect();
+    for (name, t) in ticked {
+        templates.register_template(&name, t);
+    }
 }
 
 /// Renders template `page` of `templates` with `data` (as [`crate::game::render::render`]
@@ -114,7 +182,12 @@ impl std::io::Write for Bounded {
 fn render_bounded(templates: &Handlebars<'_>, page: &str, data: &serde_json::Value) -> Result<String, RenderFailure> {
     let deadline = Instant::now() + MAX_RENDER_TIME;
     let mut out = Bounded { page: Vec::new(), deadline, failed: None };
+    RENDER_DEADLINE.set(Some(deadline));
     let result = templates.render_to_write(page, data, &mut out);
+    RENDER_DEADLINE.set(None);
+    if result.is_err() && out.failed.is_none() && Instant::now() >= deadline {
+        return Err(RenderFailure::TooSlow);
+    }
     match (result, out.failed) {
         (Ok(()), _) => String::from_utf8(out.page).map_err(|e| RenderFailure::Template(format!("it rendered text that is not UTF-8: {e}"))),
         (Err(_), Some(failure)) => Err(failure),
@@ -207,6 +280,7 @@ mod tests {
         for (name, text) in pages {
             t.register_template_string(name, text).expect("parses");
         }
+        add_ticks(&mut t);
         t
     }
 
@@ -238,6 +312,14 @@ mod tests {
         let started = Instant::now();
         assert_eq!(render_bounded(&t, "Slow", &many), Err(RenderFailure::TooSlow));
         assert!(started.elapsed() < MAX_RENDER_TIME * 3, "took {:?}", started.elapsed());
+        // Three nested loops writing nothing at all (27 billion iterations): stopped by time
+        // too. Run on a thread, so a render that never ends fails the test instead of hanging it.
+        let silent = with(&[("Silent", "{{#each xs}}{{#each ../xs}}{{#each ../../xs}}{{/each}}{{/each}}{{/each}}done")]);
+        let xs = serde_json::json!({ "xs": vec![0; 3_000] });
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(render_bounded(&silent, "Silent", &xs)));
+        let result = rx.recv_timeout(MAX_RENDER_TIME * 10).expect("the silent render ends");
+        assert_eq!(result, Err(RenderFailure::TooSlow));
         let t = with(&[("Log", "{{log \"flood\"}}ok")]);
         assert!(matches!(render_bounded(&t, "Log", &serde_json::json!({})), Err(RenderFailure::Template(_))));
         let t = with(&[("Fine", "{{#each xs}}{{this}},{{/each}}")]);
