@@ -49,6 +49,8 @@ pub(super) struct ServeArgs {
 }
 
 pub(super) fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(a.max_connections > 0, "--max-connections must be at least 1");
+    anyhow::ensure!(a.header_timeout > 0, "--header-timeout must be at least 1 second");
     let config = ServerConfig {
         frame_bytes: a.frame_bytes,
         rate_per_second: a.rate,
