@@ -279,3 +279,22 @@ async fn with_an_admin_token_file_serve_prints_its_path_and_never_the_token() {
     let mode = std::fs::metadata(&file).expect("metadata").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "the token file is the owner's alone: {mode:o}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_is_on_disk_before_its_creation_is_answered() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = auction_server(&dir).await;
+    // The API's 201: a flush of the database ran after the write and before the answer.
+    let before = server.state.store.flushes().1;
+    create_session(&server, "auction", 3).await;
+    assert!(server.state.store.flushes().1 > before, "201 before the session was flushed");
+    // The admin form's 303 too.
+    let login = post_form(&server, "/admin/login", &format!("token={TOKEN}")).await;
+    let cookie = login.header("set-cookie").split(';').next().expect("cookie").to_string();
+    let before = server.state.store.flushes().1;
+    let form = [("cookie", cookie.as_str()), ("content-type", "application/x-www-form-urlencoded")];
+    let created = request(&server, Method::POST, "/admin/sessions", &form, "game=auction&participants=3").await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    assert!(server.state.store.flushes().1 > before, "303 before the session was flushed");
+    server.stop().await;
+}
