@@ -100,7 +100,13 @@ fn running_sessions(state: &AppState, owner: &Who) -> Result<u32, ApiError> {
 /// `participants` participants, within `who`'s session quota, and starts the timer of its
 /// first page if that page has a timeout; the errors say what is wrong. Returns once the
 /// session is on disk: a session acknowledged, its links handed out, survives a crash.
-pub(crate) async fn create_session(state: &Arc<AppState>, who: &Who, game: &str, version: Option<&str>, participants: u32) -> Result<Session, ApiError> {
+pub(crate) async fn create_session(
+    state: &Arc<AppState>,
+    who: &Who,
+    game: &str,
+    version: Option<&str>,
+    participants: u32,
+) -> Result<Session, ApiError> {
     let key = resolve(state, who, game, version)?;
     let loaded = state
         .game(&key)
