@@ -42,6 +42,9 @@ pub(super) struct ServeArgs {
     /// Seconds a client has to send a request's headers before it is disconnected.
     #[arg(long, default_value_t = 10)]
     header_timeout: u64,
+    /// Messages a (re)connecting live socket is replayed at most: the group's last ones.
+    #[arg(long, default_value_t = 1000)]
+    replay: u64,
     /// Write the admin token to this file (mode 0600) and print only its path, not the
     /// token: for a server whose output goes to a log.
     #[arg(long, value_name = "PATH")]
@@ -59,6 +62,7 @@ pub(super) fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         secure_cookies: a.secure_cookies,
         max_connections: a.max_connections,
         header_read_timeout: std::time::Duration::from_secs(a.header_timeout),
+        replay_messages: a.replay,
     };
     let (addr, games_dir, data) = (a.addr, a.games, a.data.data);
     // Every participant's socket is an open file.

@@ -35,6 +35,10 @@ pub struct ServerConfig {
     /// Time a client has to send a request's headers; a client that trickles them (slowloris)
     /// is disconnected instead of holding its connection.
     pub header_read_timeout: std::time::Duration,
+    /// Messages a (re)connecting live socket is replayed at most, the group's last ones: a
+    /// replay reads the group's log back from its end, so this bounds the work of each
+    /// reconnect however long the group has run.
+    pub replay_messages: u64,
 }
 
 impl Default for ServerConfig {
@@ -47,6 +51,7 @@ impl Default for ServerConfig {
             secure_cookies: false,
             max_connections: 10_000,
             header_read_timeout: std::time::Duration::from_secs(10),
+            replay_messages: 1000,
         }
     }
 }
@@ -105,7 +110,7 @@ impl AppState {
             tenants,
             runtime,
             games,
-            hub: Arc::new(GroupHub::new(store.clone())),
+            hub: Arc::new(GroupHub::new(store.clone(), config.replay_messages)),
             flow: Flow::new(store.clone()),
             store,
             admin_token,
