@@ -18,6 +18,18 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use crate::server_support::{codes, create_session, eventually, flow_game, live_send, position, submit};
 use crate::support::{TOKEN, TestServer, root};
 
+/// Signs `b` in as a person does with the link `stoa serve` prints: opens `/admin?token=`,
+/// clicks its "Sign in" button, and lands on `/admin`.
+pub(crate) async fn sign_in(b: &Client, base: &str, token: &str) {
+    b.goto(&format!("{base}/admin?token={token}")).await.expect("open the sign-in link");
+    b.find(Locator::Css("#confirm-sign-in button")).await.expect("the sign-in button").click().await.expect("click");
+    eventually(Duration::from_secs(10), "the signed-in /admin", || async {
+        let url = b.current_url().await.ok()?;
+        (url.path() == "/admin" && url.query().is_none()).then_some(())
+    })
+    .await;
+}
+
 /// A chromedriver process of ours; killed (by its own handle) when dropped.
 struct Driver {
     child: Child,
@@ -162,8 +174,7 @@ async fn the_admin_signs_in_creates_a_session_and_watches_the_monitor() {
     let base = format!("http://{}", server.addr);
     let srv = &server;
     with_browser(|b| async move {
-        b.goto(&format!("{base}/admin?token={TOKEN}")).await.expect("sign in");
-        assert_eq!(b.current_url().await.expect("url").path(), "/admin", "the token link redirects to /admin");
+        sign_in(&b, &base, TOKEN).await;
         wait_text(&b, "#games td strong", "auction").await;
         let count = b.find(Locator::Css("input[name=participants]")).await.expect("participants box");
         count.clear().await.expect("clear");

@@ -448,3 +448,89 @@ async fn stoa_serve_answers_hostile_calls_logs_them_and_keeps_serving_another_gr
     assert!(store.messages(&key).expect("messages").is_empty());
     assert_eq!(store.group_fields(&hostile.manifest, &key).expect("fields")["touched"], json!(false));
 }
+
+/// Reads what the server sends on `tcp` until it closes the connection (or `limit` passes).
+async fn read_until_closed(tcp: &mut tokio::net::TcpStream, limit: Duration) -> Option<String> {
+    use tokio::io::AsyncReadExt as _;
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(limit, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    read.ok().map(|()| String::from_utf8_lossy(&got).into_owned())
+}
+
+/// Sends `request` on a new connection to `addr`; all the server answers before it closes.
+async fn exchange(addr: std::net::SocketAddr, request: &str) -> Option<String> {
+    use tokio::io::AsyncWriteExt as _;
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.ok()?;
+    tcp.write_all(request.as_bytes()).await.ok()?;
+    read_until_closed(&mut tcp, Duration::from_secs(5)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_connection_cap_a_connection_gets_503_naming_the_limit_and_a_closed_one_frees_its_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = stoa::server::ServerConfig { max_connections: 3, header_read_timeout: Duration::from_secs(60), ..Default::default() };
+    let server = TestServer::start_with(&["example-games/auction"], &dir.path().join("data"), config).await;
+    // Three idle connections take every place.
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        idle.push(tokio::net::TcpStream::connect(server.addr).await.expect("connect"));
+    }
+    let refused = crate::server_support::eventually(Duration::from_secs(10), "a 503 past the cap", || async {
+        exchange(server.addr, "GET /static/live.js HTTP/1.1\r\nhost: stoa\r\n\r\n").await.filter(|a| a.starts_with("HTTP/1.1 503"))
+    })
+    .await;
+    assert!(refused.contains("too many open connections: this server's limit is 3 (--max-connections)"), "{refused}");
+    // One closes: a request gets its place.
+    drop(idle.pop());
+    let served = crate::server_support::eventually(Duration::from_secs(10), "a place freed", || async {
+        exchange(server.addr, "GET /static/live.js HTTP/1.1\r\nhost: stoa\r\nconnection: close\r\n\r\n")
+            .await
+            .filter(|a| a.starts_with("HTTP/1.1 200"))
+    })
+    .await;
+    assert!(served.contains("liveSend"), "{served}");
+    drop(idle);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_finishes_its_headers_is_disconnected_at_the_header_timeout() {
+    use tokio::io::AsyncWriteExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = stoa::server::ServerConfig { header_read_timeout: Duration::from_millis(500), ..Default::default() };
+    let server = TestServer::start_with(&["example-games/auction"], &dir.path().join("data"), config).await;
+    // Slowloris: a header line every 100 ms, never the blank line that ends them.
+    let mut slow = tokio::net::TcpStream::connect(server.addr).await.expect("connect");
+    slow.write_all(b"GET /static/live.js HTTP/1.1\r\nhost: stoa\r\n").await.expect("write");
+    let started = Instant::now();
+    let mut cut = false;
+    while started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if slow.write_all(b"x-slow: 1\r\n").await.is_err() {
+            cut = true;
+            break;
+        }
+        let mut probe = [0u8; 64];
+        if let Ok(Ok(0) | Err(_)) = tokio::time::timeout(Duration::from_millis(1), slow.peek(&mut probe)).await {
+            cut = true;
+            break;
+        }
+    }
+    assert!(cut, "the slow client was still connected after {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(3), "cut after {:?}", started.elapsed());
+    // A client that sends nothing at all is cut too.
+    let mut silent = tokio::net::TcpStream::connect(server.addr).await.expect("connect");
+    assert!(read_until_closed(&mut silent, Duration::from_secs(3)).await.is_some(), "a silent connection stays open");
+    // Others are served meanwhile.
+    assert_eq!(crate::server_support::get(&server, "/static/live.js").await.status, 200);
+    server.stop().await;
+}

@@ -88,7 +88,7 @@ async fn a_page_script_opened_by_the_signed_in_operator_cannot_read_the_admin_pa
     let people = codes(&create_session(&server, "pages-flow", 3).await);
     let base = format!("http://{}", server.addr);
     crate::browser::with_browser(|b| async move {
-        b.goto(&format!("{base}/admin?token={}", crate::support::TOKEN)).await.expect("sign in");
+        crate::browser::sign_in(&b, &base, crate::support::TOKEN).await;
         b.goto(&format!("{base}/p/{}", people[0])).await.expect("open the page");
         crate::browser::wait_text(&b, "#probe", "blocked").await;
     })

@@ -137,6 +137,44 @@ async fn the_exports_hold_the_fields_and_the_live_log_after_live_calls() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_site_cannot_sign_a_browser_in_as_someone_else() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = auction_server(&dir).await;
+    let host = server.addr.to_string();
+    let body = format!("token={TOKEN}");
+    let form = "application/x-www-form-urlencoded";
+    for (what, headers) in [
+        ("Sec-Fetch-Site cross-site", vec![("content-type", form), ("sec-fetch-site", "cross-site")]),
+        ("Sec-Fetch-Site same-site", vec![("content-type", form), ("sec-fetch-site", "same-site")]),
+        ("Origin of another site", vec![("content-type", form), ("origin", "http://evil.example")]),
+        ("Referer of another site", vec![("content-type", form), ("referer", "http://evil.example/attack.html")]),
+    ] {
+        let refused = request(&server, Method::POST, "/admin/login", &headers, &body).await;
+        assert_eq!(refused.status, 403, "{what}: {}", refused.body);
+        assert_eq!(refused.header("set-cookie"), "", "{what} set a cookie");
+        assert!(refused.body.contains("sent from another site"), "{what}: {}", refused.body);
+    }
+    // This site's own page (the link's button) signs in.
+    let referer = format!("http://{host}/admin?token={TOKEN}");
+    let ours = request(&server, Method::POST, "/admin/login", &[("content-type", form), ("referer", &referer)], &body).await;
+    assert_eq!(ours.status, 303, "{}", ours.body);
+    assert!(ours.header("set-cookie").starts_with("stoa_admin="));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cookie_is_secure_when_the_server_is_told_it_is_behind_tls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = stoa::server::ServerConfig { secure_cookies: true, ..Default::default() };
+    let server = TestServer::start_with(&["example-games/auction"], &dir.path().join("data"), config).await;
+    let login = post_form(&server, "/admin/login", &format!("token={TOKEN}")).await;
+    assert_eq!(login.status, 303, "{}", login.body);
+    let cookie = login.header("set-cookie");
+    assert!(cookie.ends_with("; Secure") && cookie.contains("Max-Age=43200"), "{cookie}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_pages_need_the_cookie_that_the_token_link_sets() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = auction_server(&dir).await;
@@ -144,11 +182,22 @@ async fn admin_pages_need_the_cookie_that_the_token_link_sets() {
     assert_eq!(a.status, 401);
     assert!(a.body.contains("name=\"token\""), "the 401 page asks for the token: {}", a.body);
     assert_eq!(get(&server, "/admin?token=wrong").await.status, 401);
-    let login = get(&server, &format!("/admin?token={TOKEN}")).await;
-    assert_eq!(login.status, 303);
+    // The link shows a button posting the token; it sets no cookie itself.
+    let link = get(&server, &format!("/admin?token={TOKEN}")).await;
+    assert_eq!(link.status, 200, "{}", link.body);
+    assert_eq!(link.header("set-cookie"), "", "the link alone signs nobody in");
+    assert!(link.body.contains(r#"action="/admin/login""#) && link.body.contains(&format!(r#"value="{TOKEN}""#)), "{}", link.body);
+    assert_eq!(link.header("x-frame-options"), "DENY", "no other site frames the button");
+    let host = server.addr.to_string();
+    let origin = format!("http://{host}");
+    let form = [("content-type", "application/x-www-form-urlencoded"), ("origin", origin.as_str()), ("sec-fetch-site", "same-origin")];
+    let login = request(&server, Method::POST, "/admin/login", &form, &format!("token={TOKEN}")).await;
+    assert_eq!(login.status, 303, "{}", login.body);
     assert_eq!(login.header("location"), "/admin");
     let cookie = login.header("set-cookie").to_string();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(cookie.contains("Max-Age=43200"), "a sign-in lasts 12 h: {cookie}");
+    assert!(!cookie.contains("Secure"), "not Secure unless --secure-cookies: {cookie}");
     assert!(!cookie.contains(TOKEN), "the cookie does not carry the token itself: {cookie}");
     let pair = cookie.split(';').next().expect("cookie pair").to_string();
     let home = request(&server, Method::GET, "/admin", &[("cookie", &pair)], "").await;
@@ -156,12 +205,10 @@ async fn admin_pages_need_the_cookie_that_the_token_link_sets() {
     assert!(home.body.contains("<strong>auction</strong>"), "{}", home.body);
 
     // The create form: refused from another origin, accepted from this one.
-    let host = server.addr.to_string();
     let evil = [("cookie", pair.as_str()), ("content-type", "application/x-www-form-urlencoded"), ("origin", "http://evil.example")];
     let refused = request(&server, Method::POST, "/admin/sessions", &evil, "game=auction&participants=3").await;
     assert_eq!(refused.status, 403);
     assert!(server.state.store.sessions().expect("sessions").is_empty());
-    let origin = format!("http://{host}");
     let ours = [("cookie", pair.as_str()), ("content-type", "application/x-www-form-urlencoded"), ("origin", origin.as_str())];
     let created = request(&server, Method::POST, "/admin/sessions", &ours, "game=auction&participants=3").await;
     assert_eq!(created.status, 303, "{}", created.body);
@@ -177,5 +224,77 @@ async fn admin_pages_need_the_cookie_that_the_token_link_sets() {
     let bad = request(&server, Method::POST, "/admin/sessions", &ours, "game=auction&participants=2").await;
     assert_eq!(bad.status, 400);
     assert!(post_form(&server, "/admin/sessions", "game=auction&participants=3").await.status == 401);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_admin_token_file_serve_prints_its_path_and_never_the_token() {
+    use std::io::BufRead as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let games = crate::crash::games_folder(dir.path(), &["example-games/auction"]);
+    // A file that was there, readable by everyone: replaced, and made private.
+    let file = dir.path().join("admin-token");
+    std::fs::write(&file, "old").expect("write");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_stoa"))
+        .args(["serve", "--addr", &addr, "--admin-token-file"])
+        .arg(&file)
+        .arg("--games")
+        .arg(&games)
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .env("STOA_CACHE_DIR", crate::support::root().join("target/stoa-cache"))
+        .env("STOA_ADMIN_TOKEN", TOKEN)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn stoa serve");
+    let mut server = crate::crash::Server { child, addr };
+    let stdout = server.child.stdout.take().expect("stdout");
+    // Everything printed up to and including the admin line.
+    let printed = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        tokio::task::spawn_blocking(move || {
+            let mut printed = String::new();
+            for line in std::io::BufReader::new(stdout).lines() {
+                let line = line.expect("stdout line");
+                printed.push_str(&line);
+                printed.push('\n');
+                if line.starts_with("admin:") {
+                    break;
+                }
+            }
+            printed
+        }),
+    )
+    .await
+    .expect("stoa serve printed its admin line")
+    .expect("reader");
+    assert!(!printed.contains(TOKEN), "the token is printed: {printed}");
+    assert!(printed.contains(&format!("{}/admin (sign in with the token in {})", server.addr, file.display())), "{printed}");
+    assert_eq!(std::fs::read_to_string(&file).expect("token file"), TOKEN);
+    let mode = std::fs::metadata(&file).expect("metadata").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the token file is the owner's alone: {mode:o}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_is_on_disk_before_its_creation_is_answered() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = auction_server(&dir).await;
+    // The API's 201: a flush of the database ran after the write and before the answer.
+    let before = server.state.store.flushes().1;
+    create_session(&server, "auction", 3).await;
+    assert!(server.state.store.flushes().1 > before, "201 before the session was flushed");
+    // The admin form's 303 too.
+    let login = post_form(&server, "/admin/login", &format!("token={TOKEN}")).await;
+    let cookie = login.header("set-cookie").split(';').next().expect("cookie").to_string();
+    let before = server.state.store.flushes().1;
+    let form = [("cookie", cookie.as_str()), ("content-type", "application/x-www-form-urlencoded")];
+    let created = request(&server, Method::POST, "/admin/sessions", &form, "game=auction&participants=3").await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    assert!(server.state.store.flushes().1 > before, "303 before the session was flushed");
     server.stop().await;
 }

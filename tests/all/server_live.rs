@@ -192,3 +192,34 @@ async fn one_groups_looping_game_does_not_delay_another_group() {
     free.close(None).await.ok();
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnect_is_replayed_the_groups_last_messages_only_and_told_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = stoa::server::ServerConfig { replay_messages: 3, ..Default::default() };
+    let server = TestServer::start_with(&["example-games/auction"], &dir.path().join("data"), config).await;
+    let codes = session(&server, "auction", 3);
+    let mut p1 = connect(&server, &codes[0], "page=Bid").await;
+    for bid in 1..=5 {
+        send(&mut p1, &format!(r#"{{"bid": {bid}}}"#)).await;
+        assert_eq!(expect(&mut p1).await["seq"], bid);
+    }
+    // after=0 on a log of 5: a notice naming the limit, then seqs 3 to 5.
+    let mut p2 = connect(&server, &codes[1], "page=Bid&after=0").await;
+    let notice = expect(&mut p2).await;
+    let why = notice["error"].as_str().unwrap_or_else(|| panic!("a notice first: {notice}"));
+    assert!(why.contains("after message 2") && why.contains("last 3 messages (the replay limit)"), "{why}");
+    for seq in [3, 4, 5] {
+        assert_eq!(expect(&mut p2).await["seq"], seq);
+    }
+    expect_silence(&mut p2).await;
+    // Within the limit: what was asked for, no notice.
+    let mut p3 = connect(&server, &codes[2], "page=Bid&after=3").await;
+    assert_eq!(expect(&mut p3).await["seq"], 4);
+    assert_eq!(expect(&mut p3).await["seq"], 5);
+    expect_silence(&mut p3).await;
+    for w in [&mut p1, &mut p2, &mut p3] {
+        w.close(None).await.ok();
+    }
+    server.stop().await;
+}

@@ -151,7 +151,7 @@ async fn two_researchers_run_sessions_side_by_side_and_neither_reaches_the_other
         }
     }
     // Admin forms with bob's signed-in cookie (the browser's way).
-    let login = get(&server, &format!("/admin?token={bob}")).await;
+    let login = post_form(&server, "/admin/login", &format!("token={bob}")).await;
     assert_eq!(login.status, 303, "{}", login.body);
     let cookie = login.header("set-cookie").split(';').next().expect("cookie").to_string();
     assert!(cookie.starts_with("stoa_admin=bob."), "{cookie}");

@@ -38,10 +38,38 @@ pub(super) struct ServeArgs {
     /// Instances one researcher's games may hold at once (at most --instances).
     #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u32).range(1..))]
     researcher_instances: u32,
+    /// Mark the sign-in cookie `Secure`: set it when clients reach the server over HTTPS
+    /// (a reverse proxy terminating TLS), so the browser never sends the cookie in clear.
+    #[arg(long)]
+    secure_cookies: bool,
+    /// Connections open at once, live sockets included (one more is answered 503 and closed).
+    #[arg(long, default_value_t = 10_000)]
+    max_connections: usize,
+    /// Seconds a client has to send a request's headers before it is disconnected.
+    #[arg(long, default_value_t = 10)]
+    header_timeout: u64,
+    /// Messages a (re)connecting live socket is replayed at most: the group's last ones.
+    #[arg(long, default_value_t = 1000)]
+    replay: u64,
+    /// Write the admin token to this file (mode 0600) and print only its path, not the
+    /// token: for a server whose output goes to a log.
+    #[arg(long, value_name = "PATH")]
+    admin_token_file: Option<PathBuf>,
 }
 
 pub(super) fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
-    let config = ServerConfig { frame_bytes: a.frame_bytes, rate_per_second: a.rate, rate_burst: a.rate * 2.0, sockets_per_participant: a.sockets };
+    anyhow::ensure!(a.max_connections > 0, "--max-connections must be at least 1");
+    anyhow::ensure!(a.header_timeout > 0, "--header-timeout must be at least 1 second");
+    let config = ServerConfig {
+        frame_bytes: a.frame_bytes,
+        rate_per_second: a.rate,
+        rate_burst: a.rate * 2.0,
+        sockets_per_participant: a.sockets,
+        secure_cookies: a.secure_cookies,
+        max_connections: a.max_connections,
+        header_read_timeout: std::time::Duration::from_secs(a.header_timeout),
+        replay_messages: a.replay,
+    };
     let (addr, games_dir, data) = (a.addr, a.games, a.data.data);
     // Every participant's socket is an open file.
     crate::load::raise_fd_limit();
@@ -63,8 +91,16 @@ pub(super) fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         let local = listener.local_addr()?;
         let base = format!("http://{local}");
         println!("Stoa is serving {} game(s) from {} on {base}", state.games.len(), games_dir.display());
-        println!("admin:  {base}/admin?token={}", state.admin_token);
-        println!("token:  {}", state.admin_token);
+        match &a.admin_token_file {
+            Some(path) => {
+                write_private(path, &state.admin_token).with_context(|| format!("cannot write the admin token to `{}`", path.display()))?;
+                println!("admin:  {base}/admin (sign in with the token in {})", path.display());
+            }
+            None => {
+                println!("admin:  {base}/admin?token={}", state.admin_token);
+                println!("token:  {}", state.admin_token);
+            }
+        }
         if let Some(name) = a.demo {
             let game = state.games.get(&name).with_context(|| format!("--demo: no game named `{name}`"))?;
             let (session, people) = state.store.create_session(&game.manifest, game.manifest.players_per_group * 2)?;
@@ -76,6 +112,20 @@ pub(super) fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         crate::server::run(listener, state, shutdown()).await?;
         anyhow::Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Writes `text` to `path`, readable and writable by its owner alone (mode 0600, also when
+/// the file was there before with a wider mode).
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    file.write_all(text.as_bytes())
 }
 
 /// Resolves on Ctrl-C (or SIGTERM on Unix), saying that the server is shutting down.

@@ -7,6 +7,8 @@
 //!   (`/api/games`, `/api/researchers`, `/api/me`), errors as `{"error": ...}`.
 //! - `pages/`: `/p/{participant}` pages, the host layout and `/static/live.js`.
 //! - `live/`: the `/live/{participant}` WebSocket — frame checks, forwarding.
+//! - `connections`: the accept loop — hyper's HTTP/1 per connection, the connection cap and
+//!   the header-read timeout.
 //! - `auth`: who a request is — token, cookie — and the same-origin check.
 //! - [`state`]: [`AppState`] — games, store, group hub, page flow, monitor, tenants, config.
 //! - `actors/`: one actor per active group, run on a few threads, routing once durable.
@@ -27,6 +29,7 @@ pub(crate) mod actors;
 pub(crate) mod admin;
 pub(crate) mod api;
 pub(crate) mod auth;
+pub(crate) mod connections;
 pub(crate) mod flow;
 pub(crate) mod live;
 pub(crate) mod monitor;
@@ -64,11 +67,7 @@ pub async fn run(
     let games = Arc::downgrade(&state);
     state.flow.start_timers(move |key| games.upgrade()?.game(key));
     state.hub.start_idle_sweep();
-    // Live frames are small and answered at once: no Nagle delay waiting for an ACK.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await?;
+    connections::serve(listener, app(state.clone()), &state.config, shutdown).await?;
     let store = state.store.clone();
     tokio::task::spawn_blocking(move || store.write_back_all().and_then(|()| store.wait_durable()))
         .await

@@ -26,11 +26,33 @@ pub struct ServerConfig {
     pub rate_burst: f64,
     /// Live sockets one participant may hold open at once; more are refused (429).
     pub sockets_per_participant: usize,
+    /// Whether the sign-in cookie is `Secure` (sent over HTTPS only): set it when clients
+    /// reach the server through TLS, e.g. a reverse proxy terminating HTTPS.
+    pub secure_cookies: bool,
+    /// Connections open at once (live sockets included); one more is answered 503 and
+    /// closed, so a flood of idle connections cannot take every file descriptor.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers; a client that trickles them (slowloris)
+    /// is disconnected instead of holding its connection.
+    pub header_read_timeout: std::time::Duration,
+    /// Messages a (re)connecting live socket is replayed at most, the group's last ones: a
+    /// replay reads the group's log back from its end, so this bounds the work of each
+    /// reconnect however long the group has run.
+    pub replay_messages: u64,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { frame_bytes: 64 << 10, rate_per_second: 50.0, rate_burst: 100.0, sockets_per_participant: 8 }
+        ServerConfig {
+            frame_bytes: 64 << 10,
+            rate_per_second: 50.0,
+            rate_burst: 100.0,
+            sockets_per_participant: 8,
+            secure_cookies: false,
+            max_connections: 10_000,
+            header_read_timeout: std::time::Duration::from_secs(10),
+            replay_messages: 1000,
+        }
     }
 }
 
@@ -88,7 +110,7 @@ impl AppState {
             tenants,
             runtime,
             games,
-            hub: Arc::new(GroupHub::new(store.clone())),
+            hub: Arc::new(GroupHub::new(store.clone(), config.replay_messages)),
             flow: Flow::new(store.clone()),
             store,
             admin_token,

@@ -37,7 +37,8 @@ pub(crate) enum Command {
     /// A player's `liveSend`: errors go to `errors` (the sender's socket) alone. `permit` is
     /// one of the socket's calls in flight, given back once the call is answered.
     Live { id: u32, page: String, payload: String, errors: FrameSender, permit: OwnedSemaphorePermit },
-    /// Replay messages with seq > `after` to `frames`, then deliver live ones.
+    /// Replay messages with seq > `after` to `frames` (of the group's last `replay_limit` at
+    /// most), then deliver live ones.
     Subscribe { id: u32, after: Option<u64>, frames: FrameSender },
     /// The group has been idle: drop its warm instance and write its fields to sled.
     Idle,
@@ -51,7 +52,11 @@ pub(crate) struct Actor {
     inbox: Mutex<Inbox>,
     calls: Mutex<GroupCalls>,
     runners: Arc<Runners<Actor>>,
-    /// The group's sockets; only the journal's callbacks touch it, in log order.
+    /// Messages a subscribing socket is replayed at most: the group's last ones, so a
+    /// reconnect reads a bounded part of the log's end however long the group has run.
+    replay_limit: u64,
+    /// The group's sockets. The journal's callbacks add and route to them, in log order; a
+    /// closing socket removes its own (and any other closed one) at once.
     subscribers: Mutex<Vec<Subscriber>>,
 }
 
@@ -81,7 +86,15 @@ struct Subscriber {
 /// A command's outcome, delivered once the batch is durable.
 enum Outcome {
     Call { result: Result<Vec<Routed>, CallError>, errors: FrameSender, permit: OwnedSemaphorePermit },
-    Subscribe { id: u32, replay: Option<Result<Vec<Routed>, StoreError>>, frames: FrameSender },
+    Subscribe { id: u32, replay: Option<Result<Replay, String>>, frames: FrameSender },
+}
+
+/// A subscriber's replay: the messages with seq > `from` that reach it, where `from` is
+/// the socket's `after`, raised to the start of the group's last `replay_limit` messages.
+struct Replay {
+    messages: Vec<Routed>,
+    after: u64,
+    from: u64,
 }
 
 impl Job for Actor {
@@ -104,12 +117,13 @@ impl Job for Actor {
 
 impl Actor {
     /// The actor of group `key` of `game`, idle, run on `runners`.
-    pub(crate) fn new(key: GroupKey, game: Arc<Game>, store: Store, runners: Arc<Runners<Actor>>) -> Actor {
+    pub(crate) fn new(key: GroupKey, game: Arc<Game>, store: Store, runners: Arc<Runners<Actor>>, replay_limit: u64) -> Actor {
         Actor {
             key,
             game,
             store,
             runners,
+            replay_limit,
             inbox: Mutex::new(Inbox { queue: VecDeque::new(), running: false, last_used: Instant::now(), idle: false }),
             calls: Mutex::new(GroupCalls { group: None, warm: None }),
             subscribers: Mutex::new(Vec::new()),
@@ -171,10 +185,10 @@ impl Actor {
                     let result = Err(CallError::Host("the group's log cannot be read; try again".into()));
                     outcomes.push(Outcome::Call { result, errors, permit });
                 }
-                (Command::Subscribe { id, after, frames }, _) => {
+                (Command::Subscribe { id, after, frames }, group) => {
                     // Everything logged so far is readable (staged or in sled); the callback
                     // sends it once durable.
-                    let replay = after.map(|after| self.store.messages_after(&self.key, id, after));
+                    let replay = after.map(|after| self.replay(group.map(|g| g.next_seq), id, after));
                     outcomes.push(Outcome::Subscribe { id, replay, frames });
                 }
                 (Command::Idle, _) => {
@@ -192,9 +206,34 @@ impl Actor {
         }
     }
 
+    /// The replay of player `id` subscribing `after` a seq, the group's next seq being
+    /// `next_seq`: of its last `replay_limit` messages at most, read back from the log's end.
+    fn replay(&self, next_seq: Option<u64>, id: u32, after: u64) -> Result<Replay, String> {
+        let next_seq = next_seq.ok_or("the group's log cannot be read; try again")?;
+        let from = after.max(next_seq.saturating_sub(1).saturating_sub(self.replay_limit));
+        let messages = self.store.messages_after(&self.key, id, from).map_err(|e: StoreError| e.to_string())?;
+        Ok(Replay { messages, after, from })
+    }
+
+    /// Forgets the subscribers whose socket has closed: a closing socket calls it, so a
+    /// group's list does not keep it until a message for that player finds it closed.
+    pub(crate) fn unsubscribe_closed(&self) {
+        self.subscribers().retain(|s| !s.frames.is_closed());
+    }
+
+    /// How many sockets are subscribed.
+    #[cfg(test)]
+    pub(crate) fn subscribed(&self) -> usize {
+        self.subscribers().len()
+    }
+
+    fn subscribers(&self) -> MutexGuard<'_, Vec<Subscriber>> {
+        self.subscribers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Routes a durable batch (on the journal's thread: never waits on a socket).
     fn deliver(&self, outcomes: Vec<Outcome>, durable: Result<(), &crate::journal::WriteFailed>) {
-        let mut subscribers = self.subscribers.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut subscribers = self.subscribers();
         for outcome in outcomes {
             match outcome {
                 Outcome::Call { result, errors, permit } => {
@@ -221,17 +260,28 @@ impl Actor {
                             let _ = frames.try_send(Frame::error(&format!("cannot replay the log: {reason}")));
                         }
                         (None, Ok(())) => {}
-                        (Some(Ok(messages)), Ok(())) => {
+                        (Some(Ok(replay)), Ok(())) => {
+                            if replay.from > replay.after {
+                                let why = format!(
+                                    "the replay starts after message {}: a socket is replayed at most the group's last {} messages (the replay limit)",
+                                    replay.from, self.replay_limit
+                                );
+                                let _ = frames.try_send(Frame::error(&why));
+                            }
                             // Never wait on a socket here: that would stall every group. A
                             // history longer than the socket's queue is sent in part; the
                             // socket then closes and its client resumes from the last seq.
-                            if !messages.iter().all(|m| frames.try_send(Frame::Message(m.frame().into())).is_ok()) {
+                            if !replay.messages.iter().all(|m| frames.try_send(Frame::Message(m.frame().into())).is_ok()) {
                                 continue;
                             }
                         }
                         (Some(Err(e)), Ok(())) => {
                             let _ = frames.try_send(Frame::error(&format!("cannot replay the log: {e}")));
                         }
+                    }
+                    // A socket closed meanwhile has already unsubscribed: not kept.
+                    if frames.is_closed() {
+                        continue;
                     }
                     subscribers.push(Subscriber { id, frames });
                 }

@@ -17,14 +17,17 @@ const IDLE: Duration = Duration::from_secs(60);
 /// The groups with an actor, by key.
 pub(crate) struct GroupHub {
     store: Store,
+    /// Messages a (re)connecting socket is replayed at most: the group's last ones.
+    replay_limit: u64,
     actors: Mutex<HashMap<GroupKey, Arc<Actor>>>,
     runners: Arc<Runners<Actor>>,
 }
 
 impl GroupHub {
-    /// No actors yet; they will use `store`.
-    pub(crate) fn new(store: Store) -> GroupHub {
-        GroupHub { store, actors: Mutex::new(HashMap::new()), runners: Arc::new(Runners::default()) }
+    /// No actors yet; they will use `store`, and replay a socket at most `replay_limit`
+    /// messages.
+    pub(crate) fn new(store: Store, replay_limit: u64) -> GroupHub {
+        GroupHub { store, replay_limit, actors: Mutex::new(HashMap::new()), runners: Arc::new(Runners::default()) }
     }
 
     /// The actors by group, locked.
@@ -38,7 +41,7 @@ impl GroupHub {
         if let Some(actor) = actors.get(key) {
             return actor.clone();
         }
-        let actor = Arc::new(Actor::new(key.clone(), game.clone(), self.store.clone(), self.runners.clone()));
+        let actor = Arc::new(Actor::new(key.clone(), game.clone(), self.store.clone(), self.runners.clone(), self.replay_limit));
         actors.insert(key.clone(), actor.clone());
         actor
     }

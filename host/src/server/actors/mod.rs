@@ -5,12 +5,14 @@
 //! - `hub`: [`GroupHub`], the actors by group, forgotten when idle.
 //! - `actor`: one group's calls, one after another, routed once durable.
 //! - `runners`: the few threads that run the actors with work.
+//! - `subscription`: a socket's place among its group's subscribers, left when dropped.
 //! - `frame`: a frame to a client — a message or an error, known by its kind.
 
 pub(crate) mod actor;
 pub(crate) mod frame;
 pub(crate) mod hub;
 pub(crate) mod runners;
+pub(crate) mod subscription;
 
 #[cfg(test)]
 mod tests;

@@ -36,7 +36,7 @@ fn after_a_failed_journal_write_the_sender_is_told_and_later_calls_are_refused_u
     let key = GroupKey { session: "s".into(), round: 1, group: 1 };
     {
         let store = Store::open_on(dir.path(), disk.clone()).expect("store");
-        let hub = GroupHub::new(store.clone());
+        let hub = GroupHub::new(store.clone(), 1000);
         let actor = hub.actor(&game, &key);
         assert!(live(&actor, 1, 10).text().contains("new_max"));
         disk.fail_next_write();
@@ -59,7 +59,7 @@ fn after_a_failed_journal_write_the_sender_is_told_and_later_calls_are_refused_u
     // handle may be let go on the journal's thread a moment later: sled's lock with it.)
     let store = crate::journal::retry_while_locked(|| Store::open_on(dir.path(), disk.clone()));
     assert_eq!(store.calls(&key).expect("calls").len(), 1);
-    let hub = GroupHub::new(store);
+    let hub = GroupHub::new(store, 1000);
     let reply = live(&hub.actor(&game, &key), 2, 15);
     assert!(reply.text().contains("new_max") && reply.text().contains("15"), "bid 20 was not kept: {reply:?}");
 }
@@ -67,7 +67,7 @@ fn after_a_failed_journal_write_the_sender_is_told_and_later_calls_are_refused_u
 #[test]
 fn the_sweep_forgets_idle_actors_nothing_holds_and_their_groups_go_on() {
     let game = auction();
-    let hub = GroupHub::new(Store::temporary().expect("store"));
+    let hub = GroupHub::new(Store::temporary().expect("store"), 1000);
     let key = |group| GroupKey { session: "s".into(), round: 1, group };
     let (a, b) = (hub.actor(&game, &key(1)), hub.actor(&game, &key(2)));
     assert!(live(&a, 1, 10).text().contains("new_max"));
@@ -90,4 +90,24 @@ fn the_sweep_forgets_idle_actors_nothing_holds_and_their_groups_go_on() {
     let reply = live(&again, 2, 5);
     assert!(reply.text().contains("rejected") && reply.text().contains("\"max_bid\":10"), "{reply:?}");
     drop(b);
+}
+
+#[test]
+fn a_dropped_subscription_leaves_its_group_at_once() {
+    use crate::server::actors::subscription::Subscription;
+    let game = auction();
+    let hub = GroupHub::new(Store::temporary().expect("store"), 1000);
+    let actor = hub.actor(&game, &GroupKey { session: "s".into(), round: 1, group: 1 });
+    // Player 1's socket; and one that closes before its subscribe is even delivered.
+    let (first, _first_errors) = Subscription::new(actor.clone(), 1, None, 16);
+    drop(Subscription::new(actor.clone(), 3, None, 16));
+    // Player 2's socket bids: its answer comes once every subscribe before it is delivered.
+    let (mut second, errors) = Subscription::new(actor.clone(), 2, None, 16);
+    let permit = Arc::new(tokio::sync::Semaphore::new(1)).try_acquire_owned().expect("permit");
+    actor.send(Command::Live { id: 2, page: "Bid".into(), payload: r#"{"bid": 10}"#.into(), errors, permit });
+    assert!(second.frames.blocking_recv().expect("a reply").text().contains("new_max"));
+    assert_eq!(actor.subscribed(), 2, "players 1 and 2; the socket closed early was never kept");
+    // Player 1's socket closes: no message has to reach player 1 for it to go.
+    drop(first);
+    assert_eq!(actor.subscribed(), 1);
 }

@@ -28,8 +28,25 @@ pub(super) fn sign_in(message: &str) -> Response {
     layout::html(StatusCode::UNAUTHORIZED, "admin_login", &json!({ "message": message }))
 }
 
+/// The page of the sign-in link `/admin?token=T`: a button posting `token` to the sign-in
+/// form. Not a cookie at once: another site's link would sign this browser in as whoever
+/// that site's token names (login CSRF). The page is not framed (no click is borrowed) and
+/// not cached, and its URL is not sent on as a referrer.
+pub(super) fn confirm_sign_in(token: &str, who: &Who) -> Response {
+    let who = match who {
+        Who::Operator => "the operator".to_string(),
+        Who::Researcher(r) => format!("researcher `{}`", r.name),
+    };
+    let mut page = layout::html(StatusCode::OK, "admin_confirm", &json!({ "token": token, "who": who }));
+    let headers = page.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, header::HeaderValue::from_static("frame-ancestors 'none'"));
+    headers.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("no-referrer"));
+    page
+}
+
 /// The redirect to `/admin` that sets `who`'s cookie.
-pub(super) fn signed_in(state: &AppState, who: &Who) -> Response {
+fn signed_in(state: &AppState, who: &Who) -> Response {
     let mut response = Redirect::to("/admin").into_response();
     if let Ok(cookie) = auth::set_cookie_for(state, who).parse() {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
@@ -70,7 +87,8 @@ struct LoginForm {
 }
 
 /// `POST /admin/login`: a token, or a researcher's name and password (one check at a
-/// time, locked after failures in a row).
+/// time, locked after failures in a row); only from this site's own pages (`same_origin`),
+/// so another site cannot sign a browser in as someone else.
 async fn login(State(state): State<Arc<AppState>>, headers: HeaderMap, form: Result<Form<LoginForm>, FormRejection>) -> Response {
     if !auth::same_origin(&headers) {
         return layout::message(StatusCode::FORBIDDEN, "Refused", "This form was sent from another site.");

@@ -1,4 +1,5 @@
-//! `GET /admin` (and `?token=` signing in) and `POST /admin/games`, a researcher's upload.
+//! `GET /admin` (and the `?token=` sign-in link's page) and `POST /admin/games`, a
+//! researcher's upload.
 
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::server::admin::access::{guard, guard_form, sign_in, signed_in};
+use crate::server::admin::access::{confirm_sign_in, guard, guard_form, sign_in};
 use crate::server::api::error::ApiError;
 use crate::server::api::researchers;
 use crate::server::auth;
@@ -34,7 +35,7 @@ struct TokenQuery {
 async fn home(State(state): State<Arc<AppState>>, headers: HeaderMap, query: Result<Query<TokenQuery>, QueryRejection>) -> Response {
     if let Ok(Query(TokenQuery { token: Some(token) })) = query {
         return match auth::token_who(&state, &token) {
-            Some(who) => signed_in(&state, &who),
+            Some(who) => confirm_sign_in(&token, &who),
             None => sign_in("That token is neither this server's admin token nor a researcher's."),
         };
     }

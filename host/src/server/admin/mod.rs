@@ -2,9 +2,10 @@
 //! exports. HTML from the host templates (`layout`).
 //!
 //! Signing in: `GET /admin?token=T` (the link `stoa serve` prints; a researcher's token
-//! works too) or the form on the 401 page (`POST /admin/login`: a token, or a researcher's
-//! name and password) sets the `stoa_admin` cookie and redirects to `/admin`. Every admin
-//! page takes the cookie or a bearer token; forms also pass the same-origin check (`auth`).
+//! works too) shows a "Sign in" button posting the token; it, or the form on the 401 page
+//! (`POST /admin/login`: a token, or a researcher's name and password), sets the
+//! `stoa_admin` cookie and redirects to `/admin`. Every admin page takes the cookie or a
+//! bearer token; forms, the sign-in one too, also pass the same-origin check (`auth`).
 //! A researcher sees only their own games and sessions (another's session is a 404).
 //!
 //! - `GET /admin`: games, the upload form of a researcher (`POST /admin/games`, multipart

@@ -49,7 +49,7 @@ async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, form: Re
         return layout::message(StatusCode::BAD_REQUEST, "Bad request", &format!("`{}` is not a number of participants.", f.participants));
     };
     let version = Some(f.version.trim()).filter(|v| !v.is_empty());
-    match api::create_session(&state, &who, &f.game, version, n) {
+    match api::create_session(&state, &who, &f.game, version, n).await {
         Ok(session) => Redirect::to(&format!("/admin/sessions/{}", session.code)).into_response(),
         Err(ApiError(status, why)) => layout::message(status, "The session was not created", &why),
     }

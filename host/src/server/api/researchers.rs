@@ -60,8 +60,8 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/api/researchers/{name}/password", put(password))
 }
 
-/// Waits until the account change just made is on disk, so an acknowledged change survives
-/// a crash.
+/// Waits until what was just written (an account change, a new session) is on disk, so an
+/// acknowledged change survives a crash.
 pub(crate) async fn durable(state: &AppState) -> Result<(), ApiError> {
     let store = state.store.clone();
     tokio::task::spawn_blocking(move || store.wait_durable())

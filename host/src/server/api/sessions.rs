@@ -98,8 +98,15 @@ fn running_sessions(state: &AppState, owner: &Who) -> Result<u32, ApiError> {
 
 /// Creates a session of `game` (at `version`, else its newest) for `who` with
 /// `participants` participants, within `who`'s session quota, and starts the timer of its
-/// first page if that page has a timeout; the errors say what is wrong.
-pub(crate) fn create_session(state: &Arc<AppState>, who: &Who, game: &str, version: Option<&str>, participants: u32) -> Result<Session, ApiError> {
+/// first page if that page has a timeout; the errors say what is wrong. Returns once the
+/// session is on disk: a session acknowledged, its links handed out, survives a crash.
+pub(crate) async fn create_session(
+    state: &Arc<AppState>,
+    who: &Who,
+    game: &str,
+    version: Option<&str>,
+    participants: u32,
+) -> Result<Session, ApiError> {
     let key = resolve(state, who, game, version)?;
     let loaded = state
         .game(&key)
@@ -117,6 +124,7 @@ pub(crate) fn create_session(state: &Arc<AppState>, who: &Who, game: &str, versi
         }
     }
     let (session, people) = state.store.create_session(&loaded.manifest, participants)?;
+    super::researchers::durable(state).await?;
     for p in &people {
         state.flow.schedule(&loaded, p);
     }
@@ -127,7 +135,7 @@ async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, body: By
     let who = caller(&state, &headers)?;
     let new: NewSession = serde_json::from_slice(&body)
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("expected {{\"game\": NAME, \"participants\": N[, \"version\": HASH]}}: {e}")))?;
-    let session = create_session(&state, &who, &new.game, new.version.as_deref(), new.participants)?;
+    let session = create_session(&state, &who, &new.game, new.version.as_deref(), new.participants).await?;
     let info = session_info(&state, &session)?;
     let location = format!("/api/sessions/{}", session.code);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(info)).into_response())

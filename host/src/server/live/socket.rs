@@ -14,11 +14,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use futures_util::SinkExt as _;
 use serde::Deserialize;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 
 use crate::game::Game;
-use crate::server::actors::actor::{Actor, Command, FrameSender};
+use crate::server::actors::actor::{Command, FrameSender};
 use crate::server::actors::frame::Frame;
+use crate::server::actors::subscription::Subscription;
 use crate::server::live::check::{check, take_token};
 use crate::server::state::AppState;
 use crate::session::current_page;
@@ -79,10 +80,9 @@ pub(crate) async fn socket(
     };
     // Subscribe before the handshake completes: every message routed after the client sees
     // the socket open reaches it (frames wait in the queue until the socket is served).
-    let (frames, outgoing) = mpsc::channel::<Frame>(SOCKET_QUEUE);
     let actor = state.hub.actor(&game, &participant.group_key());
-    actor.send(Command::Subscribe { id: participant.id_in_group, after: query.after, frames: frames.clone() });
-    let live = Live { state, game, participant, page, actor, frames, outgoing };
+    let (subscription, frames) = Subscription::new(actor, participant.id_in_group, query.after, SOCKET_QUEUE);
+    let live = Live { state, game, participant, page, subscription, frames };
     let hard = HARD_FRAME_LIMIT.max(live.state.config.frame_bytes);
     // Both caps: a single frame is buffered whole before the message cap sees it.
     ws.max_message_size(hard).max_frame_size(hard).read_buffer_size(READ_BUFFER).on_upgrade(move |socket| async move {
@@ -125,9 +125,8 @@ struct Live {
     game: Arc<Game>,
     participant: Participant,
     page: String,
-    actor: Arc<Actor>,
+    subscription: Subscription,
     frames: FrameSender,
-    outgoing: mpsc::Receiver<Frame>,
 }
 
 /// The participant and their game, or a 404 response naming what is missing.
@@ -155,7 +154,7 @@ fn error_text(reason: &str) -> Message {
 
 /// Reads the client's frames and writes the group's, until either side closes.
 async fn serve(live: Live, mut socket: WebSocket) {
-    let Live { state, game, participant, page, actor, frames, mut outgoing } = live;
+    let Live { state, game, participant, page, mut subscription, frames } = live;
     let code = participant.code.clone();
     let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
     let mut seen = None;
@@ -185,7 +184,7 @@ async fn serve(live: Live, mut socket: WebSocket) {
                         // At most IN_FLIGHT calls per socket: past that the socket is not read
                         // until one is answered (TCP pushes back on the client).
                         let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
-                        actor.send(Command::Live {
+                        subscription.actor().send(Command::Live {
                             id: participant.id_in_group,
                             page: page.clone(),
                             payload: text.as_str().to_string(),
@@ -201,7 +200,7 @@ async fn serve(live: Live, mut socket: WebSocket) {
                     }
                 }
             }
-            frame = outgoing.recv() => {
+            frame = subscription.frames.recv() => {
                 // `frames` is held here, so `None` never comes; a subscriber dropped by its
                 // actor (queue full) is detected by the closed channel below.
                 let Some(mut frame) = frame else { break };
@@ -216,7 +215,7 @@ async fn serve(live: Live, mut socket: WebSocket) {
                         failed = true;
                         break;
                     }
-                    match outgoing.try_recv() {
+                    match subscription.frames.try_recv() {
                         Ok(next) => frame = next,
                         Err(_) => break,
                     }
@@ -224,7 +223,7 @@ async fn serve(live: Live, mut socket: WebSocket) {
                 if failed || socket.flush().await.is_err() {
                     break;
                 }
-                if frames.strong_count() == 1 && outgoing.is_empty() {
+                if frames.strong_count() == 1 && subscription.frames.is_empty() {
                     // Only our own handle is left: the actor dropped this subscriber because
                     // the socket fell behind. Close; the client resumes from its last seq.
                     break;

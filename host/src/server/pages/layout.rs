@@ -18,6 +18,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("page", include_str!("../../../templates/page.hbs")),
     ("message", include_str!("../../../templates/message.hbs")),
     ("admin_login", include_str!("../../../templates/admin_login.hbs")),
+    ("admin_confirm", include_str!("../../../templates/admin_confirm.hbs")),
     ("admin_home", include_str!("../../../templates/admin_home.hbs")),
     ("admin_sessions", include_str!("../../../templates/admin_sessions.hbs")),
     ("admin_session", include_str!("../../../templates/admin_session.hbs")),
