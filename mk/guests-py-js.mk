@@ -29,7 +29,7 @@ STOA ?= cargo run -q -p stoa-host --
 # Internal names carry PYJS_/PY_/JS_ so they cannot clash with the including Makefile's.
 PYJS_GAMES_DIR := example-games
 PYJS_FIXTURES_DIR := tests/fixtures
-PYJS_WIT_FILES := $(wildcard wit/*.wit)
+PYJS_WIT_FILES := $(wildcard wit/*.wit wit/*/*.wit)
 PY_SDK_FILES := sdk/python/build.py $(wildcard sdk/python/stoa/*.py)
 JS_SDK_FILES := sdk/js/build.mjs sdk/js/stoa.js sdk/js/world.js
 PY_STAMP := $(STOA_VENV)/.componentize-py-$(COMPONENTIZE_PY_VERSION)

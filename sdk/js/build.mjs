@@ -34,7 +34,7 @@ function componentPath(toml, file) {
 
 async function main() {
   const args = process.argv.slice(2);
-  let witDir = resolve(sdkDir, "..", "..", "wit");
+  let witDir = resolve(sdkDir, "..", "..", "wit", "0.1");
   const witAt = args.indexOf("--wit");
   if (witAt >= 0) {
     witDir = resolve(args[witAt + 1] ?? usage("--wit needs a folder"));

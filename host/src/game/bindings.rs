@@ -2,6 +2,6 @@
 //! from here, so host and guests read the same world.
 
 wasmtime::component::bindgen!({
-    path: "../wit",
+    path: "../wit/0.1",
     world: "game",
 });
