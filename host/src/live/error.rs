@@ -1,6 +1,7 @@
 //! [`LiveError`]: why the live log could not commit, read or write back.
 
-/// A failure of the live log. Nothing a client or a game sends causes one; the disk can.
+/// A failure of the live log. Nothing a client or a game sends causes one (but an entry too
+/// long for the journal); the disk can.
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
     /// sled reported an error.
@@ -21,6 +22,10 @@ pub enum LiveError {
     /// taken until a restart replays the journal.
     #[error("{0}; live calls are refused until the server is restarted")]
     Halted(String),
+    /// A call entry too long for the journal's format: the call is refused, nothing of it
+    /// appended.
+    #[error(transparent)]
+    TooLong(#[from] crate::journal::TooLong),
     /// The journal could not be opened (or replayed).
     #[error("cannot open the live journal in `{journal}`: {source}")]
     OpenJournal {
