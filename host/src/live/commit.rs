@@ -60,7 +60,7 @@ impl LiveLog {
             return Err(refusal);
         }
         let value = serde_json::to_vec(entry).unwrap_or_default();
-        self.journal.append(&key.call(entry.call), &value)?;
+        self.journal.append(&key.call(entry.call), &value).map_err(|e| LiveError::TooLong(e.to_string()))?;
         if self.write_behind.stage(key, entry.call, sled::IVec::from(value), &entry.writes, applied) {
             self.write_behind.write_back_soon(key)?;
         }

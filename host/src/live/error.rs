@@ -24,8 +24,8 @@ pub enum LiveError {
     Halted(String),
     /// A call entry too long for the journal's format: the call is refused, nothing of it
     /// appended.
-    #[error(transparent)]
-    TooLong(#[from] crate::journal::TooLong),
+    #[error("{0}")]
+    TooLong(String),
     /// The journal could not be opened (or replayed).
     #[error("cannot open the live journal in `{journal}`: {source}")]
     OpenJournal {
