@@ -12,7 +12,7 @@ pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A write of the journal failed: what it held, and everything appended after it, is not
 /// durable (the kernel may have dropped the dirty pages, so no later write can be trusted).
 #[derive(Clone, Debug, thiserror::Error)]
-#[error("the live journal could not be written to disk: {0}")]
+#[error("the live journal failed to write: {0}")]
 pub(crate) struct WriteFailed(Arc<std::io::Error>);
 
 impl WriteFailed {

@@ -205,7 +205,7 @@ fn after_a_failed_write_every_callback_gets_the_reason_until_reopened() {
     disk.fail_next_write();
     journal.append(b"lost", b"2").expect("appended");
     let first = journal.wait().expect_err("the write failed").to_string();
-    assert!(first.contains("could not be written") && first.contains("No space left"), "{first}");
+    assert!(first.contains("the live journal failed to write") && first.contains("No space left"), "{first}");
     // The disk is fine again, but what the kernel dropped is unknown: nothing after the
     // failure is acknowledged, with or without records of its own.
     journal.append(b"after", b"3").expect("appended");

@@ -18,9 +18,9 @@ pub enum LiveError {
     /// A payload to log was not JSON.
     #[error("not JSON: {0}")]
     NotJson(#[from] serde_json::Error),
-    /// A journal write failed (its reason): nothing committed since is durable, so no call is
-    /// taken until a restart replays the journal.
-    #[error("{0}; live calls are refused until the server is restarted")]
+    /// A journal write failed (its reason): nothing committed since is durable, so no call,
+    /// page move or session is taken until a restart replays the journal.
+    #[error("{0}; restart the server after fixing the disk")]
     Halted(String),
     /// A call entry too long for the journal's format: the call is refused, nothing of it
     /// appended.
