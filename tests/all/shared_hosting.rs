@@ -308,7 +308,8 @@ async fn quotas_refuse_with_their_reason() {
     assert_eq!(too_much.status, 400);
     assert!(too_much.body.contains("above the host maximum"), "{}", too_much.body);
     let looper = archive(LOOPER);
-    let carol = add_researcher(&server, "carol", json!({ "sessions": 1, "deadline_ms": 30, "stored_bytes": looper.len() })).await;
+    // Room for the archive and a few sessions' data (which count too), not for a second archive.
+    let carol = add_researcher(&server, "carol", json!({ "sessions": 1, "deadline_ms": 30, "stored_bytes": looper.len() + 16384 })).await;
     upload(&server, &carol, &looper).await;
     // Stored bytes: a second archive does not fit; the same one again costs nothing.
     let other = call(&server, Method::POST, "/api/games", &carol, &archive(AUCTION)).await;
@@ -342,6 +343,47 @@ async fn quotas_refuse_with_their_reason() {
     let info = new_session(&server, &hank, json!({ "game": "memory-bomb", "participants": 2 })).await;
     let frame = crate::server_support::live_send(&server, &people(&info)[0], "Play", r#""bomb""#).await;
     assert!(frame["error"].as_str().is_some_and(|e| e.contains("memory limit of 8 MiB")), "{frame}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_data_counts_against_the_stored_bytes_quota_and_only_its_researcher_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(&dir.path().join("data")).await;
+    let auction = archive(AUCTION);
+    // Room for the archive and about 6 KB of session data: a session and a few dozen bids.
+    let dave = add_researcher(&server, "dave", json!({ "stored_bytes": auction.len() + 6000 })).await;
+    let erin = add_researcher(&server, "erin", json!({})).await;
+    upload(&server, &dave, &auction).await;
+    upload(&server, &erin, &auction).await;
+    let full = new_session(&server, &dave, json!({ "game": "auction", "participants": 3 })).await;
+    let calm = new_session(&server, &erin, json!({ "game": "auction", "participants": 3 })).await;
+    // Dave's participant bids until the quota refuses a call (counted at most a second late).
+    let mut ws = connect(&server, &people(&full)[0], "page=Bid").await;
+    let end = Instant::now() + Duration::from_secs(30);
+    let refusal = loop {
+        assert!(Instant::now() < end, "no quota refusal within 30 s");
+        send(&mut ws, r#"{"bid": 1}"#).await;
+        match next(&mut ws, Duration::from_secs(5)).await {
+            Some(frame) if frame["error"].is_string() => break frame["error"].as_str().unwrap_or_default().to_string(),
+            Some(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            None => panic!("no answer to a bid"),
+        }
+    };
+    assert!(refusal.contains("quota: researcher `dave` may keep") && refusal.contains("of session data"), "{refusal}");
+    let me = call(&server, Method::GET, "/api/me", &dave, b"").await.json();
+    assert!(me["usage"]["session_bytes"].as_u64().is_some_and(|b| b > 6000 - 1000), "{me}");
+    // Every later call of his is refused, and so is a new session, with the quota named.
+    send(&mut ws, r#"{"bid": 2}"#).await;
+    let again = next(&mut ws, Duration::from_secs(5)).await.expect("an answer");
+    assert!(again["error"].as_str().is_some_and(|e| e.contains("stored bytes")), "{again}");
+    let session = call(&server, Method::POST, "/api/sessions", &dave, br#"{"game": "auction", "participants": 3}"#).await;
+    assert_eq!(session.status, 403, "{}", session.body);
+    assert!(session.body.contains("stored bytes") && session.body.contains("of session data"), "{}", session.body);
+    // Erin keeps working: her calls answer, her new sessions start.
+    let mut erin_ws = connect(&server, &people(&calm)[0], "page=Bid").await;
+    bid_round_trips(&mut erin_ws, 1, 5).await;
+    new_session(&server, &erin, json!({ "game": "auction", "participants": 3 })).await;
     server.stop().await;
 }
 

@@ -10,6 +10,7 @@ use crate::engine::Runtime;
 use crate::game::Game;
 use crate::hosting::accounts::{Accounts, parse_key};
 use crate::hosting::upload::Caps;
+use crate::hosting::usage::StoredBytes;
 use crate::server::rate::TokenBucket;
 use crate::server::sign_ins::SignIns;
 use crate::store::{Store, StoreError};
@@ -27,6 +28,8 @@ pub struct Tenants {
     buckets: Mutex<HashMap<String, TokenBucket>>,
     /// Failed password sign-ins, and the one check at a time.
     pub(crate) sign_ins: SignIns,
+    /// Researchers' uploads and session data against their stored-bytes quota.
+    pub(crate) stored: StoredBytes,
 }
 
 impl std::fmt::Debug for Tenants {
@@ -38,8 +41,10 @@ impl std::fmt::Debug for Tenants {
 impl Tenants {
     /// The researchers' side over `store`'s accounts trees.
     pub fn new(runtime: Arc<Runtime>, store: &Store) -> Result<Tenants, StoreError> {
+        let accounts = Accounts::open(store)?;
         Ok(Tenants {
-            accounts: Accounts::open(store)?,
+            stored: StoredBytes::new(accounts.clone(), store.clone()),
+            accounts,
             caps: Caps::default(),
             runtime,
             loaded: Mutex::new(HashMap::new()),
@@ -92,10 +97,15 @@ impl Tenants {
     }
 
     /// Takes one live message from the quota of the researcher owning `game_key` (one bucket
-    /// across all their sessions); the refusal's text when it is used up. Operator games
+    /// across all their sessions); the refusal's text when it is used up, or when the
+    /// researcher was over their stored-bytes quota at its last count (at most
+    /// [`crate::hosting::usage::RECOUNT`] ago). Operator games
     /// have no such quota (the per-participant rate still applies).
     pub(crate) fn take_live(&self, game_key: &str) -> Result<(), String> {
         let Some((owner, _, _)) = parse_key(game_key) else { return Ok(()) };
+        if let Some(over) = self.stored.over(owner) {
+            return Err(over);
+        }
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if !buckets.contains_key(owner) {
             // The first message since start or a quota change reads the quota once.

@@ -124,6 +124,19 @@ impl Store {
         Ok(all)
     }
 
+    /// Bytes `session` holds: its records (the session's, its participants') and its live
+    /// log's call entries. Counted once, then kept up to date as calls are logged: an estimate
+    /// (see `crate::live::usage`), cheap to ask again.
+    pub fn session_bytes(&self, session: &Session) -> Result<u64, StoreError> {
+        Ok(self.live.session_bytes(&session.code, || {
+            let mut bytes = (session.code.len() + encode(session).len()) as u64;
+            for code in &session.participants {
+                bytes += (code.len() + self.participants.get(code)?.map_or(0, |v| v.len())) as u64;
+            }
+            Ok(bytes)
+        })?)
+    }
+
     /// The participant with this code.
     pub fn participant(&self, code: &str) -> Result<Option<Participant>, StoreError> {
         self.participants.get(code)?.map(|v| decode(code.as_bytes(), &v)).transpose()

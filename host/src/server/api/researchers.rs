@@ -1,7 +1,8 @@
 //! Shared-hosting API, behind `Authorization: Bearer <token>` like `/api/sessions`.
 //!
 //! Researchers (their own token):
-//! - `GET /api/me` → `{"name", "quotas", "usage": {"stored_bytes", "sessions_running"}}`;
+//! - `GET /api/me` → `{"name", "quotas", "usage": {"stored_bytes", "session_bytes"}}` (uploads
+//!   and session data: both count against the `stored_bytes` quota);
 //! - `POST /api/games` with a game archive as the body (tar or tar.gz, see
 //!   [`crate::hosting::upload`]) → 201 `{"game", "version", "hash", "key", "bytes", "new"}` (200 when
 //!   the same archive was uploaded before: it becomes the newest version again); a bad
@@ -86,8 +87,9 @@ async fn me(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Js
     match caller(&state, &headers)? {
         Who::Operator => Ok(Json(json!({ "name": null, "operator": true }))),
         Who::Researcher(r) => {
-            let stored = state.tenants.accounts.stored_bytes(&r.name)?;
-            Ok(Json(json!({ "name": r.name, "operator": false, "quotas": r.quotas, "usage": { "stored_bytes": stored } })))
+            let usage = state.tenants.stored.usage(&r.name)?;
+            let usage = json!({ "stored_bytes": usage.uploads, "session_bytes": usage.sessions });
+            Ok(Json(json!({ "name": r.name, "operator": false, "quotas": r.quotas, "usage": usage })))
         }
     }
 }
@@ -110,9 +112,12 @@ pub(crate) async fn upload(state: &Arc<AppState>, who: &Who, archive: Bytes) -> 
     }
     let hash = sha256_hex(&archive);
     let accounts = &state.tenants.accounts;
-    // Checked before the (slow) validation, and again when the version is recorded.
+    // Checked before the (slow) validation, and again when the version is recorded. The
+    // researcher's session data takes its share of the quota first.
+    let sessions = state.tenants.stored.usage(&r.name)?.sessions;
+    let room = r.quotas.stored_bytes.saturating_sub(sessions);
     if !accounts.has_version(&r.name, &hash)? {
-        accounts.fits(&r.name, archive.len() as u64, r.quotas.stored_bytes)?;
+        accounts.fits(&r.name, archive.len() as u64, room)?;
     }
     let (runtime, owner, quotas, body) = (state.tenants.runtime().clone(), r.name.clone(), r.quotas.clone(), archive.clone());
     let version = hash[..crate::hosting::accounts::VERSION_DIGITS].to_string();
@@ -121,7 +126,7 @@ pub(crate) async fn upload(state: &Arc<AppState>, who: &Who, archive: Bytes) -> 
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("the check failed: {e}")))?;
     let game = loaded.map_err(|why| ApiError(StatusCode::BAD_REQUEST, format!("the game package was refused: {why}")))?;
     let name = crate::hosting::accounts::parse_key(game.name()).map(|(_, n, _)| n.to_string()).unwrap_or_default();
-    let (record, version, new) = accounts.put_version(&r.name, &name, &archive, r.quotas.stored_bytes)?;
+    let (record, version, new) = accounts.put_version(&r.name, &name, &archive, room)?;
     let key = record.key(&version);
     state.tenants.remember(&key, game);
     durable(state).await?;

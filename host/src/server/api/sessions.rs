@@ -115,6 +115,7 @@ pub(crate) fn create_session(state: &Arc<AppState>, who: &Who, game: &str, versi
                 ),
             ));
         }
+        state.tenants.stored.check(r)?;
     }
     let (session, people) = state.store.create_session(&loaded.manifest, participants)?;
     for p in &people {
