@@ -387,6 +387,54 @@ async fn session_data_counts_against_the_stored_bytes_quota_and_only_its_researc
     server.stop().await;
 }
 
+/// The files in the cache folder `dir` holding the compiled form of the component `wasm`.
+fn cached(dir: &Path, wasm: &str) -> Vec<String> {
+    let hash = stoa::hosting::accounts::sha256_hex(&std::fs::read(root().join(wasm)).expect("component"));
+    let names = std::fs::read_dir(dir).map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect());
+    names.unwrap_or_else(|_| Vec::new()).into_iter().filter(|n: &String| n.starts_with(&hash)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_or_deleted_upload_leaves_no_compiled_component_in_the_cache() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = dir.path().join("cache");
+    let config = stoa::RuntimeConfig { cache_dir: Some(cache.clone()), instances: 16, ..stoa::RuntimeConfig::default() };
+    let runtime = std::sync::Arc::new(stoa::Runtime::new(config).expect("runtime"));
+    let server = TestServer::start_on(runtime, &[], &dir.path().join("data"), stoa::server::ServerConfig::default()).await;
+    let fay = add_researcher(&server, "fay", json!({})).await;
+    // Compiled, then refused (it imports what Stoa does not provide): its file goes.
+    let refused = call(&server, Method::POST, "/api/games", &fay, &archive("tests/fixtures/foreign-import")).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(cached(&cache, "tests/fixtures/foreign-import/target/foreign-import.wasm"), Vec::<String>::new());
+    // Kept while its version is; deleted with it.
+    let looper = "tests/fixtures/looper/target/looper.wasm";
+    let version = upload(&server, &fay, &archive(LOOPER)).await["version"].as_str().expect("version").to_string();
+    assert_eq!(cached(&cache, looper).len(), 1, "the upload's compiled component is cached");
+    let deleted = call(&server, Method::DELETE, &format!("/api/games/looper/versions/{version}"), &fay, b"").await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    assert_eq!(cached(&cache, looper), Vec::<String>::new());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_a_hosted_game_asked_for_by_many_at_once_is_loaded_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let server = start(&data).await;
+    let gil = add_researcher(&server, "gil", json!({})).await;
+    let key = upload(&server, &gil, &archive(AUCTION)).await["key"].as_str().expect("key").to_string();
+    server.stop().await;
+    // Restarted: nothing loaded. Eight pages ask for the game at once; one load serves all.
+    let server = start(&data).await;
+    let tenants = server.state.clone();
+    let games = std::thread::scope(|s| {
+        let asks: Vec<_> = (0..8).map(|_| s.spawn(|| tenants.tenants.game(&key).expect("loads"))).collect();
+        asks.into_iter().map(|a| a.join().expect("thread")).collect::<Vec<_>>()
+    });
+    assert!(games.iter().all(|g| std::sync::Arc::ptr_eq(g, &games[0])), "the game was loaded more than once");
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_looping_game_and_a_flood_stay_inside_their_quota_and_the_other_researcher_keeps_its_latency() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use crate::engine::cache::Cache;
 pub use crate::engine::cache::default_cache_dir;
 use crate::engine::deadline::Ticker;
 pub(crate) use crate::engine::deadline::arm_deadline;
@@ -31,11 +32,21 @@ pub struct RuntimeConfig {
     pub instances: u32,
     /// Largest component file accepted, in bytes.
     pub max_component_bytes: u64,
+    /// Most bytes of compiled components kept in `cache_dir`; past it the least recently
+    /// used files are deleted.
+    pub cache_bytes: u64,
 }
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig { defaults: Limits::DEFAULT, max: Limits::MAX, cache_dir: default_cache_dir(), instances: 1000, max_component_bytes: 64 << 20 }
+        RuntimeConfig {
+            defaults: Limits::DEFAULT,
+            max: Limits::MAX,
+            cache_dir: default_cache_dir(),
+            instances: 1000,
+            max_component_bytes: 64 << 20,
+            cache_bytes: 2 << 30,
+        }
     }
 }
 
@@ -43,6 +54,8 @@ impl Default for RuntimeConfig {
 pub struct Runtime {
     pub(crate) engine: Engine,
     pub(crate) config: RuntimeConfig,
+    /// Compiled components on disk (`config.cache_dir`).
+    cache: Cache,
     /// Advances the epoch while the runtime lives; dropping it stops the thread.
     _ticker: Ticker,
 }
@@ -66,7 +79,8 @@ impl Runtime {
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool(&config)));
         let engine = Engine::new(&wasm).map_err(anyhow::Error::from).context("failed to create the wasmtime engine")?;
         let ticker = Ticker::start(&engine)?;
-        Ok(Runtime { engine, config, _ticker: ticker })
+        let cache = Cache::new(config.cache_dir.clone(), config.cache_bytes);
+        Ok(Runtime { engine, config, cache, _ticker: ticker })
     }
 
     /// Compiles a component file, or loads its compiled form from the cache (keyed by the
@@ -87,7 +101,18 @@ impl Runtime {
 
     /// Like [`Runtime::compile`] for bytes already in memory.
     pub fn compile_bytes(&self, bytes: &[u8]) -> anyhow::Result<Component> {
-        cache::compile(&self.engine, self.config.cache_dir.as_deref(), bytes)
+        self.cache.compile(&self.engine, bytes)
+    }
+
+    /// Where the compiled form of the component `bytes` is cached (None without a cache).
+    pub fn compiled_file(&self, bytes: &[u8]) -> Option<PathBuf> {
+        self.cache.file(&self.engine, bytes)
+    }
+
+    /// Deletes a cached compiled component (of a game no longer kept); a file outside the
+    /// cache folder is left alone.
+    pub fn remove_compiled(&self, file: &Path) {
+        self.cache.remove(file);
     }
 }
 

@@ -124,11 +124,24 @@ pub(crate) async fn upload(state: &Arc<AppState>, who: &Who, archive: Bytes) -> 
     let loaded = tokio::task::spawn_blocking(move || crate::hosting::upload::load(&runtime, &body, Some((&owner, &version)), &quotas, &caps))
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("the check failed: {e}")))?;
-    let game = loaded.map_err(|why| ApiError(StatusCode::BAD_REQUEST, format!("the game package was refused: {why}")))?;
+    let game = match loaded.game {
+        Ok(game) => game,
+        Err(why) => {
+            state.tenants.discard_compiled(loaded.compiled, state.games.values());
+            return Err(ApiError(StatusCode::BAD_REQUEST, format!("the game package was refused: {why}")));
+        }
+    };
     let name = crate::hosting::accounts::parse_key(game.name()).map(|(_, n, _)| n.to_string()).unwrap_or_default();
-    let (record, version, new) = accounts.put_version(&r.name, &name, &archive, room)?;
+    let (record, version, new) = match accounts.put_version(&r.name, &name, &archive, room) {
+        Ok(put) => put,
+        Err(refused) => {
+            drop(game);
+            state.tenants.discard_compiled(loaded.compiled, state.games.values());
+            return Err(refused.into());
+        }
+    };
     let key = record.key(&version);
-    state.tenants.remember(&key, game);
+    state.tenants.remember(&key, game, loaded.compiled);
     durable(state).await?;
     let status = if new { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, json!({ "game": name, "version": version.short(), "hash": version.hash, "key": key, "bytes": version.bytes, "new": new })))
@@ -190,8 +203,14 @@ async fn delete_version(
         return Err(ApiError(StatusCode::BAD_REQUEST, "a researcher deletes versions of their own games, with their token".into()));
     };
     let sessions = state.store.sessions()?;
+    // Its archive, read before it goes: a version not loaded since the start still has a
+    // compiled component cached.
+    let archive = state.tenants.accounts.package(&r.name, &name, &version)?;
     let key = state.tenants.accounts.delete_version(&r.name, &name, &version, |key| sessions.iter().any(|s| s.game == key))?;
-    state.tenants.unload(&key);
+    let loaded = state.tenants.unload(&key);
+    let (runtime, caps) = (state.tenants.runtime(), state.tenants.caps);
+    let compiled = loaded.or_else(|| archive.and_then(|a| crate::hosting::upload::compiled_file_of(runtime, &a, &caps)));
+    state.tenants.discard_compiled(compiled, state.games.values());
     durable(&state).await?;
     Ok(StatusCode::NO_CONTENT)
 }
