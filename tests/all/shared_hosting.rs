@@ -308,7 +308,8 @@ async fn quotas_refuse_with_their_reason() {
     assert_eq!(too_much.status, 400);
     assert!(too_much.body.contains("above the host maximum"), "{}", too_much.body);
     let looper = archive(LOOPER);
-    let carol = add_researcher(&server, "carol", json!({ "sessions": 1, "deadline_ms": 30, "stored_bytes": looper.len() })).await;
+    // Room for the archive and a few sessions' data (which count too), not for a second archive.
+    let carol = add_researcher(&server, "carol", json!({ "sessions": 1, "deadline_ms": 30, "stored_bytes": looper.len() + 16384 })).await;
     upload(&server, &carol, &looper).await;
     // Stored bytes: a second archive does not fit; the same one again costs nothing.
     let other = call(&server, Method::POST, "/api/games", &carol, &archive(AUCTION)).await;
@@ -342,6 +343,95 @@ async fn quotas_refuse_with_their_reason() {
     let info = new_session(&server, &hank, json!({ "game": "memory-bomb", "participants": 2 })).await;
     let frame = crate::server_support::live_send(&server, &people(&info)[0], "Play", r#""bomb""#).await;
     assert!(frame["error"].as_str().is_some_and(|e| e.contains("memory limit of 8 MiB")), "{frame}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_data_counts_against_the_stored_bytes_quota_and_only_its_researcher_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(&dir.path().join("data")).await;
+    let auction = archive(AUCTION);
+    // Room for the archive and about 6 KB of session data: a session and a few dozen bids.
+    let dave = add_researcher(&server, "dave", json!({ "stored_bytes": auction.len() + 6000 })).await;
+    let erin = add_researcher(&server, "erin", json!({})).await;
+    upload(&server, &dave, &auction).await;
+    upload(&server, &erin, &auction).await;
+    let full = new_session(&server, &dave, json!({ "game": "auction", "participants": 3 })).await;
+    let calm = new_session(&server, &erin, json!({ "game": "auction", "participants": 3 })).await;
+    // Dave's participant bids until the quota refuses a call (counted at most a second late).
+    let mut ws = connect(&server, &people(&full)[0], "page=Bid").await;
+    let end = Instant::now() + Duration::from_secs(30);
+    let refusal = loop {
+        assert!(Instant::now() < end, "no quota refusal within 30 s");
+        send(&mut ws, r#"{"bid": 1}"#).await;
+        match next(&mut ws, Duration::from_secs(5)).await {
+            Some(frame) if frame["error"].is_string() => break frame["error"].as_str().unwrap_or_default().to_string(),
+            Some(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            None => panic!("no answer to a bid"),
+        }
+    };
+    assert!(refusal.contains("quota: researcher `dave` may keep") && refusal.contains("of session data"), "{refusal}");
+    let me = call(&server, Method::GET, "/api/me", &dave, b"").await.json();
+    assert!(me["usage"]["session_bytes"].as_u64().is_some_and(|b| b > 6000 - 1000), "{me}");
+    // Every later call of his is refused, and so is a new session, with the quota named.
+    send(&mut ws, r#"{"bid": 2}"#).await;
+    let again = next(&mut ws, Duration::from_secs(5)).await.expect("an answer");
+    assert!(again["error"].as_str().is_some_and(|e| e.contains("stored bytes")), "{again}");
+    let session = call(&server, Method::POST, "/api/sessions", &dave, br#"{"game": "auction", "participants": 3}"#).await;
+    assert_eq!(session.status, 403, "{}", session.body);
+    assert!(session.body.contains("stored bytes") && session.body.contains("of session data"), "{}", session.body);
+    // Erin keeps working: her calls answer, her new sessions start.
+    let mut erin_ws = connect(&server, &people(&calm)[0], "page=Bid").await;
+    bid_round_trips(&mut erin_ws, 1, 5).await;
+    new_session(&server, &erin, json!({ "game": "auction", "participants": 3 })).await;
+    server.stop().await;
+}
+
+/// The files in the cache folder `dir` holding the compiled form of the component `wasm`.
+fn cached(dir: &Path, wasm: &str) -> Vec<String> {
+    let hash = stoa::hosting::accounts::sha256_hex(&std::fs::read(root().join(wasm)).expect("component"));
+    let names = std::fs::read_dir(dir).map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect());
+    names.unwrap_or_else(|_| Vec::new()).into_iter().filter(|n: &String| n.starts_with(&hash)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_or_deleted_upload_leaves_no_compiled_component_in_the_cache() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = dir.path().join("cache");
+    let config = stoa::RuntimeConfig { cache_dir: Some(cache.clone()), instances: 16, ..stoa::RuntimeConfig::default() };
+    let runtime = std::sync::Arc::new(stoa::Runtime::new(config).expect("runtime"));
+    let server = TestServer::start_on(runtime, &[], &dir.path().join("data"), stoa::server::ServerConfig::default()).await;
+    let fay = add_researcher(&server, "fay", json!({})).await;
+    // Compiled, then refused (it imports what Stoa does not provide): its file goes.
+    let refused = call(&server, Method::POST, "/api/games", &fay, &archive("tests/fixtures/foreign-import")).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(cached(&cache, "tests/fixtures/foreign-import/target/foreign-import.wasm"), Vec::<String>::new());
+    // Kept while its version is; deleted with it.
+    let looper = "tests/fixtures/looper/target/looper.wasm";
+    let version = upload(&server, &fay, &archive(LOOPER)).await["version"].as_str().expect("version").to_string();
+    assert_eq!(cached(&cache, looper).len(), 1, "the upload's compiled component is cached");
+    let deleted = call(&server, Method::DELETE, &format!("/api/games/looper/versions/{version}"), &fay, b"").await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    assert_eq!(cached(&cache, looper), Vec::<String>::new());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_a_hosted_game_asked_for_by_many_at_once_is_loaded_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let server = start(&data).await;
+    let gil = add_researcher(&server, "gil", json!({})).await;
+    let key = upload(&server, &gil, &archive(AUCTION)).await["key"].as_str().expect("key").to_string();
+    server.stop().await;
+    // Restarted: nothing loaded. Eight pages ask for the game at once; one load serves all.
+    let server = start(&data).await;
+    let tenants = server.state.clone();
+    let games = std::thread::scope(|s| {
+        let asks: Vec<_> = (0..8).map(|_| s.spawn(|| tenants.tenants.game(&key).expect("loads"))).collect();
+        asks.into_iter().map(|a| a.join().expect("thread")).collect::<Vec<_>>()
+    });
+    assert!(games.iter().all(|g| std::sync::Arc::ptr_eq(g, &games[0])), "the game was loaded more than once");
     server.stop().await;
 }
 
@@ -607,7 +697,7 @@ async fn one_researchers_warm_groups_cannot_take_the_pool_from_another() {
     // A pool of 8 instances, 4 of them a researcher's share.
     let config = stoa::RuntimeConfig { cache_dir: Some(root().join("target/stoa-cache")), instances: 8, researcher_instances: 4, ..Default::default() };
     let runtime = std::sync::Arc::new(stoa::Runtime::new(config).expect("runtime"));
-    let server = TestServer::start_on(runtime.clone(), Default::default(), &dir.path().join("data"), Default::default()).await;
+    let server = TestServer::start_on(runtime.clone(), &[], &dir.path().join("data"), Default::default()).await;
     let alice = add_researcher(&server, "alice", json!({})).await;
     let bob = add_researcher(&server, "bob", json!({})).await;
     let warm = |f: &str, b: Vec<u8>| if f == "game.toml" { [b"warm_instances = true\n".to_vec(), b].concat() } else { b };

@@ -64,22 +64,18 @@ impl TestServer {
     }
 
     pub(crate) async fn start_with(games: &[&str], data: &std::path::Path, config: stoa::server::ServerConfig) -> TestServer {
+        TestServer::start_on(runtime().clone(), games, data, config).await
+    }
+
+    /// [`TestServer::start_with`] on a runtime of its own (its own compiled-component cache,
+    /// a small pool).
+    pub(crate) async fn start_on(runtime: Arc<Runtime>, games: &[&str], data: &std::path::Path, config: stoa::server::ServerConfig) -> TestServer {
         let loaded = games.iter().map(|p| {
             let g = game(p);
             (g.name().to_string(), g)
         });
-        TestServer::start_on(runtime().clone(), loaded.collect(), data, config).await
-    }
-
-    /// A server on its own `runtime` (a small pool, say) with games loaded on it.
-    pub(crate) async fn start_on(
-        runtime: Arc<Runtime>,
-        games: std::collections::BTreeMap<String, Arc<Game>>,
-        data: &std::path::Path,
-        config: stoa::server::ServerConfig,
-    ) -> TestServer {
         let store = Store::open(data).expect("open store");
-        let state = stoa::server::AppState::new(runtime, games, store, Some(TOKEN.into()), config).expect("state");
+        let state = stoa::server::AppState::new(runtime, loaded.collect(), store, Some(TOKEN.into()), config).expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -20,6 +20,8 @@ pub struct Limits {
     pub messages: usize,
     /// Bytes of one field value (its JSON text).
     pub field_bytes: usize,
+    /// Bytes of all the field values one call writes (each field's last value counts).
+    pub call_write_bytes: usize,
 }
 
 impl Limits {
@@ -31,6 +33,7 @@ impl Limits {
         output_bytes: 1 << 20,
         messages: 1_000,
         field_bytes: 1 << 20,
+        call_write_bytes: 4 << 20,
     };
 
     /// The most a game may ask for on a default host.
@@ -41,6 +44,7 @@ impl Limits {
         output_bytes: 16 << 20,
         messages: 100_000,
         field_bytes: 16 << 20,
+        call_write_bytes: 64 << 20,
     };
 }
 
@@ -60,6 +64,8 @@ pub struct LimitOverrides {
     pub messages: Option<usize>,
     /// `field_bytes`: bytes of one field value.
     pub field_bytes: Option<usize>,
+    /// `call_write_bytes`: bytes of all the field values one call writes.
+    pub call_write_bytes: Option<usize>,
 }
 
 impl LimitOverrides {
@@ -82,6 +88,7 @@ impl LimitOverrides {
             output_bytes: pick("output_bytes", self.output_bytes, defaults.output_bytes, max.output_bytes, 0)?,
             messages: pick("messages", self.messages, defaults.messages, max.messages, 0)?,
             field_bytes: pick("field_bytes", self.field_bytes, defaults.field_bytes, max.field_bytes, 0)?,
+            call_write_bytes: pick("call_write_bytes", self.call_write_bytes, defaults.call_write_bytes, max.call_write_bytes, 0)?,
         })
     }
 }
@@ -110,6 +117,8 @@ mod tests {
         let (key, reason) = o.resolve(&Limits::DEFAULT, &Limits::MAX).expect_err("too much");
         assert_eq!(key, "limits.memory_mb");
         assert!(reason.contains("maximum of 512"), "{reason}");
+        let o = LimitOverrides { call_write_bytes: Some(65 << 20), ..Default::default() };
+        assert_eq!(o.resolve(&Limits::DEFAULT, &Limits::MAX).expect_err("too much").0, "limits.call_write_bytes");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use crate::engine::cache::Cache;
 pub use crate::engine::cache::default_cache_dir;
 use crate::engine::deadline::Ticker;
 pub(crate) use crate::engine::deadline::arm_deadline;
@@ -34,11 +35,22 @@ pub struct RuntimeConfig {
     pub researcher_instances: u32,
     /// Largest component file accepted, in bytes.
     pub max_component_bytes: u64,
+    /// Most bytes of compiled components kept in `cache_dir`; past it the least recently
+    /// used files are deleted.
+    pub cache_bytes: u64,
 }
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig { defaults: Limits::DEFAULT, max: Limits::MAX, cache_dir: default_cache_dir(), instances: 1000, researcher_instances: 250, max_component_bytes: 64 << 20 }
+        RuntimeConfig {
+            defaults: Limits::DEFAULT,
+            max: Limits::MAX,
+            cache_dir: default_cache_dir(),
+            instances: 1000,
+            researcher_instances: 250,
+            max_component_bytes: 64 << 20,
+            cache_bytes: 2 << 30,
+        }
     }
 }
 
@@ -48,6 +60,8 @@ pub struct Runtime {
     pub(crate) config: RuntimeConfig,
     /// The pool's instances shared out per researcher.
     pub(crate) shares: std::sync::Arc<share::Shares>,
+    /// Compiled components on disk (`config.cache_dir`).
+    cache: Cache,
     /// Advances the epoch while the runtime lives; dropping it stops the thread.
     _ticker: Ticker,
 }
@@ -72,7 +86,8 @@ impl Runtime {
         let engine = Engine::new(&wasm).map_err(anyhow::Error::from).context("failed to create the wasmtime engine")?;
         let ticker = Ticker::start(&engine)?;
         let shares = std::sync::Arc::new(share::Shares::new(config.researcher_instances));
-        Ok(Runtime { engine, config, shares, _ticker: ticker })
+        let cache = Cache::new(config.cache_dir.clone(), config.cache_bytes);
+        Ok(Runtime { engine, config, shares, cache, _ticker: ticker })
     }
 
     /// Compiles a component file, or loads its compiled form from the cache (keyed by the
@@ -98,7 +113,18 @@ impl Runtime {
 
     /// Like [`Runtime::compile`] for bytes already in memory.
     pub fn compile_bytes(&self, bytes: &[u8]) -> anyhow::Result<Component> {
-        cache::compile(&self.engine, self.config.cache_dir.as_deref(), bytes)
+        self.cache.compile(&self.engine, bytes)
+    }
+
+    /// Where the compiled form of the component `bytes` is cached (None without a cache).
+    pub fn compiled_file(&self, bytes: &[u8]) -> Option<PathBuf> {
+        self.cache.file(&self.engine, bytes)
+    }
+
+    /// Deletes a cached compiled component (of a game no longer kept); a file outside the
+    /// cache folder is left alone.
+    pub fn remove_compiled(&self, file: &Path) {
+        self.cache.remove(file);
     }
 }
 

@@ -39,6 +39,15 @@ impl CallState {
         if value.len() > cap {
             return Err(format!("value of {} is {} bytes, above the limit of {cap} bytes", what(), value.len()));
         }
+        // The call's other writes (each field's last value) and this one.
+        let total = self.writes.iter().filter(|(k, _)| **k != key).map(|(_, w)| w.value.get().len()).sum::<usize>() + value.len();
+        let call_cap = self.limits.call_write_bytes;
+        if total > call_cap {
+            return Err(format!(
+                "writing {} would bring this call's field writes to {total} bytes, above the limit of {call_cap} bytes (limits.call_write_bytes)",
+                what()
+            ));
+        }
         if spec.ty != FieldType::Json {
             match serde_json::from_str::<serde_json::Value>(&value) {
                 Err(e) => return Err(format!("value of {} is not JSON: {e}", what())),
@@ -86,5 +95,38 @@ impl fields::Host for CallState {
         let spec = manifest.player_fields.get(&name).ok_or_else(|| format!("no player field `{name}` in game.toml"))?;
         let key = self.group.player_field(id_in_group, &name);
         self.write(key, (Some(id_in_group), &name), spec, value).map_err(|r| self.refused("fields.player-set", r))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::engine::limits::Limits;
+    use crate::live::GroupKey;
+    use crate::manifest::Manifest;
+    use crate::store::Store;
+
+    #[test]
+    fn writes_past_the_call_total_are_an_err_naming_the_limit() {
+        let toml = "name = 'g'\nplayers_per_group = 2\nnum_rounds = 1\ncomponent = 'g.wasm'\n\
+                    [group.fields]\na = { type = 'json' }\nb = { type = 'json' }\nc = { type = 'json' }\n\
+                    [[page]]\nname = 'P'\ntemplate = 'P.hbs'\n";
+        let manifest = Manifest::parse(std::path::Path::new("game.toml"), toml).expect("manifest");
+        let limits = Limits { field_bytes: 100, call_write_bytes: 250, ..Limits::DEFAULT };
+        let key = GroupKey { session: "s".into(), round: 1, group: 1 };
+        let store = Store::temporary().expect("store");
+        let mut state = CallState::new(Arc::new(manifest), limits, store, key, 2, Mode::Live);
+        let value = |n: usize| format!("\"{}\"", "x".repeat(n - 2));
+        fields::Host::group_set(&mut state, "a".into(), value(100)).expect("100 of 250");
+        fields::Host::group_set(&mut state, "b".into(), value(100)).expect("200 of 250");
+        // Writing `a` again replaces its value: the total counts each field's last value.
+        fields::Host::group_set(&mut state, "a".into(), value(50)).expect("150 of 250");
+        fields::Host::group_set(&mut state, "c".into(), value(100)).expect("250 of 250");
+        let refused = fields::Host::group_set(&mut state, "a".into(), value(51)).expect_err("251 of 250");
+        assert!(refused.contains("251 bytes, above the limit of 250 bytes (limits.call_write_bytes)") && refused.contains("`a`"), "{refused}");
+        // The refused write left the call's writes as they were.
+        assert_eq!(fields::Host::group_get(&mut state, "a".into()).expect("read"), value(50));
     }
 }

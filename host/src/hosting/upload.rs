@@ -149,11 +149,53 @@ fn unpack_stream(archive: &[u8], dest: &Path, caps: &Caps, over: &Cell<bool>) ->
 
 /// Unpacks and loads an uploaded package with its limits lowered to `quotas`. With `owner`
 /// (`(researcher, version)`) the game is renamed to its key `researcher/name@version`, so
-/// sessions record the exact version. The error is the refusal's reason.
-pub fn load(runtime: &Runtime, archive: &[u8], owner: Option<(&str, &str)>, quotas: &Quotas, caps: &Caps) -> Result<Arc<Game>, String> {
-    let dir = tempfile::tempdir().map_err(|e| format!("cannot unpack: {e}"))?;
-    let root = unpack(archive, dir.path(), caps)?;
-    let mut game = Game::load(runtime, &root).map_err(|e| e.to_string())?;
+/// sessions record the exact version. [`Loaded::game`] is the game or the refusal's reason.
+pub fn load(runtime: &Runtime, archive: &[u8], owner: Option<(&str, &str)>, quotas: &Quotas, caps: &Caps) -> Loaded {
+    let dir = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(e) => return Loaded { game: Err(format!("cannot unpack: {e}")), compiled: None },
+    };
+    let root = match unpack(archive, dir.path(), caps) {
+        Ok(root) => root,
+        Err(why) => return Loaded { game: Err(why), compiled: None },
+    };
+    let game = load_unpacked(runtime, &root, owner, quotas);
+    Loaded { game, compiled: compiled_file(runtime, &root) }
+}
+
+/// A package loaded from an upload ([`load`]), or why it was refused, and where its compiled
+/// component is cached (if it has one there): the file to remove when the upload is
+/// refused or deleted.
+pub struct Loaded {
+    /// The game, or why it was refused.
+    pub game: Result<Arc<Game>, String>,
+    /// Its compiled component's cache file.
+    pub compiled: Option<PathBuf>,
+}
+
+/// Where the compiled form of the component of the package `archive` is cached (unpacked to
+/// find it; nothing is compiled).
+pub fn compiled_file_of(runtime: &Runtime, archive: &[u8], caps: &Caps) -> Option<PathBuf> {
+    let dir = tempfile::tempdir().ok()?;
+    compiled_file(runtime, &unpack(archive, dir.path(), caps).ok()?)
+}
+
+/// Where the compiled form of the component of the package in `root` is cached: None
+/// without a cache, or when the component is not a file inside `root` within the host's size
+/// limit (then nothing was compiled from it either).
+fn compiled_file(runtime: &Runtime, root: &Path) -> Option<PathBuf> {
+    let manifest = crate::manifest::Manifest::load(root).ok()?;
+    let path = root.join(&manifest.component).canonicalize().ok()?;
+    let inside = path.starts_with(root.canonicalize().ok()?);
+    let fits = std::fs::metadata(&path).ok()?.len() <= runtime.config.max_component_bytes;
+    if !(inside && fits) {
+        return None;
+    }
+    runtime.compiled_file(&std::fs::read(&path).ok()?)
+}
+
+fn load_unpacked(runtime: &Runtime, root: &Path, owner: Option<(&str, &str)>, quotas: &Quotas) -> Result<Arc<Game>, String> {
+    let mut game = Game::load(runtime, root).map_err(|e| e.to_string())?;
     let Some(g) = Arc::get_mut(&mut game) else { return Err("the game was loaded twice".into()) };
     if let Some((researcher, version)) = owner {
         Arc::make_mut(&mut g.manifest).name = crate::hosting::accounts::game_key(researcher, &g.manifest.name, version);

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use super::format::UnknownVersion;
+use super::format::{Corruption, UnknownVersion};
 
 /// An error of the store the journal hands its records to (replay, checkpoints), as it
 /// reported it: the journal only passes it on.
@@ -12,7 +12,7 @@ pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A write of the journal failed: what it held, and everything appended after it, is not
 /// durable (the kernel may have dropped the dirty pages, so no later write can be trusted).
 #[derive(Clone, Debug, thiserror::Error)]
-#[error("the live journal could not be written to disk: {0}")]
+#[error("the live journal failed to write: {0}")]
 pub(crate) struct WriteFailed(Arc<std::io::Error>);
 
 impl WriteFailed {
@@ -50,6 +50,20 @@ pub(crate) enum OpenError {
         segment: u64,
         #[source]
         unknown: UnknownVersion,
+    },
+    /// A torn or corrupt record with more records after it, in a later segment: not what a
+    /// crash mid-write leaves (it tears only the end), so replaying past it would lose
+    /// acknowledged calls. The server does not start; no segment was deleted.
+    #[error(
+        "journal segment {segment} has {corruption}, and {later} after it holds more: this is damage, not a crash mid-write, so nothing was replayed past it or deleted (see docs/HOSTING.md, \"Storage and crashes\")"
+    )]
+    Corrupt {
+        /// The damaged segment's path.
+        segment: String,
+        /// What is wrong, and at which byte of it.
+        corruption: Corruption,
+        /// The first later segment holding records.
+        later: String,
     },
     /// The store could not take a replayed record, or make them durable.
     #[error("{0}")]

@@ -113,17 +113,35 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Contents<'_>, UnknownVersion> {
     Ok(Contents { records, corruption })
 }
 
-/// Appends one record to `out`.
-pub(crate) fn encode(out: &mut Vec<u8>, key: &[u8], value: &[u8]) {
-    let body_len = 4 + key.len() + value.len();
+/// A record too long for its length field (a u32): refused before anything is written, where
+/// a cast would store a wrapped length and replay would read garbage after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("a journal record of {bytes} bytes is above the format's limit of {} bytes", u32::MAX)]
+pub(crate) struct TooLong {
+    /// The record's length (key, value and the key's length).
+    pub(crate) bytes: u64,
+}
+
+/// The lengths a record of a `key_len`-byte key and a `value_len`-byte value stores: its body
+/// and its key, each as a u32, or why they do not fit.
+pub(crate) fn lengths(key_len: usize, value_len: usize) -> Result<(u32, u32), TooLong> {
+    let body = 4u64.saturating_add(key_len as u64).saturating_add(value_len as u64);
+    let too_long = || TooLong { bytes: body };
+    Ok((u32::try_from(body).map_err(|_| too_long())?, u32::try_from(key_len).map_err(|_| too_long())?))
+}
+
+/// Appends one record to `out`; one too long for the format leaves `out` as it was.
+pub(crate) fn encode(out: &mut Vec<u8>, key: &[u8], value: &[u8]) -> Result<(), TooLong> {
+    let (body_len, key_len) = lengths(key.len(), value.len())?;
     let start = out.len();
-    out.extend_from_slice(&(body_len as u32).to_le_bytes());
+    out.extend_from_slice(&body_len.to_le_bytes());
     out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+    out.extend_from_slice(&key_len.to_le_bytes());
     out.extend_from_slice(key);
     out.extend_from_slice(value);
     let crc = crc32fast::hash(&out[start + 8..]);
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    Ok(())
 }
 
 /// The records in `bytes` from byte `at`, up to their end (a zero length, or the end of the
@@ -162,9 +180,9 @@ mod tests {
     #[test]
     fn records_round_trip_and_a_torn_or_corrupt_tail_ends_the_replay() {
         let mut bytes = Vec::new();
-        encode(&mut bytes, b"k1", b"v1");
-        encode(&mut bytes, b"", b"");
-        encode(&mut bytes, b"key-3", &[7; 1000]);
+        encode(&mut bytes, b"k1", b"v1").expect("fits");
+        encode(&mut bytes, b"", b"").expect("fits");
+        encode(&mut bytes, b"key-3", &[7; 1000]).expect("fits");
         let (records, corruption) = decode(&bytes, 0);
         assert!(corruption.is_none());
         assert_eq!(records.len(), 3);
@@ -201,7 +219,7 @@ mod tests {
     #[test]
     fn a_record_whose_key_runs_past_its_end_is_malformed() {
         let mut bytes = Vec::new();
-        encode(&mut bytes, b"key", b"value");
+        encode(&mut bytes, b"key", b"value").expect("fits");
         // Claim a longer key, and give the record the checksum of what it now holds.
         bytes[8..12].copy_from_slice(&100u32.to_le_bytes());
         let crc = crc32fast::hash(&bytes[8..]);
@@ -212,7 +230,7 @@ mod tests {
     /// A prepared segment holding `head`, the record `(key, value)`, then zeros.
     fn one_record(head: &[u8], key: &[u8], value: &[u8]) -> Vec<u8> {
         let mut bytes = head.to_vec();
-        encode(&mut bytes, key, value);
+        encode(&mut bytes, key, value).expect("fits");
         bytes.resize(4096, 0);
         bytes
     }
@@ -247,6 +265,17 @@ mod tests {
         bytes.extend_from_slice(&7u32.to_le_bytes());
         assert_eq!(read(&bytes).expect_err("unknown").0, 7);
         assert_eq!(version(&bytes).expect_err("unknown").0, 7);
+    }
+
+    #[test]
+    fn a_record_over_4_gib_is_refused_not_wrapped() {
+        // At the limit: stored as it is.
+        assert_eq!(lengths(4, u32::MAX as usize - 8), Ok((u32::MAX, 4)));
+        // One byte over, and far over (a cast would store 0 and 4 here): refused.
+        assert_eq!(lengths(0, u32::MAX as usize - 3), Err(TooLong { bytes: u64::from(u32::MAX) + 1 }));
+        assert_eq!(lengths(0, (4usize << 30) - 4), Err(TooLong { bytes: 4 << 30 }));
+        let refused = lengths(usize::MAX, 1).expect_err("a key over the limit").to_string();
+        assert!(refused.contains("above the format's limit of 4294967295 bytes"), "{refused}");
     }
 
     #[test]

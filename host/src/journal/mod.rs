@@ -13,8 +13,10 @@
 //! ([`Fs`]), or memory in tests. Segments are written as zeros ahead of use, so a write syncs
 //! the records alone. Every [`writer::CHECKPOINT_BYTES`] a checkpoint ([`checkpoint`]) has the
 //! store write and flush what it holds, then deletes the older segments. At open every record
-//! is handed to the store again (which writes those it lacks), up to the first torn or corrupt
-//! one (a crash in the middle of a write); then the store is flushed and the segments deleted.
+//! is handed to the store again (which writes those it lacks); then the store is flushed and
+//! the segments deleted. A torn or corrupt record ends the replay only at the end of the
+//! journal (the last segment holding records, where a crash mid-write tears one); one followed
+//! by more segments holding records refuses the open ([`OpenError::Corrupt`]), deleting nothing.
 //!
 //! After a failed write nothing appended is acknowledged again until the server restarts
 //! ([`FirstFailedWrite`]). The journal knows nothing of the rest of Stoa: the store gives it
@@ -33,6 +35,7 @@ use std::thread::JoinHandle;
 
 pub(crate) use checkpoint::{Checkpoint, NothingElse};
 pub(crate) use error::{BoxError, FirstFailedWrite, OpenError, WaitError, WriteFailed};
+pub(crate) use format::TooLong;
 #[cfg(test)]
 pub(crate) use segments::mem;
 pub(crate) use segments::{Fs, Segments};
@@ -80,20 +83,32 @@ impl Journal {
     ) -> Result<(Journal, usize), OpenError> {
         let old = segments.list()?;
         let mut replayed = 0;
+        // The first torn or corrupt record, and its segment: a crash mid-write leaves one only
+        // at the end of the journal, so any record (or damage) in a later segment means the
+        // damage is not a torn tail, and the journal is refused whole (nothing deleted).
+        let mut torn: Option<(u64, format::Corruption)> = None;
         for &number in &old {
             let bytes = segments.read(number)?;
             let contents = format::read(&bytes).map_err(|unknown| OpenError::Format { segment: number, unknown })?;
+            if let Some((damaged, corruption)) = torn
+                && (!contents.records.is_empty() || contents.corruption.is_some())
+            {
+                let path = |n| format!("{segments}/{}", format::file_name(n));
+                return Err(OpenError::Corrupt { segment: path(damaged), corruption, later: path(number) });
+            }
             for (key, value) in &contents.records {
                 replay(key, value).map_err(OpenError::Store)?;
             }
             replayed += contents.records.len();
-            if contents.corruption.is_some() {
-                tracing::warn!(
-                    "journal segment {segments}/{} ends in a torn record (a crash mid-write): {} record(s) kept",
-                    format::file_name(number),
-                    contents.records.len()
-                );
+            if let Some(corruption) = contents.corruption {
+                torn = Some((number, corruption));
             }
+        }
+        if let Some((number, corruption)) = torn {
+            tracing::warn!(
+                "journal segment {segments}/{} ends in {corruption} (a crash mid-write): the records before it were kept, the rest of it was never acknowledged",
+                format::file_name(number),
+            );
         }
         let next = old.last().map_or(1, |n| n + 1);
         store.flush().map_err(OpenError::Store)?;
@@ -107,10 +122,15 @@ impl Journal {
     }
 
     /// Appends a record; it is on disk once a callback given to [`Journal::after`] later runs.
-    pub(crate) fn append(&self, key: &[u8], value: &[u8]) {
+    /// A record too long for the format is refused, and nothing is appended (on a disabled
+    /// journal too, so a temporary store refuses what a server's would).
+    pub(crate) fn append(&self, key: &[u8], value: &[u8]) -> Result<(), TooLong> {
+        format::lengths(key.len(), value.len())?;
+        let mut appended = Ok(());
         if let Some(shared) = &self.shared {
-            shared.queue(|state| format::encode(&mut state.buffer, key, value));
+            shared.queue(|state| appended = format::encode(&mut state.buffer, key, value));
         }
+        appended
     }
 
     /// Runs `done` on the writer thread once everything appended so far is on disk. Callbacks

@@ -82,7 +82,7 @@ fn callbacks_run_in_order_after_the_fsync_that_covers_them() {
     let (_db, _live, journal, _) = open(dir.path(), Sizes::DEFAULT);
     let (tx, rx) = mpsc::channel();
     for i in 0..1000u32 {
-        journal.append(&i.to_be_bytes(), b"value");
+        journal.append(&i.to_be_bytes(), b"value").expect("appended");
         let tx = tx.clone();
         journal.after(Box::new(move |r| {
             let _ = tx.send((i, r.is_ok()));
@@ -102,7 +102,7 @@ fn a_restart_replays_records_sled_never_flushed() {
         assert_eq!(replayed, 0);
         for i in 0..50u32 {
             live.insert(i.to_be_bytes(), &b"x"[..]).expect("insert");
-            journal.append(&i.to_be_bytes(), b"x");
+            journal.append(&i.to_be_bytes(), b"x").expect("appended");
         }
         journal.wait().expect("durable");
         // A crash: sled's in-memory writes are lost (dropping without a flush does not
@@ -133,7 +133,7 @@ fn segments_are_prepared_ahead_then_checkpointed_and_deleted() {
     let mut saw_prepared = false;
     for i in 0..400u32 {
         live.insert(i.to_be_bytes(), &[1u8; 100][..]).expect("insert");
-        journal.append(&i.to_be_bytes(), &[1; 100]);
+        journal.append(&i.to_be_bytes(), &[1; 100]).expect("appended");
         journal.wait().expect("durable");
         let found = segments(&journal_dir).expect("list");
         if let Some((_, path)) = found.iter().rev().nth(1).filter(|(n, _)| *n > 1) {
@@ -177,7 +177,7 @@ fn records_in_prepared_segments_replay_after_a_crash() {
         let (db, _live, journal, _) = open(dir.path(), sizes);
         for i in 0..300u32 {
             // Not in sled: only the journal has them.
-            journal.append(&i.to_be_bytes(), &[2; 100]);
+            journal.append(&i.to_be_bytes(), &[2; 100]).expect("appended");
             journal.wait().expect("durable");
             if i % 50 == 0 {
                 // Give the preparer time, so later records land in prepared segments.
@@ -200,15 +200,15 @@ fn after_a_failed_write_every_callback_gets_the_reason_until_reopened() {
     let dir = tempfile::tempdir().expect("tempdir");
     let disk = Mem::default();
     let (db, live, journal, _) = open_on(dir.path(), Arc::new(disk.clone()), Sizes::DEFAULT);
-    journal.append(b"before", b"1");
+    journal.append(b"before", b"1").expect("appended");
     journal.wait().expect("a good disk");
     disk.fail_next_write();
-    journal.append(b"lost", b"2");
+    journal.append(b"lost", b"2").expect("appended");
     let first = journal.wait().expect_err("the write failed").to_string();
-    assert!(first.contains("could not be written") && first.contains("No space left"), "{first}");
+    assert!(first.contains("the live journal failed to write") && first.contains("No space left"), "{first}");
     // The disk is fine again, but what the kernel dropped is unknown: nothing after the
     // failure is acknowledged, with or without records of its own.
-    journal.append(b"after", b"3");
+    journal.append(b"after", b"3").expect("appended");
     assert_eq!(journal.wait().expect_err("still refused").to_string(), first);
     assert_eq!(journal.wait().expect_err("still refused").to_string(), first);
     drop(journal);
@@ -218,7 +218,7 @@ fn after_a_failed_write_every_callback_gets_the_reason_until_reopened() {
     let (_db, live, journal, replayed) = open_on(dir.path(), Arc::new(disk), Sizes::DEFAULT);
     assert_eq!(replayed, 1, "only the record before the failure");
     assert!(live.get(b"before").expect("get").is_some());
-    journal.append(b"next", b"4");
+    journal.append(b"next", b"4").expect("appended");
     journal.wait().expect("writes again after the restart");
 }
 
@@ -231,7 +231,7 @@ fn a_segment_written_before_segments_had_a_header_still_replays() {
     // segment's zeros.
     let mut legacy = Vec::new();
     for i in 0..10u32 {
-        format::encode(&mut legacy, &i.to_be_bytes(), b"old");
+        format::encode(&mut legacy, &i.to_be_bytes(), b"old").expect("fits");
     }
     legacy.resize(8192, 0);
     std::fs::write(journal_dir.join(format::file_name(7)), &legacy).expect("write");
@@ -239,7 +239,7 @@ fn a_segment_written_before_segments_had_a_header_still_replays() {
     assert_eq!(replayed, 10);
     assert_eq!(live.len(), 10);
     // The old segment replaced by a new one, in the current format.
-    journal.append(b"new", b"1");
+    journal.append(b"new", b"1").expect("appended");
     journal.wait().expect("durable");
     let left = segments(&journal_dir).expect("list");
     assert_eq!(left[0].0, 8, "{left:?}");
@@ -255,7 +255,104 @@ fn a_segment_written_before_segments_had_a_header_still_replays() {
 #[test]
 fn a_disabled_journal_runs_callbacks_at_once() {
     let journal = Journal::disabled();
-    journal.append(b"k", b"v");
+    journal.append(b"k", b"v").expect("appended");
     journal.wait().expect("ran");
     assert_eq!(journal.flushes(), 0);
+}
+
+/// Writes `records` records (keys `first..`) in segment `number` of `dir`'s journal, as the
+/// journal does: a header, the records, then a prepared segment's zeros.
+fn write_segment(dir: &Path, number: u64, first: u32, records: u32) -> PathBuf {
+    let journal_dir = dir.join("journal");
+    std::fs::create_dir_all(&journal_dir).expect("mkdir");
+    let mut bytes = format::header().to_vec();
+    for i in first..first + records {
+        format::encode(&mut bytes, &i.to_be_bytes(), &[5; 50]).expect("fits");
+    }
+    bytes.resize(8192, 0);
+    let path = journal_dir.join(format::file_name(number));
+    std::fs::write(&path, &bytes).expect("write");
+    path
+}
+
+/// Flips a bit in the `nth` record (from 0) of a segment written by [`write_segment`].
+fn damage(path: &Path, nth: usize) -> usize {
+    let record = 8 + 4 + 4 + 50;
+    let at = format::HEADER_LEN + nth * record;
+    let mut bytes = std::fs::read(path).expect("read");
+    bytes[at + 20] ^= 1;
+    std::fs::write(path, &bytes).expect("write");
+    at
+}
+
+/// Opens the journal of `dir` expecting a refusal; returns its text.
+fn refused(dir: &Path) -> String {
+    let db = retry_while_locked(|| sled::Config::new().path(dir.join("db")).flush_every_ms(None).open());
+    let mut replay = |_: &[u8], _: &[u8]| -> Result<(), BoxError> { Ok(()) };
+    let segments = Arc::new(Fs::new(dir.join("journal")));
+    match Journal::open_with(segments, &mut replay, Arc::new(FlushDb(db)), FirstFailedWrite::default(), Sizes::DEFAULT) {
+        Ok(_) => panic!("the damaged journal was opened"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn a_corrupt_record_with_more_segments_after_it_refuses_the_open_and_deletes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_segment(dir.path(), 1, 0, 10);
+    let damaged = write_segment(dir.path(), 2, 10, 10);
+    write_segment(dir.path(), 3, 20, 10);
+    let at = damage(&damaged, 4);
+    let before: Vec<(PathBuf, Vec<u8>)> = segments(&dir.path().join("journal"))
+        .expect("list")
+        .into_iter()
+        .map(|(_, p)| (p.clone(), std::fs::read(&p).expect("read")))
+        .collect();
+    let why = refused(dir.path());
+    let file = format!("{}", damaged.display());
+    assert!(why.contains(&file) && why.contains(&format!("failing its checksum at byte {at}")), "{why}");
+    assert!(why.contains(&format::file_name(3)) && why.contains("nothing was replayed past it or deleted"), "{why}");
+    // Every segment is still there, byte for byte.
+    let after: Vec<(PathBuf, Vec<u8>)> = segments(&dir.path().join("journal"))
+        .expect("list")
+        .into_iter()
+        .map(|(_, p)| (p.clone(), std::fs::read(&p).expect("read")))
+        .collect();
+    assert!(before == after, "segments changed");
+}
+
+#[test]
+fn damage_in_an_earlier_segment_is_refused_even_when_the_later_one_is_also_damaged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = write_segment(dir.path(), 1, 0, 10);
+    let last = write_segment(dir.path(), 2, 10, 3);
+    damage(&first, 0);
+    damage(&last, 0);
+    let why = refused(dir.path());
+    assert!(why.contains(&format!("{}", first.display())) && why.contains("at byte 12"), "{why}");
+    assert_eq!(segments(&dir.path().join("journal")).expect("list").len(), 2, "nothing deleted");
+}
+
+#[test]
+fn a_torn_tail_of_the_last_segment_still_replays_up_to_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_segment(dir.path(), 1, 0, 10);
+    let last = write_segment(dir.path(), 2, 10, 10);
+    // A crash mid-write: the last record half there.
+    let mut bytes = std::fs::read(&last).expect("read");
+    let end = format::HEADER_LEN + 10 * (8 + 4 + 4 + 50);
+    bytes.truncate(end - 30);
+    std::fs::write(&last, &bytes).expect("write");
+    // A segment prepared after it, nothing written to it yet.
+    let prepared = dir.path().join("journal").join(format::file_name(3));
+    let mut empty = format::header().to_vec();
+    empty.resize(8192, 0);
+    std::fs::write(&prepared, &empty).expect("write");
+    let (_db, live, journal, replayed) = open(dir.path(), Sizes::DEFAULT);
+    assert_eq!(replayed, 19, "every record but the torn one");
+    assert_eq!(live.len(), 19);
+    // As before: replayed, flushed, and the old segments deleted.
+    let left = segments(&dir.path().join("journal")).expect("list");
+    assert!(left.iter().all(|(n, _)| *n > 3), "{left:?}");
+    drop(journal);
 }

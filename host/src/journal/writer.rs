@@ -185,7 +185,9 @@ fn write_loop(shared: &Shared, file: Box<dyn SegmentFile>, number: u64) {
                 && shared.failed.set(WriteFailed::new(e)).is_ok()
                 && let Some(failed) = shared.failed.get()
             {
-                tracing::error!("{failed}; live calls are refused until the server is restarted");
+                tracing::error!(
+                    "{failed}; from now on live calls, page moves and new sessions are refused: restart the server after fixing the disk (see docs/HOSTING.md, \"Storage and crashes\")"
+                );
             }
         }
         let outcome = shared.failed.get().map_or(Ok(()), Err);

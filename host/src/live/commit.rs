@@ -60,7 +60,9 @@ impl LiveLog {
             return Err(refusal);
         }
         let value = serde_json::to_vec(entry).unwrap_or_default();
-        self.journal.append(&key.call(entry.call), &value);
+        let call_key = key.call(entry.call);
+        self.journal.append(&call_key, &value).map_err(|e| LiveError::TooLong(e.to_string()))?;
+        self.session_bytes.add(&key.session, call_key.len() + value.len());
         if self.write_behind.stage(key, entry.call, sled::IVec::from(value), &entry.writes, applied) {
             self.write_behind.write_back_soon(key)?;
         }

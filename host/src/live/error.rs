@@ -1,6 +1,7 @@
 //! [`LiveError`]: why the live log could not commit, read or write back.
 
-/// A failure of the live log. Nothing a client or a game sends causes one; the disk can.
+/// A failure of the live log. Nothing a client or a game sends causes one (but an entry too
+/// long for the journal); the disk can.
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
     /// sled reported an error.
@@ -17,10 +18,14 @@ pub enum LiveError {
     /// A payload to log was not JSON.
     #[error("not JSON: {0}")]
     NotJson(#[from] serde_json::Error),
-    /// A journal write failed (its reason): nothing committed since is durable, so no call is
-    /// taken until a restart replays the journal.
-    #[error("{0}; live calls are refused until the server is restarted")]
+    /// A journal write failed (its reason): nothing committed since is durable, so no call,
+    /// page move or session is taken until a restart replays the journal.
+    #[error("{0}; restart the server after fixing the disk")]
     Halted(String),
+    /// A call entry too long for the journal's format: the call is refused, nothing of it
+    /// appended.
+    #[error("{0}")]
+    TooLong(String),
     /// The journal could not be opened (or replayed).
     #[error("cannot open the live journal in `{journal}`: {source}")]
     OpenJournal {

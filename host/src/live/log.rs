@@ -7,6 +7,7 @@ use crate::journal::{BoxError, Checkpoint, FirstFailedWrite, Journal, Segments, 
 use crate::live::error::LiveError;
 use crate::live::keys::GroupKey;
 use crate::live::recovery::{Replay, recover};
+use crate::live::usage::SessionBytes;
 use crate::live::write_behind::WriteBehind;
 
 /// The journal's checkpoint: every cached call entry written back to sled, then sled flushed —
@@ -37,6 +38,8 @@ pub(crate) struct LiveLog {
     pub(crate) journal: Arc<Journal>,
     /// Call entries, field values and markers of committed calls not yet written to `tree`.
     pub(crate) write_behind: Arc<WriteBehind>,
+    /// Bytes of each session's log, for the researchers' stored-bytes quota.
+    pub(crate) session_bytes: Arc<SessionBytes>,
 }
 
 impl LiveLog {
@@ -67,7 +70,7 @@ impl LiveLog {
         if recovered > 0 {
             tracing::info!("recovered the effects of {recovered} committed live call(s) after a crash");
         }
-        Ok(LiveLog { tree, journal: Arc::new(journal), write_behind })
+        Ok(LiveLog { tree, journal: Arc::new(journal), write_behind, session_bytes: Arc::default() })
     }
 
     /// Why no live call is taken any more (a journal write failed), if so.

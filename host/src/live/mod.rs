@@ -30,6 +30,7 @@ pub(crate) mod keys;
 mod log;
 mod read;
 mod recovery;
+mod usage;
 pub(crate) mod write_behind;
 
 #[cfg(test)]

@@ -79,7 +79,7 @@ fn after_a_failed_journal_write_no_call_is_taken_and_nothing_staged_reaches_sled
             .commit_call(&mut group, "Bid", 1, raw("30").expect("json"), FieldWrites::default(), vec![])
             .expect_err("a call after the failure")
             .to_string();
-        assert!(err.contains("No space left") && err.contains("refused until the server is restarted"), "{err}");
+        assert!(err.contains("No space left") && err.contains("restart the server after fixing the disk"), "{err}");
         // ... and the failed call's values never reach sled, neither when written back nor at
         // close (here, when the log is dropped).
         log.write_back_all().expect("write back");

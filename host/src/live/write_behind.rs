@@ -106,6 +106,13 @@ impl WriteBehind {
         if queued { Ok(()) } else { self.write_back(group) }
     }
 
+    /// Bytes (keys and values) of the call entries of `session`'s groups not yet in sled.
+    pub(crate) fn pending_entry_bytes(&self, session: &str) -> u64 {
+        let groups = self.groups();
+        let pending = groups.iter().filter(|(group, _)| group.session == session);
+        pending.map(|(group, p)| p.entries.values().map(|v| (group.call(0).len() + v.len()) as u64).sum::<u64>()).sum()
+    }
+
     /// The call entries of `group` not yet in sled, oldest first.
     pub(crate) fn entries(&self, group: &GroupKey) -> Vec<(u64, sled::IVec)> {
         self.groups().get(group).map(|p| p.entries.iter().map(|(c, v)| (*c, v.clone())).collect()).unwrap_or_default()

@@ -97,7 +97,10 @@ pub async fn serve_durable(listener: TcpListener, log: Arc<DurableLog>) -> std::
                     Message::Close(_) => break,
                     _ => continue,
                 };
-                log.journal.append(b"echo", bytes);
+                if let Err(refused) = log.journal.append(b"echo", bytes) {
+                    let _ = tx.send(Message::Text(serde_json::json!({ "error": refused.to_string() }).to_string().into()));
+                    continue;
+                }
                 let tx = tx.clone();
                 log.journal.after(Box::new(move |written| {
                     let _ = tx.send(match written {

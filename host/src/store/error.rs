@@ -18,6 +18,10 @@ pub enum StoreError {
     /// The live log failed (see [`crate::live`]).
     #[error(transparent)]
     Live(#[from] LiveError),
+    /// A journal write failed: nothing more is made durable, so no new work that writes (a
+    /// session, a page move) is taken until the server restarts. The text says why.
+    #[error("{0}")]
+    Halted(String),
     /// A request the store cannot satisfy (bad participant count...).
     #[error("{0}")]
     Invalid(String),

@@ -41,6 +41,12 @@ impl Store {
         self.live.refusal().map(|refusal| refusal.to_string())
     }
 
+    /// Refuses new work that writes (a session, a page move) once a journal write failed:
+    /// it could not be made durable, and its answer would come only after writing to sled.
+    pub(crate) fn refuse_if_halted(&self) -> Result<(), StoreError> {
+        self.refusing_calls().map_or(Ok(()), |why| Err(StoreError::Halted(why)))
+    }
+
     /// Writes the group's cached call entries, field values and marker back to sled; reads
     /// see them either way.
     pub fn write_back(&self, key: &GroupKey) -> Result<(), StoreError> {

@@ -68,6 +68,7 @@ impl Store {
         if participants > 100_000 {
             return Err(StoreError::Invalid(format!("at most 100000 participants per session, not {participants}")));
         }
+        self.refuse_if_halted()?;
         let code = loop {
             let code = random_code(8);
             if !self.sessions.contains_key(&code)? {
@@ -123,6 +124,19 @@ impl Store {
         Ok(all)
     }
 
+    /// Bytes `session` holds: its records (the session's, its participants') and its live
+    /// log's call entries. Counted once, then kept up to date as calls are logged: an estimate
+    /// (see `crate::live::usage`), cheap to ask again.
+    pub fn session_bytes(&self, session: &Session) -> Result<u64, StoreError> {
+        Ok(self.live.session_bytes(&session.code, || {
+            let mut bytes = (session.code.len() + encode(session).len()) as u64;
+            for code in &session.participants {
+                bytes += (code.len() + self.participants.get(code)?.map_or(0, |v| v.len())) as u64;
+            }
+            Ok(bytes)
+        })?)
+    }
+
     /// The participant with this code.
     pub fn participant(&self, code: &str) -> Result<Option<Participant>, StoreError> {
         self.participants.get(code)?.map(|v| decode(code.as_bytes(), &v)).transpose()
@@ -130,6 +144,7 @@ impl Store {
 
     /// Saves a participant's position.
     pub fn put_participant(&self, p: &Participant) -> Result<(), StoreError> {
+        self.refuse_if_halted()?;
         self.participants.insert(p.code.as_bytes(), encode(p))?;
         self.participants_written.fetch_add(1, std::sync::atomic::Ordering::Release);
         Ok(())
@@ -164,14 +179,41 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn a_participant_read_since_is_read_again_once_any_participant_was_written() {
-        let store = Store::temporary().expect("store");
-        let manifest = Manifest::parse(
+    /// A game of one-player groups and two pages.
+    fn two_pages() -> Manifest {
+        Manifest::parse(
             Path::new("t/game.toml"),
             "name = \"t\"\nplayers_per_group = 1\ncomponent = \"x.wasm\"\n[[page]]\nname = \"A\"\ntemplate = \"A.hbs\"\n[[page]]\nname = \"B\"\ntemplate = \"B.hbs\"\n",
         )
-        .expect("manifest");
+        .expect("manifest")
+    }
+
+    #[test]
+    fn after_a_failed_journal_write_sessions_and_page_moves_are_refused_with_the_reason_and_not_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let disk = crate::journal::mem::Mem::default();
+        let store = Store::open_on(dir.path(), disk.clone()).expect("store");
+        let manifest = two_pages();
+        let (session, people) = store.create_session(&manifest, 2).expect("a good disk");
+        disk.fail_next_write();
+        store.live.journal.append(b"k", b"v").expect("appended");
+        store.wait_durable().expect_err("the journal's write failed");
+        let refused = store.create_session(&manifest, 2).expect_err("no new session").to_string();
+        assert!(refused.starts_with("the live journal failed to write: ") && refused.contains("No space left"), "{refused}");
+        assert!(refused.ends_with("; restart the server after fixing the disk"), "{refused}");
+        assert!(matches!(store.create_session(&manifest, 2), Err(StoreError::Halted(_))));
+        assert_eq!(store.sessions().expect("sessions").len(), 1, "the refused session was not written");
+        let mut moved = people[0].clone();
+        moved.page_index = 1;
+        assert_eq!(store.put_participant(&moved).expect_err("no page move").to_string(), refused);
+        assert_eq!(store.participant(&moved.code).expect("read").map(|p| p.page_index), Some(0), "the move was not written");
+        assert_eq!(store.session(&session.code).expect("read").map(|s| s.participants.len()), Some(2));
+    }
+
+    #[test]
+    fn a_participant_read_since_is_read_again_once_any_participant_was_written() {
+        let store = Store::temporary().expect("store");
+        let manifest = two_pages();
         let (_, people) = store.create_session(&manifest, 2).expect("session");
         let (a, b) = (&people[0], &people[1]);
         let mut seen = None;

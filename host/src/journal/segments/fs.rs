@@ -139,7 +139,7 @@ mod tests {
         // Records crossing their blocks' ends, each written and synced as the writer does.
         for i in 0..60u32 {
             let at = bytes.len();
-            format::encode(&mut bytes, &i.to_be_bytes(), &[3; 100]);
+            format::encode(&mut bytes, &i.to_be_bytes(), &[3; 100]).expect("fits");
             file.write_at(&bytes[at..], at as u64).expect("write");
             file.sync().expect("sync");
         }

@@ -50,7 +50,7 @@ fn after_a_failed_journal_write_the_sender_is_told_and_later_calls_are_refused_u
         actor.send(Command::Live { id: 3, page: "Bid".into(), payload: r#"{"bid": 30}"#.into(), errors: frames, permit });
         let replies = [rx.blocking_recv().expect("a reply"), rx.blocking_recv().expect("a reply")];
         assert!(replies[0].text().contains("cannot replay the log"), "{replies:?}");
-        assert!(replies[1].text().contains("refused until the server is restarted"), "{replies:?}");
+        assert!(replies[1].text().contains("restart the server after fixing the disk"), "{replies:?}");
         // The refused call left no entry: the game did not run for it.
         let calls = store.calls(&key).expect("calls");
         assert_eq!(calls.len(), 2, "bids 10 and 20 (whose write failed) only: {}", calls.len());

@@ -22,6 +22,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Invalid(why) => ApiError(StatusCode::BAD_REQUEST, why),
+            StoreError::Halted(why) => ApiError(StatusCode::SERVICE_UNAVAILABLE, why),
             other => ApiError(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
         }
     }

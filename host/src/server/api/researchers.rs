@@ -1,7 +1,8 @@
 //! Shared-hosting API, behind `Authorization: Bearer <token>` like `/api/sessions`.
 //!
 //! Researchers (their own token):
-//! - `GET /api/me` → `{"name", "quotas", "usage": {"stored_bytes", "sessions_running"}}`;
+//! - `GET /api/me` → `{"name", "quotas", "usage": {"stored_bytes", "session_bytes"}}` (uploads
+//!   and session data: both count against the `stored_bytes` quota);
 //! - `POST /api/games` with a game archive as the body (tar or tar.gz, see
 //!   [`crate::hosting::upload`]) → 201 `{"game", "version", "hash", "key", "bytes", "new"}` (200 when
 //!   the same archive was uploaded before: it becomes the newest version again); a bad
@@ -86,8 +87,9 @@ async fn me(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Js
     match caller(&state, &headers)? {
         Who::Operator => Ok(Json(json!({ "name": null, "operator": true }))),
         Who::Researcher(r) => {
-            let stored = state.tenants.accounts.stored_bytes(&r.name)?;
-            Ok(Json(json!({ "name": r.name, "operator": false, "quotas": r.quotas, "usage": { "stored_bytes": stored } })))
+            let usage = state.tenants.stored.usage(&r.name)?;
+            let usage = json!({ "stored_bytes": usage.uploads, "session_bytes": usage.sessions });
+            Ok(Json(json!({ "name": r.name, "operator": false, "quotas": r.quotas, "usage": usage })))
         }
     }
 }
@@ -110,20 +112,36 @@ pub(crate) async fn upload(state: &Arc<AppState>, who: &Who, archive: Bytes) -> 
     }
     let hash = sha256_hex(&archive);
     let accounts = &state.tenants.accounts;
-    // Checked before the (slow) validation, and again when the version is recorded.
+    // Checked before the (slow) validation, and again when the version is recorded. The
+    // researcher's session data takes its share of the quota first.
+    let sessions = state.tenants.stored.usage(&r.name)?.sessions;
+    let room = r.quotas.stored_bytes.saturating_sub(sessions);
     if !accounts.has_version(&r.name, &hash)? {
-        accounts.fits(&r.name, archive.len() as u64, r.quotas.stored_bytes)?;
+        accounts.fits(&r.name, archive.len() as u64, room)?;
     }
     let (runtime, owner, quotas, body) = (state.tenants.runtime().clone(), r.name.clone(), r.quotas.clone(), archive.clone());
     let version = hash[..crate::hosting::accounts::VERSION_DIGITS].to_string();
     let loaded = tokio::task::spawn_blocking(move || crate::hosting::upload::load(&runtime, &body, Some((&owner, &version)), &quotas, &caps))
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("the check failed: {e}")))?;
-    let game = loaded.map_err(|why| ApiError(StatusCode::BAD_REQUEST, format!("the game package was refused: {why}")))?;
+    let game = match loaded.game {
+        Ok(game) => game,
+        Err(why) => {
+            state.tenants.discard_compiled(loaded.compiled, state.games.values());
+            return Err(ApiError(StatusCode::BAD_REQUEST, format!("the game package was refused: {why}")));
+        }
+    };
     let name = crate::hosting::accounts::parse_key(game.name()).map(|(_, n, _)| n.to_string()).unwrap_or_default();
-    let (record, version, new) = accounts.put_version(&r.name, &name, &archive, r.quotas.stored_bytes)?;
+    let (record, version, new) = match accounts.put_version(&r.name, &name, &archive, room) {
+        Ok(put) => put,
+        Err(refused) => {
+            drop(game);
+            state.tenants.discard_compiled(loaded.compiled, state.games.values());
+            return Err(refused.into());
+        }
+    };
     let key = record.key(&version);
-    state.tenants.remember(&key, game);
+    state.tenants.remember(&key, game, loaded.compiled);
     durable(state).await?;
     let status = if new { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, json!({ "game": name, "version": version.short(), "hash": version.hash, "key": key, "bytes": version.bytes, "new": new })))
@@ -185,8 +203,14 @@ async fn delete_version(
         return Err(ApiError(StatusCode::BAD_REQUEST, "a researcher deletes versions of their own games, with their token".into()));
     };
     let sessions = state.store.sessions()?;
+    // Its archive, read before it goes: a version not loaded since the start still has a
+    // compiled component cached.
+    let archive = state.tenants.accounts.package(&r.name, &name, &version)?;
     let key = state.tenants.accounts.delete_version(&r.name, &name, &version, |key| sessions.iter().any(|s| s.game == key))?;
-    state.tenants.unload(&key);
+    let loaded = state.tenants.unload(&key);
+    let (runtime, caps) = (state.tenants.runtime(), state.tenants.caps);
+    let compiled = loaded.or_else(|| archive.and_then(|a| crate::hosting::upload::compiled_file_of(runtime, &a, &caps)));
+    state.tenants.discard_compiled(compiled, state.games.values());
     durable(&state).await?;
     Ok(StatusCode::NO_CONTENT)
 }

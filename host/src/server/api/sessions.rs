@@ -122,6 +122,7 @@ pub(crate) async fn create_session(
                 ),
             ));
         }
+        state.tenants.stored.check(r)?;
     }
     let (session, people) = state.store.create_session(&loaded.manifest, participants)?;
     super::researchers::durable(state).await?;

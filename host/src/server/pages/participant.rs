@@ -66,7 +66,10 @@ enum PageError {
 
 impl From<StoreError> for PageError {
     fn from(e: StoreError) -> Self {
-        PageError::Internal(e.to_string())
+        match e {
+            StoreError::Halted(why) => PageError::Unavailable(why),
+            other => PageError::Internal(other.to_string()),
+        }
     }
 }
 
