@@ -214,4 +214,34 @@ mod tests {
         // The refused write left the call's writes as they were.
         assert_eq!(fields::Host::group_get(&mut state, "a".into()).expect("read"), value(50));
     }
+
+    #[test]
+    fn earlier_rounds_are_read_and_later_ones_refused() {
+        let toml = "name = 'g'\nplayers_per_group = 2\nnum_rounds = 3\ncomponent = 'g.wasm'\n\
+                    [group.fields]\na = { type = 'integer', initial = 0 }\n[player.fields]\nb = { type = 'integer', initial = 0 }\n\
+                    [[page]]\nname = 'P'\ntemplate = 'P.hbs'\n";
+        let manifest = Arc::new(Manifest::parse(std::path::Path::new("game.toml"), toml).expect("manifest"));
+        let store = Store::temporary().expect("store");
+        let (session, _) = store.create_session(&manifest, 2).expect("session");
+        let round = |r: u32| GroupKey { session: session.code.clone(), round: r, group: 1 };
+        // Round 1 ends with a = 5 and player 2's b = 7.
+        let mut group = store.group(round(1), 2).expect("group");
+        let mut writes = crate::live::FieldWrites::default();
+        writes.group.insert("a".into(), raw_json("5".into()).expect("json"));
+        writes.players.entry(2).or_default().insert("b".into(), raw_json("7".into()).expect("json"));
+        store.commit_call(&mut group, "P", 1, raw_json("{}".into()).expect("json"), writes, Vec::new()).expect("commit");
+        let mut state = CallState::new(manifest, Limits::DEFAULT, store, round(2), 2, Mode::Live);
+        assert_eq!(fields::Host::group_get_in_round(&mut state, 1, "a".into()).as_deref(), Ok("5"));
+        assert_eq!(fields::Host::player_get_in_round(&mut state, 1, 2, "b".into()).as_deref(), Ok("7"));
+        assert_eq!(fields::Host::player_get_in_round(&mut state, 1, 1, "b".into()).as_deref(), Ok("0"));
+        // This round's own value is not an earlier round's.
+        fields::Host::group_set(&mut state, "a".into(), "9".into()).expect("write");
+        assert_eq!(fields::Host::group_get_in_round(&mut state, 1, "a".into()).as_deref(), Ok("5"));
+        for r in [0, 2, 3] {
+            let refused = fields::Host::group_get_in_round(&mut state, r, "a".into()).expect_err("not earlier");
+            assert!(refused.contains("earlier ones are 1..=1"), "{refused}");
+        }
+        assert!(fields::Host::player_get_in_round(&mut state, 1, 3, "b".into()).is_err(), "player 3 is not in the group");
+        assert!(fields::Host::group_get_in_round(&mut state, 1, "zz".into()).is_err(), "no such field");
+    }
 }
