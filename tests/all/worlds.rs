@@ -58,3 +58,63 @@ async fn a_0_1_component_serves_a_live_session_and_its_pages() {
     assert_eq!(page.status, 200, "{}", page.body);
     server.stop().await;
 }
+
+const CONFIG: &str = "tests/fixtures/config-v0_2";
+
+/// `POST /api/sessions` with `body` as the operator.
+async fn post_session(server: &TestServer, body: serde_json::Value) -> crate::server_support::Answer {
+    let auth = format!("Bearer {}", crate::support::TOKEN);
+    crate::server_support::request(
+        server,
+        axum::http::Method::POST,
+        "/api/sessions",
+        &[("authorization", &auth), ("content-type", "application/json")],
+        &body.to_string(),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_treatment_chosen_at_creation_changes_what_a_0_2_game_computes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(&[CONFIG], &dir.path().join("data")).await;
+    assert_eq!(game(CONFIG).world(), stoa::game::World::V0_2);
+    let mut products = Vec::new();
+    for (body, multiplier) in [
+        (json!({"game": "config-v0_2", "participants": 1}), 2),
+        (json!({"game": "config-v0_2", "participants": 1, "config": "triple"}), 3),
+        (json!({"game": "config-v0_2", "participants": 1, "config": "triple", "params": {"multiplier": 4}}), 4),
+    ] {
+        let a = post_session(&server, body.clone()).await;
+        assert_eq!(a.status, 201, "{body}: {}", a.body);
+        let info = a.json();
+        assert_eq!(info["config"]["multiplier"], json!(multiplier), "{body}: {info}");
+        let code = info["code"].as_str().expect("code").to_string();
+        let frame = crate::server_support::live_send(&server, &codes(&info)[0], "Play", r#"{"x": 5}"#).await;
+        assert_eq!(frame["data"], json!({"product": 5 * multiplier, "label": "standard", "num_rounds": 2}), "{body}: {frame}");
+        products.push(frame["data"]["product"].clone());
+        // The config is recorded with the session: its admin page and both exports show it.
+        let page = crate::server_support::get_admin(&server, &format!("/admin/sessions/{code}")).await;
+        assert!(page.body.contains("<th>multiplier</th><td><code>") && page.body.contains(&format!("<code>{multiplier}</code>")), "{}", page.body);
+        let export = crate::server_support::get_admin(&server, &format!("/api/sessions/{code}/export?format=json")).await;
+        let export: serde_json::Value = serde_json::from_str(&export.body).expect("json");
+        assert_eq!(export["config"]["multiplier"], json!(multiplier));
+        let csv = crate::server_support::get_admin(&server, &format!("/api/sessions/{code}/export?format=csv")).await;
+        let mut lines = csv.body.lines();
+        let (head, row) = (lines.next().expect("a head"), lines.next().expect("a row"));
+        let column = head.split(',').position(|c| c == "session.config.multiplier").expect("a config column");
+        assert_eq!(row.split(',').nth(column), Some(multiplier.to_string().as_str()), "{}", csv.body);
+    }
+    assert_eq!(products, [json!(10), json!(15), json!(20)]);
+    // A treatment or an edit the game does not have is refused, naming it.
+    for (body, says) in [
+        (json!({"game": "config-v0_2", "participants": 1, "config": "quadruple"}), "no session config `quadruple` (it has triple)"),
+        (json!({"game": "config-v0_2", "participants": 1, "params": {"multiplier": "lots"}}), "config `multiplier` is 2"),
+        (json!({"game": "config-v0_2", "participants": 1, "params": {"multipler": 3}}), "`multipler` is not a key"),
+    ] {
+        let a = post_session(&server, body.clone()).await;
+        assert_eq!(a.status, 400, "{body}: {}", a.body);
+        assert!(a.body.contains(says), "{body}: {}", a.body);
+    }
+    server.stop().await;
+}

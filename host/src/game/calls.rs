@@ -25,7 +25,7 @@ struct Effects {
 
 impl Game {
     /// The context every export gets: the group and page it runs for.
-    fn context(&self, group: &GroupKey, players: u32, page: &str) -> Context {
+    fn context(&self, store: &Store, group: &GroupKey, players: u32, page: &str) -> Context {
         Context {
             session: group.session.clone(),
             round_number: group.round,
@@ -33,7 +33,7 @@ impl Game {
             group_id: group.group,
             players,
             num_rounds: self.manifest.num_rounds,
-            config: "{}".into(),
+            config: store.session_config_text(&group.session).to_string(),
         }
     }
 
@@ -215,7 +215,7 @@ impl Game {
         }
         // Checked once here; the log stores it as it is.
         let stored = raw_json(payload.to_string()).map_err(|e| CallError::BadInput(format!("payload is not JSON: {e}")))?;
-        let ctx = self.context(&group.key, group.players, page);
+        let ctx = self.context(store, &group.key, group.players, page);
         let (result, effects) =
             self.run(slot, store, &group.key, group.players, Mode::Live, |g, s| g.live_method(s, &ctx, id, payload));
         let messages = result?.map_err(CallError::Refused)?;
@@ -257,7 +257,7 @@ impl Game {
     /// `Some(text)` keeps the player on the page. Runs on the read-only instance kept in
     /// `slot` for the group (pass `&mut None` for a fresh one).
     pub fn error_message(&self, slot: &mut Option<Instance>, store: &Store, seat: Seat<'_>, values: &str) -> Result<Option<String>, CallError> {
-        let ctx = self.context(seat.group, seat.players, seat.page);
+        let ctx = self.context(store, seat.group, seat.players, seat.page);
         self.run(slot, store, seat.group, seat.players, Mode::ReadOnly("error-message"), |g, s| {
             g.error_message(s, &ctx, seat.id_in_group, values)
         })
@@ -273,7 +273,7 @@ impl Game {
         store: &Store,
         seat: Seat<'_>,
     ) -> Result<serde_json::Map<String, serde_json::Value>, CallError> {
-        let ctx = self.context(seat.group, seat.players, seat.page);
+        let ctx = self.context(store, seat.group, seat.players, seat.page);
         let text = self
             .run(slot, store, seat.group, seat.players, Mode::ReadOnly("vars-for-template"), |g, s| {
                 g.vars_for_template(s, &ctx, seat.id_in_group)
@@ -291,7 +291,7 @@ impl Game {
     /// `bot-driver.live-method` call is a real live call on `group`. Returns the nested calls
     /// and the bot's own verdict.
     pub fn bot_run(self: &Arc<Self>, store: &Store, group: &mut Group, page: &str, case: Option<&str>) -> (Vec<BotCall>, Result<(), CallError>) {
-        let ctx = self.context(&group.key, group.players, page);
+        let ctx = self.context(store, &group.key, group.players, page);
         let env = BotEnv { game: self.clone(), group: group.clone(), page: page.to_string(), calls: Vec::new(), warm: None };
         let key = group.key.clone();
         let (result, effects) =
