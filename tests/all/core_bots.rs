@@ -61,7 +61,9 @@ fn a_bot_that_never_returns_is_stopped_at_the_bot_deadline() {
     let (calls, verdict) = looper.bot_run(&store, &mut group, "Play", Some("spin"));
     assert!(calls.is_empty());
     assert!(matches!(verdict, Err(stoa::CallError::Deadline(d)) if d == looper.limits.bot_deadline), "{verdict:?}");
-    assert!(started.elapsed() < looper.limits.bot_deadline * 2);
+    // The deadline is CPU time; on a busy machine the wall clock may run up to WALL_FACTOR
+    // times as long (the host's promise), not more.
+    assert!(started.elapsed() < looper.limits.bot_deadline * stoa::engine::WALL_FACTOR, "took {:?}", started.elapsed());
 }
 
 #[test]

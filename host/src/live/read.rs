@@ -8,22 +8,27 @@ use crate::live::keys::{GroupKey, Tag, numbered};
 use crate::live::log::LiveLog;
 use crate::live::{Group, Routed};
 
+/// The most call entries a socket's replay reads back from the end of its group's log.
+pub(crate) const MAX_REPLAY_SCAN: usize = 10_000;
+
 impl LiveLog {
     /// The group's log position, read from the log's last entries.
     pub(crate) fn group(&self, key: GroupKey, players: u32) -> Result<Group, LiveError> {
         let next_call = self.entries_newest_first(&key).next().transpose()?.map_or(0, |e| e.call) + 1;
-        let next_seq = self.entries_routing_after(&key, 0, true)?.first().and_then(|e| e.seqs).map_or(1, |(_, last)| last + 1);
+        let next_seq = self.entries_routing_after(&key, 0, true, None)?.first().and_then(|e| e.seqs).map_or(1, |(_, last)| last + 1);
         Ok(Group { key, players, next_seq, next_call })
     }
 
     /// The messages that reached `id_in_group` (directly or by broadcast) with seq > `after`, in order.
+    /// Reads at most [`MAX_REPLAY_SCAN`] of the group's last entries: a replay's work does not
+    /// grow with a run of calls that routed nothing (a flood of refused calls).
     pub(crate) fn messages_after(&self, key: &GroupKey, id_in_group: u32, after: u64) -> Result<Vec<Routed>, LiveError> {
-        self.scan_messages(key, after, Some(id_in_group))
+        self.scan_messages(key, after, Some(id_in_group), Some(MAX_REPLAY_SCAN))
     }
 
     /// Every routed message of a group, in seq order.
     pub(crate) fn messages(&self, key: &GroupKey) -> Result<Vec<Routed>, LiveError> {
-        self.scan_messages(key, 0, None)
+        self.scan_messages(key, 0, None, None)
     }
 
     /// Every call entry of a group, in order.
@@ -41,9 +46,9 @@ impl LiveLog {
         Ok(self.tree.get(key)?)
     }
 
-    fn scan_messages(&self, key: &GroupKey, after: u64, reaching: Option<u32>) -> Result<Vec<Routed>, LiveError> {
+    fn scan_messages(&self, key: &GroupKey, after: u64, reaching: Option<u32>, max_scan: Option<usize>) -> Result<Vec<Routed>, LiveError> {
         let mut out = Vec::new();
-        for entry in self.entries_routing_after(key, after, false)? {
+        for entry in self.entries_routing_after(key, after, false, max_scan)? {
             let first = entry.seqs.map_or(0, |(first, _)| first);
             for (i, (to, payload)) in entry.messages.iter().enumerate() {
                 let seq = first + i as u64;
@@ -57,10 +62,11 @@ impl LiveLog {
 
     /// The call entries that routed a message with seq > `after`, in order — read from the
     /// end of the log back, so a replay of the last few messages reads the last few entries.
-    /// `last_only`: stop at the first (newest) such entry.
-    fn entries_routing_after(&self, key: &GroupKey, after: u64, last_only: bool) -> Result<Vec<CallEntry>, LiveError> {
+    /// `last_only`: stop at the first (newest) such entry; `max_scan`: stop after reading this
+    /// many entries.
+    fn entries_routing_after(&self, key: &GroupKey, after: u64, last_only: bool, max_scan: Option<usize>) -> Result<Vec<CallEntry>, LiveError> {
         let mut found = Vec::new();
-        for entry in self.entries_newest_first(key) {
+        for entry in self.entries_newest_first(key).take(max_scan.unwrap_or(usize::MAX)) {
             let entry = entry?;
             match entry.seqs {
                 Some((_, last)) if last <= after => break,

@@ -277,3 +277,21 @@ fn recovery_applies_the_calls_of_a_run_past_the_marker() {
     assert_eq!(log.calls(&key).expect("calls").iter().map(|e| e.call).collect::<Vec<_>>(), vec![1, 2, 3]);
     assert_eq!(max_bid(&log, &key).as_deref(), Some(&b"30"[..]));
 }
+
+#[test]
+fn a_replay_reads_a_bounded_number_of_entries_back() {
+    let log = temporary().expect("log");
+    let key = GroupKey { session: "s1".into(), round: 1, group: 1 };
+    let mut group = log.group(key.clone(), 3).expect("group");
+    bid(&log, &mut group, 5);
+    for _ in 0..crate::live::read::MAX_REPLAY_SCAN - 1 {
+        log.log_failure(&mut group, "Bid", 1, "1", "nope").expect("log");
+    }
+    // The message is the oldest of the last MAX_REPLAY_SCAN entries: still replayed.
+    assert_eq!(log.messages_after(&key, 1, 0).expect("replay").len(), 1);
+    log.log_failure(&mut group, "Bid", 1, "1", "nope").expect("log");
+    // One refused call more and it is past what a replay reads; the export still has it.
+    assert_eq!(log.messages_after(&key, 1, 0).expect("replay").len(), 0);
+    assert_eq!(log.messages(&key).expect("all").len(), 1);
+}
+
