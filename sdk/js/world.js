@@ -1,56 +1,48 @@
 // The component's side of the SDK: binds `world` (stoa.js) to the imports of the
-// `stoa:game` world. build.mjs writes each game an entry module that exports
-// `bind(game)`'s four functions.
+// `stoa:game` world. build.mjs writes each game an entry module that exports `bind(game)`'s
+// functions.
+//
+// The SDK still builds against wit/0.1 (the host does not link 0.2 yet): the imports 0.2
+// adds are stand-ins here that refuse, so games can be written against the new API now.
 
 import { groupGet, groupSet, playerGet, playerSet } from "stoa:game/fields@0.1.0";
 import { liveMethod } from "stoa:game/bot-driver@0.1.0";
 import { FieldError, LiveError, world } from "./stoa.js";
 
-// The generated imports throw an Error whose `payload` is the WIT `err` text.
-function refused(e, Kind) {
-  if (e && typeof e.payload === "string") return new Kind(e.payload);
-  return e;
+const NEEDS_0_2 = "this component is built for stoa:game@0.1.0, which has no such import (0.2 adds it)";
+const missing = () => {
+  throw new FieldError(NEEDS_0_2);
+};
+
+// The generated imports throw an Error whose `payload` is the WIT `err` text; `refusing`
+// rethrows it as the SDK's `Kind`.
+function refusing(call, Kind = FieldError) {
+  return (...args) => {
+    try {
+      return call(...args);
+    } catch (e) {
+      throw e && typeof e.payload === "string" ? new Kind(e.payload) : e;
+    }
+  };
 }
 
 const host = {
-  groupGet(name) {
-    try {
-      return groupGet(name);
-    } catch (e) {
-      throw refused(e, FieldError);
-    }
-  },
-  groupSet(name, value) {
-    try {
-      groupSet(name, value);
-    } catch (e) {
-      throw refused(e, FieldError);
-    }
-  },
-  playerGet(idInGroup, name) {
-    try {
-      return playerGet(idInGroup, name);
-    } catch (e) {
-      throw refused(e, FieldError);
-    }
-  },
-  playerSet(idInGroup, name, value) {
-    try {
-      playerSet(idInGroup, name, value);
-    } catch (e) {
-      throw refused(e, FieldError);
-    }
-  },
-  liveMethod(idInGroup, payload) {
-    try {
-      return liveMethod(idInGroup, payload);
-    } catch (e) {
-      throw refused(e, LiveError);
-    }
-  },
+  groupGet: refusing(groupGet),
+  groupSet: refusing(groupSet),
+  playerGet: refusing(playerGet),
+  playerSet: refusing(playerSet),
+  participantGet: missing,
+  participantSet: missing,
+  sessionGet: missing,
+  sessionSet: missing,
+  groupGetInRound: missing,
+  playerGetInRound: missing,
+  groupSetIn: missing,
+  roundGroups: () => [],
+  liveMethod: refusing(liveMethod, LiveError),
 };
 
-/** The world's four exports for `game` (the author's module namespace). */
+/** The world's exports for `game` (the author's module namespace). */
 export function bind(game) {
   return world(game, host);
 }
