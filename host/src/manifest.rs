@@ -126,6 +126,19 @@ pub struct Manifest {
     pub pages: Vec<Page>,
     /// Limits the game asks for, checked against the host maxima when the game is loaded.
     pub limits: LimitOverrides,
+    /// `[config]`: the session config's defaults; every key is in each call's `ctx.config`.
+    pub config: serde_json::Map<String, Value>,
+    /// `[[session_config]]`: named treatments, each overriding some of `[config]`'s values.
+    pub treatments: Vec<Treatment>,
+}
+
+/// One `[[session_config]]`: a name and the values it sets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Treatment {
+    /// Its name, chosen at session creation.
+    pub name: String,
+    /// The values it sets over `[config]`'s.
+    pub values: serde_json::Map<String, Value>,
 }
 
 #[derive(Deserialize)]
@@ -148,6 +161,10 @@ struct RawManifest {
     pages: Vec<RawPage>,
     #[serde(default)]
     limits: LimitOverrides,
+    #[serde(default)]
+    config: BTreeMap<String, Value>,
+    #[serde(default, rename = "session_config")]
+    treatments: Vec<BTreeMap<String, Value>>,
 }
 
 fn one() -> u32 {
@@ -242,6 +259,23 @@ impl Manifest {
         if raw.component.is_absolute() || raw.component.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
             return Err(err("component", "must be a path inside the game directory".into()));
         }
+        let config = config_values(&raw.config, "config", &err)?;
+        let mut treatments: Vec<Treatment> = Vec::new();
+        for (i, t) in raw.treatments.iter().enumerate() {
+            let key = format!("session_config[{i}]");
+            let name = match t.get("name") {
+                Some(Value::String(n)) if !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') => n.clone(),
+                Some(other) => return Err(err(&format!("{key}.name"), format!("{other} must be a name of ASCII letters, digits, `-` or `_`"))),
+                None => return Err(err(&key, "a [[session_config]] needs a `name`".into())),
+            };
+            if treatments.iter().any(|t| t.name == name) {
+                return Err(err(&format!("{key}.name"), format!("session config `{name}` is declared twice")));
+            }
+            let mut values = t.clone();
+            values.remove("name");
+            let values = config_values(&values, &key, &err)?;
+            treatments.push(Treatment { name, values });
+        }
         let group_fields = fields(&raw.group.fields, "group.fields", &err)?;
         let player_fields = fields(&raw.player.fields, "player.fields", &err)?;
         Ok(Manifest {
@@ -259,13 +293,64 @@ impl Manifest {
                 .map(|p| Page { name: p.name, template: p.template, live: p.live, kind: p.kind, timeout_seconds: p.timeout_seconds })
                 .collect(),
             limits: raw.limits,
+            config,
+            treatments,
         })
+    }
+
+    /// The config of a session made with treatment `treatment` (a `[[session_config]]`'s name,
+    /// or none: `[config]` alone) and `params` edited over it. Each edited key must be one the
+    /// config has, with a value of the same kind; the error says what is wrong.
+    pub fn session_config(&self, treatment: Option<&str>, params: &serde_json::Map<String, Value>) -> Result<serde_json::Map<String, Value>, String> {
+        let mut config = self.config.clone();
+        if let Some(name) = treatment {
+            let Some(t) = self.treatments.iter().find(|t| t.name == name) else {
+                let names: Vec<&str> = self.treatments.iter().map(|t| t.name.as_str()).collect();
+                return Err(match names.as_slice() {
+                    [] => format!("game `{}` has no [[session_config]], so not `{name}`", self.name),
+                    _ => format!("game `{}` has no session config `{name}` (it has {})", self.name, names.join(", ")),
+                });
+            };
+            config.extend(t.values.clone());
+        }
+        for (key, value) in params {
+            let Some(old) = config.get(key) else {
+                let keys: Vec<&str> = config.keys().map(String::as_str).collect();
+                return Err(format!("`{key}` is not a key of this session's config (it has {})", if keys.is_empty() { "none".into() } else { keys.join(", ") }));
+            };
+            let same = matches!((old, value), (Value::Number(_), Value::Number(_)) | (Value::String(_), Value::String(_)) | (Value::Bool(_), Value::Bool(_)));
+            if !same {
+                return Err(format!("config `{key}` is {old} in game.toml, so {value} is not a value for it"));
+            }
+            config.insert(key.clone(), value.clone());
+        }
+        Ok(config)
     }
 
     /// The page named `name` and its index in the sequence.
     pub fn page(&self, name: &str) -> Option<(usize, &Page)> {
         self.pages.iter().enumerate().find(|(_, p)| p.name == name)
     }
+}
+
+/// A config table's values: each a number, a string or a boolean, under a field-like name.
+fn config_values(
+    raw: &BTreeMap<String, Value>,
+    section: &str,
+    err: &dyn Fn(&str, String) -> ManifestError,
+) -> Result<serde_json::Map<String, Value>, ManifestError> {
+    let mut out = serde_json::Map::new();
+    for (name, value) in raw {
+        let key = format!("{section}.{name}");
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(err(&key, "config keys are ASCII letters, digits and `_`".into()));
+        }
+        if !matches!(value, Value::Number(_) | Value::String(_) | Value::Bool(_)) {
+            return Err(err(&key, format!("{value} is not a number, a string or a boolean")));
+        }
+        out.insert(name.clone(), value.clone());
+    }
+    Ok(out)
 }
 
 fn fields(
@@ -376,5 +461,35 @@ kind = "wait"
         assert!(!FieldType::String.accepts(&json!(1)));
         assert!(FieldType::Boolean.accepts(&Value::Null));
         assert!(FieldType::Json.accepts(&json!({"a": [1]})));
+    }
+
+    #[test]
+    fn config_and_treatments_are_parsed_and_a_session_config_resolved() {
+        let text = format!("{GOOD}\n[config]\nmultiplier = 2.0\nendowment = 100\nlabel = \"std\"\n\
+            [[session_config]]\nname = \"high\"\nmultiplier = 3.0\n[[session_config]]\nname = \"poor\"\nendowment = 50\n");
+        let m = parse(&text).expect("manifest");
+        assert_eq!(m.treatments.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["high", "poor"]);
+        let none = serde_json::Map::new();
+        let base = m.session_config(None, &none).expect("defaults");
+        assert_eq!(Value::Object(base), serde_json::json!({"multiplier": 2.0, "endowment": 100, "label": "std"}));
+        let high = m.session_config(Some("high"), &none).expect("high");
+        assert_eq!(high["multiplier"], serde_json::json!(3.0));
+        assert_eq!(high["endowment"], serde_json::json!(100));
+        let edited = m.session_config(Some("poor"), serde_json::json!({"endowment": 70}).as_object().expect("object")).expect("edited");
+        assert_eq!(edited["endowment"], serde_json::json!(70));
+        let unknown = m.session_config(Some("rich"), &none).expect_err("no such treatment");
+        assert!(unknown.contains("no session config `rich` (it has high, poor)"), "{unknown}");
+        let typo = m.session_config(None, serde_json::json!({"endowmnet": 1}).as_object().expect("object")).expect_err("typo");
+        assert!(typo.contains("`endowmnet` is not a key") && typo.contains("endowment"), "{typo}");
+        let kind = m.session_config(None, serde_json::json!({"endowment": "lots"}).as_object().expect("object")).expect_err("kind");
+        assert!(kind.contains("config `endowment` is 100"), "{kind}");
+        for (bad, key) in [
+            ("[config]\nx = [1]\n", "config.x"),
+            ("[[session_config]]\nmultiplier = 1\n", "session_config[0]"),
+            ("[[session_config]]\nname = \"a\"\n[[session_config]]\nname = \"a\"\n", "session_config[1].name"),
+        ] {
+            let e = parse(&format!("{GOOD}\n{bad}")).expect_err(bad);
+            assert_eq!(e.key, key, "{bad}: {e}");
+        }
     }
 }

@@ -21,3 +21,4 @@ mod server_api;
 mod server_live;
 mod server_pages;
 mod shared_hosting;
+mod worlds;

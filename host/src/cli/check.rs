@@ -17,13 +17,14 @@ pub(super) fn run(a: CheckArgs) -> anyhow::Result<ExitCode> {
     let m = &game.manifest;
     let pages: Vec<String> = m.pages.iter().map(|p| if p.live { format!("{} (live)", p.name) } else { p.name.clone() }).collect();
     println!(
-        "{}: ok — {} players per group, {} round(s), pages {}, {} group and {} player fields; component exports the stoa:game world",
+        "{}: ok — {} players per group, {} round(s), pages {}, {} group and {} player fields; component implements {}",
         m.name,
         m.players_per_group,
         m.num_rounds,
         pages.join(", "),
         m.group_fields.len(),
-        m.player_fields.len()
+        m.player_fields.len(),
+        game.world()
     );
     Ok(ExitCode::SUCCESS)
 }

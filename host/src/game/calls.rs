@@ -8,10 +8,10 @@ use std::time::Duration;
 use wasmtime::Store as WasmStore;
 
 use crate::engine::arm_deadline;
-use crate::game::bindings::{Context, Game as Exports};
 use crate::game::error::CallError;
 use crate::game::json::{raw_json, shorten};
 use crate::game::state::{BotCall, BotEnv, CallState, Instance, MAX_RESOURCES, Mode, Write};
+use crate::game::world::{Context, Exports};
 use crate::game::{Committed, Game, INSTANTIATION_BUDGET, Seat};
 use crate::live::{FieldWrites, Group};
 use crate::store::{GroupKey, Store};
@@ -23,12 +23,20 @@ struct Effects {
     mode: Mode,
 }
 
-/// The context every export gets: the group and page it runs for.
-fn context(group: &GroupKey, players: u32, page: &str) -> Context {
-    Context { session: group.session.clone(), round_number: group.round, page: page.to_string(), group_id: group.group, players }
-}
-
 impl Game {
+    /// The context every export gets: the group and page it runs for.
+    fn context(&self, store: &Store, group: &GroupKey, players: u32, page: &str) -> Context {
+        Context {
+            session: group.session.clone(),
+            round_number: group.round,
+            page: page.to_string(),
+            group_id: group.group,
+            players,
+            num_rounds: self.manifest.num_rounds,
+            config: store.session_config_text(&group.session).to_string(),
+        }
+    }
+
     /// Runs `f` for `group` in `mode` on the instance in `slot` when the mode allows and it
     /// belongs to `group`, else on a fresh instance in a fresh store; then logs the game's
     /// output. A live call keeps its instance when the manifest says `warm_instances`, a
@@ -207,9 +215,9 @@ impl Game {
         }
         // Checked once here; the log stores it as it is.
         let stored = raw_json(payload.to_string()).map_err(|e| CallError::BadInput(format!("payload is not JSON: {e}")))?;
-        let ctx = context(&group.key, group.players, page);
+        let ctx = self.context(store, &group.key, group.players, page);
         let (result, effects) =
-            self.run(slot, store, &group.key, group.players, Mode::Live, |g, s| g.call_live_method(s, &ctx, id, &payload.to_string()));
+            self.run(slot, store, &group.key, group.players, Mode::Live, |g, s| g.live_method(s, &ctx, id, payload));
         let messages = result?.map_err(CallError::Refused)?;
         if messages.len() > self.limits.messages {
             return Err(CallError::Output(format!("it routed {} messages, above the limit of {}", messages.len(), self.limits.messages)));
@@ -249,9 +257,9 @@ impl Game {
     /// `Some(text)` keeps the player on the page. Runs on the read-only instance kept in
     /// `slot` for the group (pass `&mut None` for a fresh one).
     pub fn error_message(&self, slot: &mut Option<Instance>, store: &Store, seat: Seat<'_>, values: &str) -> Result<Option<String>, CallError> {
-        let ctx = context(seat.group, seat.players, seat.page);
+        let ctx = self.context(store, seat.group, seat.players, seat.page);
         self.run(slot, store, seat.group, seat.players, Mode::ReadOnly("error-message"), |g, s| {
-            g.call_error_message(s, &ctx, seat.id_in_group, &values.to_string())
+            g.error_message(s, &ctx, seat.id_in_group, values)
         })
         .0
     }
@@ -265,10 +273,10 @@ impl Game {
         store: &Store,
         seat: Seat<'_>,
     ) -> Result<serde_json::Map<String, serde_json::Value>, CallError> {
-        let ctx = context(seat.group, seat.players, seat.page);
+        let ctx = self.context(store, seat.group, seat.players, seat.page);
         let text = self
             .run(slot, store, seat.group, seat.players, Mode::ReadOnly("vars-for-template"), |g, s| {
-                g.call_vars_for_template(s, &ctx, seat.id_in_group)
+                g.vars_for_template(s, &ctx, seat.id_in_group)
             })
             .0?;
         match serde_json::from_str(&text) {
@@ -283,11 +291,11 @@ impl Game {
     /// `bot-driver.live-method` call is a real live call on `group`. Returns the nested calls
     /// and the bot's own verdict.
     pub fn bot_run(self: &Arc<Self>, store: &Store, group: &mut Group, page: &str, case: Option<&str>) -> (Vec<BotCall>, Result<(), CallError>) {
-        let ctx = context(&group.key, group.players, page);
+        let ctx = self.context(store, &group.key, group.players, page);
         let env = BotEnv { game: self.clone(), group: group.clone(), page: page.to_string(), calls: Vec::new(), warm: None };
         let key = group.key.clone();
         let (result, effects) =
-            self.run(&mut None, store, &key, group.players, Mode::Bot(Box::new(env)), |g, s| g.call_call_live_method(s, &ctx, case));
+            self.run(&mut None, store, &key, group.players, Mode::Bot(Box::new(env)), |g, s| g.call_live_method(s, &ctx, case));
         let Mode::Bot(env) = effects.mode else {
             return (Vec::new(), Err(CallError::Host("bot state lost".into())));
         };

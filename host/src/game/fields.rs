@@ -5,9 +5,11 @@
 //! entry. Nothing leaves a store whose call failed, so a trap or an `err` rolls back by
 //! construction.
 
-use crate::game::bindings::stoa::game::fields;
+use crate::game::bindings::v0_1::stoa::game::fields as fields_v0_1;
+use crate::game::bindings::v0_2::stoa::game::fields;
 use crate::game::json::{raw_json, shorten};
 use crate::game::state::{CallState, Mode, Write};
+use crate::live::GroupKey;
 use crate::manifest::{FieldSpec, FieldType};
 
 impl CallState {
@@ -15,7 +17,12 @@ impl CallState {
         if let Some(w) = self.writes.get(&key) {
             return Ok(w.value.get().to_string());
         }
-        match self.store.field_record(&self.group, &key) {
+        self.read_committed(&self.group, &key, spec)
+    }
+
+    /// `group`'s committed value of field `key`, or its initial value.
+    fn read_committed(&self, group: &GroupKey, key: &[u8], spec: &FieldSpec) -> Result<String, String> {
+        match self.store.field_record(group, key) {
             Ok(Some(v)) => Ok(String::from_utf8_lossy(&v).into_owned()),
             Ok(None) => Ok(spec.initial.clone()),
             Err(e) => Err(e.to_string()),
@@ -60,6 +67,18 @@ impl CallState {
         Ok(())
     }
 
+    /// The calling group as it was in `round`, an earlier round (read-only).
+    fn in_round(&self, round: u32) -> Result<GroupKey, String> {
+        let now = self.group.round;
+        if round == 0 || round >= now {
+            return Err(match now {
+                1 => format!("round {round} is not an earlier round: this is round 1"),
+                _ => format!("round {round} is not an earlier round: this is round {now}, earlier ones are 1..={}", now - 1),
+            });
+        }
+        Ok(GroupKey { round, ..self.group.clone() })
+    }
+
     fn player_in_group(&self, id: u32) -> Result<(), String> {
         if id == 0 || id > self.players {
             return Err(format!("player {id} is not in this group (ids 1..={})", self.players));
@@ -68,7 +87,7 @@ impl CallState {
     }
 }
 
-impl fields::Host for CallState {
+impl fields_v0_1::Host for CallState {
     fn group_get(&mut self, name: String) -> Result<String, String> {
         let manifest = self.manifest.clone();
         let spec = manifest.group_fields.get(&name).ok_or_else(|| format!("no group field `{name}` in game.toml"))?;
@@ -95,6 +114,72 @@ impl fields::Host for CallState {
         let spec = manifest.player_fields.get(&name).ok_or_else(|| format!("no player field `{name}` in game.toml"))?;
         let key = self.group.player_field(id_in_group, &name);
         self.write(key, (Some(id_in_group), &name), spec, value).map_err(|r| self.refused("fields.player-set", r))
+    }
+}
+
+/// What `creating-session` alone may do, refused elsewhere (it is not called yet: sessions are
+/// created without it, see docs/CONTRACT.md).
+fn only_in_creating_session(what: &str) -> String {
+    format!("{what} is only available in creating-session")
+}
+
+impl fields::Host for CallState {
+    fn group_get(&mut self, name: String) -> Result<String, String> {
+        fields_v0_1::Host::group_get(self, name)
+    }
+
+    fn group_set(&mut self, name: String, value: String) -> Result<(), String> {
+        fields_v0_1::Host::group_set(self, name, value)
+    }
+
+    fn player_get(&mut self, id_in_group: u32, name: String) -> Result<String, String> {
+        fields_v0_1::Host::player_get(self, id_in_group, name)
+    }
+
+    fn player_set(&mut self, id_in_group: u32, name: String, value: String) -> Result<(), String> {
+        fields_v0_1::Host::player_set(self, id_in_group, name, value)
+    }
+
+    fn participant_get(&mut self, id_in_group: u32, name: String) -> Result<String, String> {
+        self.player_in_group(id_in_group)?;
+        Err(format!("no participant field `{name}` in game.toml"))
+    }
+
+    fn participant_set(&mut self, id_in_group: u32, name: String, _value: String) -> Result<(), String> {
+        self.player_in_group(id_in_group)?;
+        Err(self.refused("fields.participant-set", format!("no participant field `{name}` in game.toml")))
+    }
+
+    fn session_get(&mut self, name: String) -> Result<String, String> {
+        Err(format!("no session field `{name}` in game.toml"))
+    }
+
+    fn session_set(&mut self, _name: String, _value: String) -> Result<(), String> {
+        Err(self.refused("fields.session-set", only_in_creating_session("fields.session-set")))
+    }
+
+    fn group_get_in_round(&mut self, round: u32, name: String) -> Result<String, String> {
+        let group = self.in_round(round)?;
+        let manifest = self.manifest.clone();
+        let spec = manifest.group_fields.get(&name).ok_or_else(|| format!("no group field `{name}` in game.toml"))?;
+        self.read_committed(&group, &group.group_field(&name), spec)
+    }
+
+    fn player_get_in_round(&mut self, round: u32, id_in_group: u32, name: String) -> Result<String, String> {
+        self.player_in_group(id_in_group)?;
+        let group = self.in_round(round)?;
+        let manifest = self.manifest.clone();
+        let spec = manifest.player_fields.get(&name).ok_or_else(|| format!("no player field `{name}` in game.toml"))?;
+        self.read_committed(&group, &group.player_field(id_in_group, &name), spec)
+    }
+
+    /// Outside creating-session there is no round to list: empty.
+    fn round_groups(&mut self) -> Vec<Vec<u32>> {
+        Vec::new()
+    }
+
+    fn group_set_in(&mut self, _group_id: u32, _name: String, _value: String) -> Result<(), String> {
+        Err(self.refused("fields.group-set-in", only_in_creating_session("fields.group-set-in")))
     }
 }
 
@@ -128,5 +213,35 @@ mod tests {
         assert!(refused.contains("251 bytes, above the limit of 250 bytes (limits.call_write_bytes)") && refused.contains("`a`"), "{refused}");
         // The refused write left the call's writes as they were.
         assert_eq!(fields::Host::group_get(&mut state, "a".into()).expect("read"), value(50));
+    }
+
+    #[test]
+    fn earlier_rounds_are_read_and_later_ones_refused() {
+        let toml = "name = 'g'\nplayers_per_group = 2\nnum_rounds = 3\ncomponent = 'g.wasm'\n\
+                    [group.fields]\na = { type = 'integer', initial = 0 }\n[player.fields]\nb = { type = 'integer', initial = 0 }\n\
+                    [[page]]\nname = 'P'\ntemplate = 'P.hbs'\n";
+        let manifest = Arc::new(Manifest::parse(std::path::Path::new("game.toml"), toml).expect("manifest"));
+        let store = Store::temporary().expect("store");
+        let (session, _) = store.create_session(&manifest, 2).expect("session");
+        let round = |r: u32| GroupKey { session: session.code.clone(), round: r, group: 1 };
+        // Round 1 ends with a = 5 and player 2's b = 7.
+        let mut group = store.group(round(1), 2).expect("group");
+        let mut writes = crate::live::FieldWrites::default();
+        writes.group.insert("a".into(), raw_json("5".into()).expect("json"));
+        writes.players.entry(2).or_default().insert("b".into(), raw_json("7".into()).expect("json"));
+        store.commit_call(&mut group, "P", 1, raw_json("{}".into()).expect("json"), writes, Vec::new()).expect("commit");
+        let mut state = CallState::new(manifest, Limits::DEFAULT, store, round(2), 2, Mode::Live);
+        assert_eq!(fields::Host::group_get_in_round(&mut state, 1, "a".into()).as_deref(), Ok("5"));
+        assert_eq!(fields::Host::player_get_in_round(&mut state, 1, 2, "b".into()).as_deref(), Ok("7"));
+        assert_eq!(fields::Host::player_get_in_round(&mut state, 1, 1, "b".into()).as_deref(), Ok("0"));
+        // This round's own value is not an earlier round's.
+        fields::Host::group_set(&mut state, "a".into(), "9".into()).expect("write");
+        assert_eq!(fields::Host::group_get_in_round(&mut state, 1, "a".into()).as_deref(), Ok("5"));
+        for r in [0, 2, 3] {
+            let refused = fields::Host::group_get_in_round(&mut state, r, "a".into()).expect_err("not earlier");
+            assert!(refused.contains("earlier ones are 1..=1"), "{refused}");
+        }
+        assert!(fields::Host::player_get_in_round(&mut state, 1, 3, "b".into()).is_err(), "player 3 is not in the group");
+        assert!(fields::Host::group_get_in_round(&mut state, 1, "zz".into()).is_err(), "no such field");
     }
 }

@@ -11,7 +11,7 @@ pub(crate) fn allowed_import(name: &str) -> bool {
     name.starts_with("stoa:game/") || name.starts_with("wasi:")
 }
 
-/// A linker with all of WASI p2 and Stoa's interfaces, implemented on [`CallState`];
+/// A linker with all of WASI p2 and Stoa's interfaces (both versions), implemented on [`CallState`];
 /// WASI's `poll` is replaced by one bounded by the call's deadline ([`crate::game::poll`]).
 pub(crate) fn linker(engine: &Engine) -> anyhow::Result<Linker<CallState>> {
     let mut linker = Linker::new(engine);
@@ -21,8 +21,11 @@ pub(crate) fn linker(engine: &Engine) -> anyhow::Result<Linker<CallState>> {
         .map_err(anyhow::Error::from)
         .context("failed to link the bounded wasi:io/poll")?;
     linker.allow_shadowing(false);
-    crate::game::bindings::Game::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
+    crate::game::bindings::v0_1::Game::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
         .map_err(anyhow::Error::from)
-        .context("failed to link stoa:game")?;
+        .context("failed to link stoa:game@0.1.0")?;
+    crate::game::bindings::v0_2::Game::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
+        .map_err(anyhow::Error::from)
+        .context("failed to link stoa:game@0.2.0")?;
     Ok(linker)
 }

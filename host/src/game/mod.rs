@@ -18,6 +18,7 @@ mod poll;
 pub mod render;
 pub(crate) mod state;
 mod templates;
+pub mod world;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -30,8 +31,7 @@ use wasmtime::component::types::ComponentItem;
 use crate::engine::Runtime;
 use crate::engine::limits::Limits;
 use crate::engine::share::{Share, Shares};
-use crate::game::bindings::GamePre;
-use crate::game::state::CallState;
+use crate::game::world::Pre;
 use crate::live::Routed;
 use crate::manifest::{Manifest, ManifestError};
 use crate::store::GroupKey;
@@ -39,6 +39,7 @@ use crate::store::GroupKey;
 pub use crate::game::error::{CallError, LoadError};
 pub(crate) use crate::game::json::check_json;
 pub use crate::game::state::{BotCall, Instance};
+pub use crate::game::world::World;
 
 /// The least CPU time a game's initialization (its start function, a language runtime's
 /// setup) may take, whatever its call deadline.
@@ -77,7 +78,7 @@ pub struct Game {
     /// Page templates, registered under the page names.
     pub templates: handlebars::Handlebars<'static>,
     engine: Engine,
-    pre: GamePre<CallState>,
+    pre: Pre,
     shares: Arc<Shares>,
     /// The share of the pool its instances are taken from: its owner's (a researcher's game is
     /// named `owner/name@version` once hosted), found on first use since hosting renames it
@@ -108,7 +109,7 @@ impl Game {
         check_world(&component, &runtime.engine).map_err(fail)?;
         let linker = linker::linker(&runtime.engine).map_err(|e| fail(format!("{e:#}")))?;
         let instance_pre = linker.instantiate_pre(&component).map_err(|e| fail(format!("{e:#}")))?;
-        let pre = GamePre::new(instance_pre).map_err(|e| fail(format!("the component does not match world stoa:game/game: {e:#}")))?;
+        let pre = Pre::new(instance_pre).map_err(fail)?;
         Ok(Arc::new(Game {
             manifest: Arc::new(manifest),
             dir: dir.to_path_buf(),
@@ -126,6 +127,11 @@ impl Game {
         &self.manifest.name
     }
 
+    /// The world its component implements.
+    pub fn world(&self) -> World {
+        self.pre.world()
+    }
+
     /// The share of the pool this game's instances are taken from.
     pub(crate) fn share(&self) -> &Arc<Share> {
         self.share.get_or_init(|| self.shares.of(self.manifest.name.split_once('/').map(|(owner, _)| owner)))
@@ -133,7 +139,7 @@ impl Game {
 }
 
 /// Checks that `component` imports nothing but Stoa's interfaces and WASI, and exports the
-/// functions of world `stoa:game/game`, so a wrong component is refused by name at load.
+/// functions every version of world `stoa:game/game` has, so a wrong component is refused by name at load.
 fn check_world(component: &Component, engine: &Engine) -> Result<(), String> {
     let ty = component.component_type();
     let unknown: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_string()).filter(|n| !linker::allowed_import(n)).collect();
@@ -145,7 +151,7 @@ fn check_world(component: &Component, engine: &Engine) -> Result<(), String> {
     }
     for export in ["live-method", "error-message", "vars-for-template", "call-live-method"] {
         if !ty.exports(engine).any(|(name, item)| name == export && matches!(item.ty, ComponentItem::ComponentFunc(_))) {
-            return Err(format!("the component does not export `{export}` (is it built for world stoa:game/game?)"));
+            return Err(format!("the component does not export `{export}` (is it built for world stoa:game/game@0.2.0 or @0.1.0?)"));
         }
     }
     Ok(())

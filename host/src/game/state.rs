@@ -16,10 +16,10 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::engine::limits::Limits;
 use crate::engine::share::Held;
-use crate::game::bindings::Game as Exports;
-use crate::game::bindings::stoa::game::types;
+use crate::game::bindings::{v0_1, v0_2};
 use crate::game::error::CallError;
 use crate::game::guest_output::GuestOutput;
+use crate::game::world::Exports;
 use crate::live::{Group, Routed};
 use crate::manifest::Manifest;
 use crate::store::{GroupKey, Store};
@@ -222,8 +222,9 @@ impl wasmtime::ResourceLimiter for CallState {
     }
 }
 
-/// The `types` interface declares types only.
-impl types::Host for CallState {}
+/// The `types` interfaces declare types only.
+impl v0_1::stoa::game::types::Host for CallState {}
+impl v0_2::stoa::game::types::Host for CallState {}
 
 #[cfg(test)]
 mod tests {

@@ -24,6 +24,8 @@ pub struct Store {
     pub(crate) live: LiveLog,
     /// The database, for trees kept by other modules (researcher accounts, uploads).
     db: sled::Db,
+    /// Sessions' configs as JSON text, read once each ([`Store::session_config_text`]).
+    pub(super) configs: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<str>>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -64,6 +66,7 @@ impl Store {
             flush: Arc::new(SharedFlush::new(db.clone())),
             live,
             db,
+            configs: Arc::default(),
         })
     }
 

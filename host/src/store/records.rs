@@ -2,6 +2,8 @@
 //! `sessions` and `participants` trees, and how a session is created and its participants
 //! moved.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::clock::now_ms;
@@ -24,6 +26,13 @@ pub struct Session {
     pub participants: Vec<String>,
     /// Creation time, ms since the Unix epoch.
     pub created_ms: u64,
+    /// The `[[session_config]]` chosen at creation, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub treatment: Option<String>,
+    /// The session's config: `[config]`, the treatment's values and the edits made at creation
+    /// (sessions made before configs existed have none: `{}`).
+    #[serde(default)]
+    pub config: serde_json::Map<String, serde_json::Value>,
 }
 
 /// One participant: where they are in the page sequence.
@@ -58,6 +67,19 @@ impl Store {
     /// Creates a session of `manifest`'s game with `participants` participants, grouped in
     /// order, all on the first page of round 1.
     pub fn create_session(&self, manifest: &Manifest, participants: u32) -> Result<(Session, Vec<Participant>), StoreError> {
+        let config = manifest.session_config(None, &serde_json::Map::new()).map_err(StoreError::Invalid)?;
+        self.create_session_with(manifest, participants, None, config)
+    }
+
+    /// [`Store::create_session`] with treatment `treatment` and its resolved `config` (see
+    /// [`Manifest::session_config`]), kept with the session.
+    pub fn create_session_with(
+        &self,
+        manifest: &Manifest,
+        participants: u32,
+        treatment: Option<String>,
+        config: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(Session, Vec<Participant>), StoreError> {
         let ppg = manifest.players_per_group;
         if participants == 0 || !participants.is_multiple_of(ppg) {
             return Err(StoreError::Invalid(format!(
@@ -94,6 +116,8 @@ impl Store {
             players_per_group: ppg,
             participants: people.iter().map(|p| p.code.clone()).collect(),
             created_ms: now,
+            treatment,
+            config,
         };
         let mut batch = sled::Batch::default();
         for p in &people {
@@ -103,6 +127,21 @@ impl Store {
         self.participants_written.fetch_add(1, std::sync::atomic::Ordering::Release);
         self.sessions.insert(code.as_bytes(), encode(&session))?;
         Ok((session, people))
+    }
+
+    /// The session's config as JSON text, for every call's context (read once per session and
+    /// kept: a session's config never changes).
+    pub fn session_config_text(&self, code: &str) -> Arc<str> {
+        let mut known = self.configs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(text) = known.get(code) {
+            return text.clone();
+        }
+        let text: Arc<str> = match self.session(code) {
+            Ok(Some(s)) => serde_json::Value::Object(s.config).to_string().into(),
+            _ => return "{}".into(),
+        };
+        known.insert(code.to_string(), text.clone());
+        text
     }
 
     /// The session with this code.

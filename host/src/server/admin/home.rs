@@ -46,7 +46,8 @@ async fn home(State(state): State<Arc<AppState>>, headers: HeaderMap, query: Res
     let row = |value: String, shown: String, g: &crate::game::Game, version: Option<&str>| {
         let m = &g.manifest;
         let pages: Vec<&str> = m.pages.iter().map(|p| p.name.as_str()).collect();
-        json!({ "name": shown, "value": value, "version": version, "players_per_group": m.players_per_group, "num_rounds": m.num_rounds, "pages": pages.join(", ") })
+        let treatments: Vec<&str> = m.treatments.iter().map(|t| t.name.as_str()).collect();
+        json!({ "name": shown, "value": value, "version": version, "players_per_group": m.players_per_group, "num_rounds": m.num_rounds, "pages": pages.join(", "), "treatments": treatments.join(", ") })
     };
     let mut games: Vec<Value> = Vec::new();
     if who.researcher().is_none() {

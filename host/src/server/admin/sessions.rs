@@ -34,6 +34,12 @@ struct CreateForm {
     participants: String,
     #[serde(default)]
     version: String,
+    /// A `[[session_config]]`'s name, or empty.
+    #[serde(default)]
+    config: String,
+    /// Edited config values, a JSON object, or empty.
+    #[serde(default)]
+    params: String,
 }
 
 /// `POST /admin/sessions`: the "create session" form → 303 to the new session's page.
@@ -49,7 +55,15 @@ async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, form: Re
         return layout::message(StatusCode::BAD_REQUEST, "Bad request", &format!("`{}` is not a number of participants.", f.participants));
     };
     let version = Some(f.version.trim()).filter(|v| !v.is_empty());
-    match api::create_session(&state, &who, &f.game, version, n).await {
+    let treatment = Some(f.config.trim()).filter(|v| !v.is_empty());
+    let params = match f.params.trim() {
+        "" => serde_json::Map::new(),
+        text => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => map,
+            _ => return layout::message(StatusCode::BAD_REQUEST, "The session was not created", &format!("Edited values must be a JSON object, like {{\"endowment\": 50}}, not `{text}`.")),
+        },
+    };
+    match api::create_session(&state, &who, &f.game, version, n, treatment, &params).await {
         Ok(session) => Redirect::to(&format!("/admin/sessions/{}", session.code)).into_response(),
         Err(ApiError(status, why)) => layout::message(status, "The session was not created", &why),
     }

@@ -1,11 +1,12 @@
 //! Session export: every group and player field per round, and the live log.
 //!
-//! - `format=json`: `{"session", "game", "rounds": [{"round", "groups": [{"group", "fields",
+//! - `format=json`: `{"session", "game", "treatment", "config", "rounds": [{"round", "groups": [{"group", "fields",
 //!   "players": [{"id_in_group", "participant", "fields"}]}]}], "live_log": [{"round", "group",
 //!   "calls": [CallEntry...], "messages": [{"seq", "to", "payload"}]}]}` (groups with no calls
 //!   are left out of `live_log`).
 //! - `format=csv` (`table=players`, the default): one row per player per round — `session, round,
-//!   group, id_in_group, participant, group.FIELD..., player.FIELD...`, each value as JSON text.
+//!   group, id_in_group, participant, session.config.KEY..., group.FIELD..., player.FIELD...`,
+//!   each value as JSON text.
 //! - `format=csv&table=log`: one row per live call — `round, group, call, time_ms, page,
 //!   sender, payload, seqs` (`first-last`, empty when none) `, error`.
 //!
@@ -148,6 +149,10 @@ fn json_export(store: &Store, manifest: &Manifest, session: &Session, out: &mut 
     out.json(&session.code)?;
     out.push(",\"game\":")?;
     out.json(&session.game)?;
+    out.push(",\"treatment\":")?;
+    out.json(&session.treatment)?;
+    out.push(",\"config\":")?;
+    out.json(&session.config)?;
     out.push(",\"rounds\":[")?;
     let mut round = 0;
     for key in groups(manifest, session) {
@@ -196,16 +201,19 @@ fn csv_row(out: &mut Chunks, fields: impl IntoIterator<Item = String>) -> Result
 
 fn players_csv(store: &Store, manifest: &Manifest, session: &Session, out: &mut Chunks) -> Result<(), Stop> {
     let head = ["session", "round", "group", "id_in_group", "participant"].map(String::from);
+    let config_cols = session.config.keys().map(|k| format!("session.config.{k}"));
+    let config_values: Vec<String> = session.config.values().map(Value::to_string).collect();
     let group_cols = manifest.group_fields.keys().map(|k| format!("group.{k}"));
     let player_cols = manifest.player_fields.keys().map(|k| format!("player.{k}"));
-    csv_row(out, head.into_iter().chain(group_cols).chain(player_cols))?;
+    csv_row(out, head.into_iter().chain(config_cols).chain(group_cols).chain(player_cols))?;
     for key in groups(manifest, session) {
         let group = store.group_fields(manifest, &key)?;
         for id in 1..=session.players_per_group {
             let player = store.player_fields(manifest, &key, id)?;
             let lead =
                 [session.code.clone(), key.round.to_string(), key.group.to_string(), id.to_string(), code_of(session, key.group, id).to_string()];
-            csv_row(out, lead.into_iter().chain(group.values().map(Value::to_string)).chain(player.values().map(Value::to_string)))?;
+            let values = group.values().chain(player.values()).map(Value::to_string);
+            csv_row(out, lead.into_iter().chain(config_values.iter().cloned()).chain(values))?;
         }
     }
     Ok(())

@@ -53,6 +53,11 @@ struct NewSession {
     game: String,
     participants: u32,
     version: Option<String>,
+    /// The `[[session_config]]` to run, by name.
+    config: Option<String>,
+    /// Config values edited over it.
+    #[serde(default)]
+    params: serde_json::Map<String, Value>,
 }
 
 /// The game key `who` means by `game` (and `version`): a researcher's own uploaded game, or
@@ -106,11 +111,14 @@ pub(crate) async fn create_session(
     game: &str,
     version: Option<&str>,
     participants: u32,
+    treatment: Option<&str>,
+    params: &serde_json::Map<String, Value>,
 ) -> Result<Session, ApiError> {
     let key = resolve(state, who, game, version)?;
     let loaded = state
         .game(&key)
         .ok_or_else(|| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("game `{key}` could not be loaded (see the server log)")))?;
+    let config = loaded.manifest.session_config(treatment, params).map_err(|why| ApiError(StatusCode::BAD_REQUEST, why))?;
     if let Who::Researcher(r) = who {
         let running = running_sessions(state, who)?;
         if running >= r.quotas.sessions {
@@ -124,7 +132,7 @@ pub(crate) async fn create_session(
         }
         state.tenants.stored.check(r)?;
     }
-    let (session, people) = state.store.create_session(&loaded.manifest, participants)?;
+    let (session, people) = state.store.create_session_with(&loaded.manifest, participants, treatment.map(str::to_string), config)?;
     super::researchers::durable(state).await?;
     for p in &people {
         state.flow.schedule(&loaded, p);
@@ -135,8 +143,8 @@ pub(crate) async fn create_session(
 async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let who = caller(&state, &headers)?;
     let new: NewSession = serde_json::from_slice(&body)
-        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("expected {{\"game\": NAME, \"participants\": N[, \"version\": HASH]}}: {e}")))?;
-    let session = create_session(&state, &who, &new.game, new.version.as_deref(), new.participants).await?;
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("expected {{\"game\": NAME, \"participants\": N[, \"version\": HASH][, \"config\": TREATMENT][, \"params\": {{KEY: VALUE}}]}}: {e}")))?;
+    let session = create_session(&state, &who, &new.game, new.version.as_deref(), new.participants, new.config.as_deref(), &new.params).await?;
     let info = session_info(&state, &session)?;
     let location = format!("/api/sessions/{}", session.code);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(info)).into_response())
@@ -190,6 +198,8 @@ pub(crate) fn session_info(state: &AppState, session: &Session) -> Result<Value,
     Ok(json!({
         "code": session.code,
         "game": session.game,
+        "treatment": session.treatment,
+        "config": session.config,
         "players_per_group": session.players_per_group,
         "created_ms": session.created_ms,
         "participants": participants,

@@ -1,0 +1,124 @@
+//! The worlds a game may implement: `stoa:game/game@0.2.0` and, for components built before it,
+//! `@0.1.0`. [`Pre`] and [`Exports`] hide which one a game is: every call is made in 0.2's
+//! shape (0.1 gets its context without `num-rounds` and `config`). 0.2's page hooks are not
+//! called yet (docs/CONTRACT.md); when they are, a 0.1 game gets DESIGN.md's defaults.
+
+use wasmtime::Store as WasmStore;
+use wasmtime::component::InstancePre;
+
+use crate::game::bindings::{v0_1, v0_2};
+use crate::game::state::CallState;
+
+pub use crate::game::bindings::v0_2::stoa::game::types::{Context, Message};
+
+/// Which world a component implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum World {
+    /// `stoa:game/game@0.1.0`: live pages only.
+    V0_1,
+    /// `stoa:game/game@0.2.0`: the whole study.
+    V0_2,
+}
+
+impl std::fmt::Display for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            World::V0_1 => "stoa:game/game@0.1.0",
+            World::V0_2 => "stoa:game/game@0.2.0",
+        })
+    }
+}
+
+/// A linked component, ready to instantiate, in the world it implements.
+pub(crate) enum Pre {
+    V0_1(v0_1::GamePre<CallState>),
+    V0_2(v0_2::GamePre<CallState>),
+}
+
+/// An instance's exports.
+pub(crate) enum Exports {
+    V0_1(v0_1::Game),
+    V0_2(v0_2::Game),
+}
+
+/// The context of a call in 0.1's shape.
+fn v0_1_context(c: &Context) -> v0_1::stoa::game::types::Context {
+    v0_1::stoa::game::types::Context {
+        session: c.session.clone(),
+        round_number: c.round_number,
+        page: c.page.clone(),
+        group_id: c.group_id,
+        players: c.players,
+    }
+}
+
+impl Pre {
+    /// The world `pre`'s component implements: 0.2 if its exports match it, else 0.1; the
+    /// error says why it matches neither.
+    pub(crate) fn new(pre: InstancePre<CallState>) -> Result<Pre, String> {
+        let v0_2 = match v0_2::GamePre::new(pre.clone()) {
+            Ok(p) => return Ok(Pre::V0_2(p)),
+            Err(e) => e,
+        };
+        match v0_1::GamePre::new(pre) {
+            Ok(p) => Ok(Pre::V0_1(p)),
+            Err(v0_1) => Err(format!(
+                "the component matches neither world: as {}: {v0_2:#}; as {}: {v0_1:#}",
+                World::V0_2,
+                World::V0_1
+            )),
+        }
+    }
+
+    pub(crate) fn world(&self) -> World {
+        match self {
+            Pre::V0_1(_) => World::V0_1,
+            Pre::V0_2(_) => World::V0_2,
+        }
+    }
+
+    pub(crate) fn instantiate(&self, store: &mut WasmStore<CallState>) -> wasmtime::Result<Exports> {
+        Ok(match self {
+            Pre::V0_1(p) => Exports::V0_1(p.instantiate(store)?),
+            Pre::V0_2(p) => Exports::V0_2(p.instantiate(store)?),
+        })
+    }
+}
+
+impl Exports {
+    pub(crate) fn live_method(
+        &self,
+        store: &mut WasmStore<CallState>,
+        ctx: &Context,
+        id: u32,
+        payload: &str,
+    ) -> wasmtime::Result<Result<Vec<Message>, String>> {
+        Ok(match self {
+            Exports::V0_1(g) => g
+                .call_live_method(store, &v0_1_context(ctx), id, &payload.to_string())?
+                .map(|list| list.into_iter().map(|m| Message { to: m.to, payload: m.payload }).collect()),
+            Exports::V0_2(g) => g.call_live_method(store, ctx, id, &payload.to_string())?,
+        })
+    }
+
+    pub(crate) fn error_message(&self, store: &mut WasmStore<CallState>, ctx: &Context, id: u32, values: &str) -> wasmtime::Result<Option<String>> {
+        match self {
+            Exports::V0_1(g) => g.call_error_message(store, &v0_1_context(ctx), id, &values.to_string()),
+            Exports::V0_2(g) => g.call_error_message(store, ctx, id, &values.to_string()),
+        }
+    }
+
+    pub(crate) fn vars_for_template(&self, store: &mut WasmStore<CallState>, ctx: &Context, id: u32) -> wasmtime::Result<String> {
+        match self {
+            Exports::V0_1(g) => g.call_vars_for_template(store, &v0_1_context(ctx), id),
+            Exports::V0_2(g) => g.call_vars_for_template(store, ctx, id),
+        }
+    }
+
+    pub(crate) fn call_live_method(&self, store: &mut WasmStore<CallState>, ctx: &Context, case: Option<&str>) -> wasmtime::Result<Result<(), String>> {
+        match self {
+            Exports::V0_1(g) => g.call_call_live_method(store, &v0_1_context(ctx), case),
+            Exports::V0_2(g) => g.call_call_live_method(store, ctx, case),
+        }
+    }
+}
