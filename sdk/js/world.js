@@ -1,18 +1,23 @@
 // The component's side of the SDK: binds `world` (stoa.js) to the imports of the
 // `stoa:game` world. build.mjs writes each game an entry module that exports `bind(game)`'s
 // functions.
-//
-// The SDK still builds against wit/0.1 (the host does not link 0.2 yet): the imports 0.2
-// adds are stand-ins here that refuse, so games can be written against the new API now.
 
-import { groupGet, groupSet, playerGet, playerSet } from "stoa:game/fields@0.1.0";
-import { liveMethod } from "stoa:game/bot-driver@0.1.0";
+import {
+  groupGet,
+  groupGetInRound,
+  groupSet,
+  groupSetIn,
+  participantGet,
+  participantSet,
+  playerGet,
+  playerGetInRound,
+  playerSet,
+  roundGroups,
+  sessionGet,
+  sessionSet,
+} from "stoa:game/fields@0.2.0";
+import { liveMethod } from "stoa:game/bot-driver@0.2.0";
 import { FieldError, LiveError, world } from "./stoa.js";
-
-const NEEDS_0_2 = "this component is built for stoa:game@0.1.0, which has no such import (0.2 adds it)";
-const missing = () => {
-  throw new FieldError(NEEDS_0_2);
-};
 
 // The generated imports throw an Error whose `payload` is the WIT `err` text; `refusing`
 // rethrows it as the SDK's `Kind`.
@@ -31,14 +36,14 @@ const host = {
   groupSet: refusing(groupSet),
   playerGet: refusing(playerGet),
   playerSet: refusing(playerSet),
-  participantGet: missing,
-  participantSet: missing,
-  sessionGet: missing,
-  sessionSet: missing,
-  groupGetInRound: missing,
-  playerGetInRound: missing,
-  groupSetIn: missing,
-  roundGroups: () => [],
+  participantGet: refusing(participantGet),
+  participantSet: refusing(participantSet),
+  sessionGet: refusing(sessionGet),
+  sessionSet: refusing(sessionSet),
+  groupGetInRound: refusing(groupGetInRound),
+  playerGetInRound: refusing(playerGetInRound),
+  groupSetIn: refusing(groupSetIn),
+  roundGroups: () => roundGroups(),
   liveMethod: refusing(liveMethod, LiveError),
 };
 

@@ -58,15 +58,16 @@ impl Context {
 
 impl From<wit::Context> for Context {
     fn from(ctx: wit::Context) -> Context {
-        // 0.1 has no num-rounds or config; moving the SDK to wit/ 0.2 passes the host's.
+        // The host promises a JSON object; anything else is a host fault, so it traps.
+        let config = serde_json::from_str(&ctx.config).unwrap_or_else(|e| panic!("ctx.config is not valid JSON ({e}): {:?}", ctx.config));
         Context {
             session: ctx.session,
             round_number: ctx.round_number,
             page: ctx.page,
             group_id: ctx.group_id,
             players: ctx.players,
-            num_rounds: 0,
-            config: Value::Object(serde_json::Map::new()),
+            num_rounds: ctx.num_rounds,
+            config,
         }
     }
 }

@@ -176,32 +176,52 @@ impl<G: Game> wit::Guest for Adapter<G> {
     fn call_live_method(ctx: wit::Context, case: Option<String>) -> Result<(), String> {
         Ok(G::call_live_method(&ctx.into(), case.as_deref())?)
     }
+
+    fn creating_session(ctx: wit::Context) -> Result<(), String> {
+        Adapter::<G>::creating_session(ctx.into())
+    }
+
+    fn is_displayed(ctx: wit::Context, id_in_group: u32) -> bool {
+        Adapter::<G>::is_displayed(ctx.into(), id_in_group)
+    }
+
+    fn before_next_page(ctx: wit::Context, id_in_group: u32, timeout_happened: bool) -> Result<(), String> {
+        Adapter::<G>::before_next_page(ctx.into(), id_in_group, timeout_happened)
+    }
+
+    fn after_all_players_arrive(ctx: wit::Context) -> Result<(), String> {
+        Adapter::<G>::after_all_players_arrive(ctx.into())
+    }
+
+    fn get_timeout_seconds(ctx: wit::Context, id_in_group: u32) -> Option<f64> {
+        Adapter::<G>::get_timeout_seconds(ctx.into(), id_in_group)
+    }
+
+    fn bot_submissions(ctx: wit::Context, id_in_group: u32, case: Option<String>) -> Vec<wit::BotSubmission> {
+        let subs = Adapter::<G>::bot_submissions(ctx.into(), id_in_group, case);
+        subs.into_iter().map(|(values, must_fail)| wit::BotSubmission { values, must_fail }).collect()
+    }
 }
 
-/// The 0.2 exports over the SDK's own types; the WIT `Guest` functions of `stoa:game@0.2.0`
-/// call these (and are added when the SDK moves to `wit/` 0.2).
+/// The 0.2 exports over the SDK's own types, which the WIT `Guest` functions above call (and
+/// tests call natively).
 impl<G: Game> Adapter<G> {
-    #[allow(dead_code)]
     pub(crate) fn creating_session(ctx: Context) -> Result<(), String> {
         Ok(G::creating_session(&ctx)?)
     }
 
-    #[allow(dead_code)]
     pub(crate) fn is_displayed(ctx: Context, id_in_group: u32) -> bool {
         G::is_displayed(&ctx, id_in_group).unwrap_or_else(|e| trap("is_displayed", e))
     }
 
-    #[allow(dead_code)]
     pub(crate) fn before_next_page(ctx: Context, id_in_group: u32, timeout_happened: bool) -> Result<(), String> {
         Ok(G::before_next_page(&ctx, id_in_group, timeout_happened)?)
     }
 
-    #[allow(dead_code)]
     pub(crate) fn after_all_players_arrive(ctx: Context) -> Result<(), String> {
         Ok(G::after_all_players_arrive(&ctx)?)
     }
 
-    #[allow(dead_code)]
     pub(crate) fn get_timeout_seconds(ctx: Context, id_in_group: u32) -> Option<f64> {
         match G::get_timeout_seconds(&ctx, id_in_group) {
             Ok(Some(s)) if !s.is_finite() || s < 0.0 => {
@@ -213,7 +233,6 @@ impl<G: Game> Adapter<G> {
     }
 
     /// `(values as JSON text, must_fail)` per submission.
-    #[allow(dead_code)]
     pub(crate) fn bot_submissions(ctx: Context, id_in_group: u32, case: Option<String>) -> Vec<(String, bool)> {
         let subs = G::bot_submissions(&ctx, id_in_group, case.as_deref()).unwrap_or_else(|e| trap("bot_submissions", e));
         subs.into_iter()

@@ -91,7 +91,7 @@ pub use serde_json::{self, Value, json};
 #[allow(unsafe_code, unreachable_pub, missing_docs, clippy::all)]
 pub mod wit {
     wit_bindgen::generate!({
-        path: "../wit/0.1",
+        path: "../wit",
         world: "game",
         // `export_game!` expands in the game's crate, so the export macro is public and
         // finds these bindings (and the wit-bindgen runtime) through this crate.

@@ -14,14 +14,13 @@ the others, which have no `err`, it traps.
 import app
 from componentize_py_types import Err
 from wit_world.imports import bot_driver, fields
-from wit_world.imports.types import Message
+from wit_world.imports.types import BotSubmission, Message
 
 from . import FieldError, LiveError, _exports
 
 
 def _refusing(module, name, kind):
-    """The import `module.name`, with its WIT `err` raised as `kind`. Looked up per call,
-    so an import the world lacks fails only when used."""
+    """The import `module.name`, with its WIT `err` raised as `kind`."""
 
     def call(*args):
         try:
@@ -99,7 +98,5 @@ class WitWorld:
         return _exports.get_timeout_seconds(app, ctx, _Host, id_in_group)
 
     def bot_submissions(self, ctx, id_in_group, case):
-        from wit_world.imports.types import BotSubmission  # only in stoa:game@0.2.0
-
         subs = _exports.bot_submissions(app, ctx, _Host, id_in_group, case)
         return [BotSubmission(values, must_fail) for values, must_fail in subs]
