@@ -34,7 +34,7 @@ function componentPath(toml, file) {
 
 async function main() {
   const args = process.argv.slice(2);
-  let witDir = resolve(sdkDir, "..", "..", "wit", "0.1");
+  let witDir = resolve(sdkDir, "..", "..", "wit");
   const witAt = args.indexOf("--wit");
   if (witAt >= 0) {
     witDir = resolve(args[witAt + 1] ?? usage("--wit needs a folder"));
@@ -62,18 +62,16 @@ import * as game from "./src/game.js";
 import { bind } from "./sdk/world.js";
 
 const exports = bind(game);
-export function liveMethod(ctx, idInGroup, payload) {
-  return exports.liveMethod(ctx, idInGroup, payload);
-}
-export function errorMessage(ctx, idInGroup, values) {
-  return exports.errorMessage(ctx, idInGroup, values);
-}
-export function varsForTemplate(ctx, idInGroup) {
-  return exports.varsForTemplate(ctx, idInGroup);
-}
-export function callLiveMethod(ctx, botCase) {
-  return exports.callLiveMethod(ctx, botCase);
-}
+export const liveMethod = (...args) => exports.liveMethod(...args);
+export const errorMessage = (...args) => exports.errorMessage(...args);
+export const varsForTemplate = (...args) => exports.varsForTemplate(...args);
+export const callLiveMethod = (...args) => exports.callLiveMethod(...args);
+export const creatingSession = (...args) => exports.creatingSession(...args);
+export const isDisplayed = (...args) => exports.isDisplayed(...args);
+export const beforeNextPage = (...args) => exports.beforeNextPage(...args);
+export const afterAllPlayersArrive = (...args) => exports.afterAllPlayersArrive(...args);
+export const getTimeoutSeconds = (...args) => exports.getTimeoutSeconds(...args);
+export const botSubmissions = (...args) => exports.botSubmissions(...args);
 `,
   );
 

@@ -1,56 +1,53 @@
 // The component's side of the SDK: binds `world` (stoa.js) to the imports of the
-// `stoa:game` world. build.mjs writes each game an entry module that exports
-// `bind(game)`'s four functions.
+// `stoa:game` world. build.mjs writes each game an entry module that exports `bind(game)`'s
+// functions.
 
-import { groupGet, groupSet, playerGet, playerSet } from "stoa:game/fields@0.1.0";
-import { liveMethod } from "stoa:game/bot-driver@0.1.0";
+import {
+  groupGet,
+  groupGetInRound,
+  groupSet,
+  groupSetIn,
+  participantGet,
+  participantSet,
+  playerGet,
+  playerGetInRound,
+  playerSet,
+  roundGroups,
+  sessionGet,
+  sessionSet,
+} from "stoa:game/fields@0.2.0";
+import { liveMethod } from "stoa:game/bot-driver@0.2.0";
 import { FieldError, LiveError, world } from "./stoa.js";
 
-// The generated imports throw an Error whose `payload` is the WIT `err` text.
-function refused(e, Kind) {
-  if (e && typeof e.payload === "string") return new Kind(e.payload);
-  return e;
+// The generated imports throw an Error whose `payload` is the WIT `err` text; `refusing`
+// rethrows it as the SDK's `Kind`.
+function refusing(call, Kind = FieldError) {
+  return (...args) => {
+    try {
+      return call(...args);
+    } catch (e) {
+      throw e && typeof e.payload === "string" ? new Kind(e.payload) : e;
+    }
+  };
 }
 
 const host = {
-  groupGet(name) {
-    try {
-      return groupGet(name);
-    } catch (e) {
-      throw refused(e, FieldError);
-    }
-  },
-  groupSet(name, value) {
-    try {
-      groupSet(name, value);
-    } catch (e) {
-      throw refused(e, FieldError);
-    }
-  },
-  playerGet(idInGroup, name) {
-    try {
-      return playerGet(idInGroup, name);
-    } catch (e) {
-      throw refused(e, FieldError);
-    }
-  },
-  playerSet(idInGroup, name, value) {
-    try {
-      playerSet(idInGroup, name, value);
-    } catch (e) {
-      throw refused(e, FieldError);
-    }
-  },
-  liveMethod(idInGroup, payload) {
-    try {
-      return liveMethod(idInGroup, payload);
-    } catch (e) {
-      throw refused(e, LiveError);
-    }
-  },
+  groupGet: refusing(groupGet),
+  groupSet: refusing(groupSet),
+  playerGet: refusing(playerGet),
+  playerSet: refusing(playerSet),
+  participantGet: refusing(participantGet),
+  participantSet: refusing(participantSet),
+  sessionGet: refusing(sessionGet),
+  sessionSet: refusing(sessionSet),
+  groupGetInRound: refusing(groupGetInRound),
+  playerGetInRound: refusing(playerGetInRound),
+  groupSetIn: refusing(groupSetIn),
+  roundGroups: () => roundGroups(),
+  liveMethod: refusing(liveMethod, LiveError),
 };
 
-/** The world's four exports for `game` (the author's module namespace). */
+/** The world's exports for `game` (the author's module namespace). */
 export function bind(game) {
   return world(game, host);
 }

@@ -24,7 +24,7 @@ SDK = Path(__file__).resolve().parent
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("game_dir", type=Path, help="the folder holding game.toml")
-    parser.add_argument("--wit", type=Path, default=SDK.parent.parent / "wit" / "0.1", help="the WIT folder")
+    parser.add_argument("--wit", type=Path, default=SDK.parent.parent / "wit", help="the WIT folder")
     args = parser.parse_args()
 
     manifest = args.game_dir / "game.toml"

@@ -1,4 +1,6 @@
-//! Bots: play a live page from [`Game::call_live_method`](crate::Game::call_live_method).
+//! Bots: play a live page from [`Game::call_live_method`](crate::Game::call_live_method),
+//! and submit forms from [`Game::bot_submissions`](crate::Game::bot_submissions) as
+//! [`Submission`]s.
 //!
 //! [`live_method`] sends a payload as a player of the group, through the host's
 //! `bot-driver`: each call is a real live call (a fresh game instance, its field writes
@@ -19,9 +21,48 @@
 use std::fmt::{Debug, Display};
 
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::wit::stoa::game::bot_driver as raw;
 use crate::{Error, Message, Result};
+
+/// One form submission a bot makes on a page (see
+/// [`Game::bot_submissions`](crate::Game::bot_submissions)): `values` is a JSON object of the
+/// page's `form_fields`, and `must_fail` says the host or `error_message` must refuse it (an
+/// accepted must-fail submission fails the bot run, as does a refused plain one).
+///
+/// ```
+/// use stoa_sdk::{bot::Submission, json};
+/// let tries = vec![Submission::must_fail(json!({"contribution": 101})), Submission::new(json!({"contribution": 40}))];
+/// assert!(tries[0].must_fail && !tries[1].must_fail);
+/// assert_eq!(Submission::default().values, json!({}));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submission {
+    /// The form values, a JSON object keyed by field name.
+    pub values: Value,
+    /// The submission must be refused.
+    pub must_fail: bool,
+}
+
+impl Submission {
+    /// A submission that must be accepted.
+    pub fn new(values: Value) -> Submission {
+        Submission { values, must_fail: false }
+    }
+
+    /// A submission that must be refused (by the host's checks or by `error_message`).
+    pub fn must_fail(values: Value) -> Submission {
+        Submission { values, must_fail: true }
+    }
+}
+
+impl Default for Submission {
+    /// `{}`, to be accepted: a page without a form.
+    fn default() -> Submission {
+        Submission::new(Value::Object(serde_json::Map::new()))
+    }
+}
 
 /// Sends `payload` as player `id_in_group` and returns the messages the call routed.
 ///

@@ -1,19 +1,25 @@
 //! Write Stoa games in Rust.
 //!
 //! A Stoa game is a WebAssembly component exporting the `game` world of `wit/game.wit`:
-//! `live-method`, `error-message`, `vars-for-template` and `call-live-method`, over JSON text.
+//! `live-method`, `error-message`, `vars-for-template`, `call-live-method` and the page and
+//! session hooks (`creating-session`, `is-displayed`, `before-next-page`,
+//! `after-all-players-arrive`, `get-timeout-seconds`, `bot-submissions`), over JSON text.
 //! This crate hides those raw bindings (they are in the hidden `wit` module) behind a small
-//! typed API: implement [`Game`], export it with [`export_game!`], read and write the fields
-//! declared in `game.toml` with [`group()`] and [`player()`], route [`Messages`], and script
-//! bots with [`bot`].
+//! typed API: implement [`Game`] (only `live_method` is required), export it with
+//! [`export_game!`], read and write the fields declared in `game.toml` with [`group()`],
+//! [`player()`], [`participant()`] and [`session()`] (earlier rounds with `get_in_round`),
+//! read treatments from [`Context::config`], route [`Messages`], and script bots with [`bot`].
 //!
 //! # Layout
 //!
 //! - `game.rs` — the [`Game`] trait, [`export_game!`] and the adapter to the WIT exports.
-//! - `context.rs` — [`Context`]: session, round, page and group of a call.
-//! - `fields.rs` — [`group()`] / [`player()`]: typed field access with serde.
+//! - `context.rs` — [`Context`]: session, round, page and group of a call, and the config.
+//! - `fields.rs` — [`group()`] / [`player()`] / [`participant()`] / [`session()`]: typed
+//!   field access with serde; [`round_groups()`] / [`group_in()`] for `creating_session`.
+//! - `raw.rs` — the `fields` imports, in one place.
 //! - `messages.rs` — [`Messages`] (what a live call routes) and [`Message`] (what a bot sees).
-//! - `bot.rs` — [`bot::live_method`] and small assertions for `call_live_method`.
+//! - `bot.rs` — [`bot::live_method`] and small assertions for `call_live_method`;
+//!   [`bot::Submission`] for `bot_submissions`.
 //! - `error.rs` — [`Error`], [`Result`], [`bail!`] and [`ensure!`].
 //!
 //! # Example
@@ -65,12 +71,13 @@ mod error;
 mod fields;
 mod game;
 mod messages;
+mod raw;
 
 pub mod bot;
 
 pub use context::Context;
 pub use error::{Error, Result, short};
-pub use fields::{Group, Player, group, player};
+pub use fields::{Group, GroupIn, PAYOFF, Participant, Player, Session, group, group_in, participant, player, round_groups, session};
 pub use game::Game;
 pub use messages::{Message, Messages};
 
@@ -84,7 +91,7 @@ pub use serde_json::{self, Value, json};
 #[allow(unsafe_code, unreachable_pub, missing_docs, clippy::all)]
 pub mod wit {
     wit_bindgen::generate!({
-        path: "../wit/0.1",
+        path: "../wit",
         world: "game",
         // `export_game!` expands in the game's crate, so the export macro is public and
         // finds these bindings (and the wit-bindgen runtime) through this crate.

@@ -6,11 +6,14 @@ import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { describe, it, mock } from "node:test";
 import { fileURLToPath } from "node:url";
-import { errorText, FieldError, Group, LiveError, world } from "../stoa.js";
+import { errorText, FieldError, Group, LiveError, Session, Submission, submissionMustFail, world } from "../stoa.js";
 import { FakeHost } from "./fake-host.js";
 import * as auction from "../../../example-games/auction-js/src/game.js";
+import * as otreeShape from "./otree-shape/src/game.js";
 
-const AUCTION = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "example-games", "auction-js");
+const HERE = dirname(fileURLToPath(import.meta.url));
+const AUCTION = join(HERE, "..", "..", "..", "example-games", "auction-js");
+const OTREE = join(HERE, "otree-shape");
 
 // A live call with a JS payload; routed messages as {to: payload}.
 function live(host, id, payload, page = "Bid") {
@@ -221,5 +224,135 @@ describe("auction-js", () => {
     assert.deepEqual(h.vars("Results", 1), { max_bid: 0, highest_bidder: 0, is_winner: false });
     live(h, 3, 4);
     assert.deepEqual(h.vars("Results", 3), { max_bid: 4, highest_bidder: 3, is_winner: true });
+  });
+});
+
+describe("oTree's shape over contract 0.2: a public goods study through every hook", () => {
+  const setup = () => {
+    const h = new FakeHost(OTREE, otreeShape, 3);
+    h.createSession();
+    return h;
+  };
+  const playRound = (h, contributions) => {
+    contributions.forEach((c, i) => assert.equal(h.submit("Contribute", i + 1, { contribution: c }), undefined));
+    h.arrive("ResultsWait");
+  };
+
+  it("writes the session, participants and every round's groups in creatingSession", () => {
+    const h = setup();
+    assert.deepEqual(h.session, { seed: 42 });
+    assert.deepEqual([1, 2, 3].map((id) => h.participant[id].color), ["red", "green", "blue"]);
+    assert.deepEqual([1, 2, 3].map((r) => h.created[r][0].chat), [["round 1"], ["round 2"], ["round 3"]]);
+  });
+
+  it("computes payoffs with the config's multiplier, then reads earlier rounds", () => {
+    const h = setup();
+    playRound(h, [10, 20, 30]);
+    assert.equal(h.group.total, 60);
+    assert.deepEqual([1, 2, 3].map((id) => h.player[id].payoff), [130, 120, 110]);
+    assert.deepEqual([1, 2, 3].map((id) => h.participant[id].rounds_played), [1, 1, 1]);
+    h.nextRound();
+    playRound(h, [0, 0, 0]);
+    assert.deepEqual(h.group.chat, ["round 2"]);
+    assert.deepEqual(h.vars("Results", 1), { earlier: [130], earlier_totals: [60], points: 230, color: "red" });
+  });
+
+  it("changes what it computes with the treatment", () => {
+    const h = setup();
+    h.config.multiplier = 2.7;
+    playRound(h, [100, 100, 100]);
+    assert.ok(Math.abs(h.player[1].payoff - 270) < 1e-9, String(h.player[1].payoff));
+  });
+
+  it("gives errorMessage typed values and stores nothing on a refusal", () => {
+    const h = setup();
+    assert.equal(h.submit("Contribute", 1, { contribution: 101 }), "contribution: more than you have");
+    assert.equal(h.player[1].contribution, null);
+    assert.equal(h.participant[1].rounds_played, 0);
+  });
+
+  it("runs beforeNextPage on a timeout", () => {
+    const h = setup();
+    assert.equal(h.submit("Contribute", 2, {}, true), undefined);
+    assert.equal(h.player[2].contribution, 0);
+  });
+
+  it("writes nothing when a hook fails", () => {
+    const h = setup();
+    h.exports = world({
+      shape: "otree",
+      afterAllPlayersArrive(group) {
+        group.total = 5;
+        group.getPlayerById(1).payoff = 3;
+        group.getPlayerById(2).payoff = "lots"; // refused by the host: the whole hook fails
+      },
+    }, h);
+    assert.throws(() => quietly(() => h.arrive("ResultsWait")), /FieldError: player\(2\)\.payoff: /);
+    assert.deepEqual([h.group.total, h.player[1].payoff], [0, 0]);
+  });
+
+  it("answers isDisplayed and getTimeoutSeconds per page", () => {
+    const h = setup();
+    assert.equal(h.exports.isDisplayed(h.ctx("Intro"), 1), true);
+    assert.equal(h.exports.isDisplayed(h.ctx("Results"), 1), true);
+    assert.equal(h.exports.getTimeoutSeconds(h.ctx("Contribute"), 1), undefined);
+    h.nextRound();
+    assert.equal(h.exports.isDisplayed(h.ctx("Intro"), 1), false);
+    assert.equal(h.exports.getTimeoutSeconds(h.ctx("Contribute"), 1), 30);
+  });
+
+  it("gives bot submissions, must-fail ones and the default", () => {
+    const h = setup();
+    assert.deepEqual(h.submissions("Contribute", 2), [[{ contribution: 101 }, true], [{ contribution: 20 }, false]]);
+    assert.deepEqual(h.submissions("Results", 2), [[{}, false]]);
+    assert.deepEqual(world({}, h).botSubmissions(h.ctx("X"), 1), [{ values: "{}", mustFail: false }]);
+    const w = world({ botSubmissions: () => [submissionMustFail({ a: 1 }), new Submission({ b: 2 })] }, h);
+    assert.deepEqual(w.botSubmissions(h.ctx("X"), 1), [{ values: '{"a":1}', mustFail: true }, { values: '{"b":2}', mustFail: false }]);
+    for (const bad of [5, [5], [null]]) {
+      assert.throws(() => world({ botSubmissions: () => bad }, h).botSubmissions(h.ctx("X"), 1), TypeError, JSON.stringify(bad));
+    }
+    for (const bad of [-1, Infinity, "10"]) {
+      assert.throws(() => world({ getTimeoutSeconds: () => bad }, h).getTimeoutSeconds(h.ctx("X"), 1), RangeError);
+    }
+  });
+
+  it("calls liveMethod as (player, data)", () => {
+    const h = setup();
+    assert.deepEqual(live(h, 3, "hi", "Contribute"), { 0: { from: 3, text: "hi" } });
+    assert.deepEqual(h.group.chat, ["round 1", "blue: hi"]);
+  });
+
+  it("refuses writes where the contract does, and rounds that are not yet", () => {
+    const h = setup();
+    h.writable = true;
+    const group = new Group(h.ctx("Results"), h, true);
+    assert.throws(() => (group.session.seed = 1), (e) => e instanceof FieldError && e.message.startsWith("session.seed: "));
+    h.nextRound();
+    const player = new Group(h.ctx("Results"), h, true).getPlayerById(1);
+    assert.throws(() => (player.inRound(1).payoff = 3), (e) => e.message === "player(1).inRound(1).payoff: earlier rounds are read-only");
+    assert.equal(player.inRound(2), player);
+    for (const bad of [0, 3, 1.5]) assert.throws(() => player.inRound(bad), RangeError);
+  });
+
+  it("keeps the 0.1 shape without the marker, and refuses a bad marker", () => {
+    const h = setup();
+    const seen = [];
+    const seed = { liveMethod: (group, id, payload) => seen.push([group instanceof Group, id, payload, group.session]) };
+    const otree = { shape: "otree", liveMethod: (player, data) => seen.push([player.idInGroup, data, player.session instanceof Session, `${player.session}`]) };
+    h.writable = true;
+    world(seed, h).liveMethod(h.ctx("P"), 2, "7");
+    world(otree, h).liveMethod(h.ctx("P"), 2, "7");
+    assert.deepEqual(seen, [[true, 2, 7, "s1"], [2, 7, true, "s1"]]);
+    assert.throws(() => world({ shape: "oTree" }, h), TypeError);
+  });
+
+  it("prefers a page object's hook, and follows a string to a module function", () => {
+    const h = setup();
+    const game = { shape: "otree", Bid: { varsForTemplate: () => ({ from: "Bid" }), liveMethod: "liveBid" }, varsForTemplate: () => ({ from: "module" }), liveBid: (p, d) => ({ 0: d }) };
+    const w = world(game, h);
+    assert.equal(w.varsForTemplate(h.ctx("Bid"), 1), '{"from":"Bid"}');
+    assert.equal(w.varsForTemplate(h.ctx("Results"), 1), '{"from":"module"}');
+    h.writable = true;
+    assert.deepEqual(w.liveMethod(h.ctx("Bid"), 1, "5"), [{ to: 0, payload: "5" }]);
   });
 });

@@ -16,10 +16,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fake_host import FakeHost  # noqa: E402
 
-from stoa import FieldError, Group, LiveError, _exports  # noqa: E402
+from stoa import FieldError, Group, LiveError, Session, Submission, SubmissionMustFail, _exports  # noqa: E402
 
 AUCTION = ROOT / "example-games" / "auction-python"
 BARGAINING = ROOT / "example-games" / "bargaining-python"
+OTREE = Path(__file__).resolve().parent / "otree_shape"
 
 
 def game(**functions):
@@ -248,7 +249,7 @@ class BargainingPython(unittest.TestCase):
     def test_bots_pass(self):
         self.host.bots("Bargain")
         self.assertEqual(self.host.group, {"deal_price": 70, "done": True})
-        self.assertEqual(self.host.player[1], {"offer": 50, "accepted": True})
+        self.assertEqual(self.host.player[1], {"payoff": 0, "offer": 50, "accepted": True})
 
     def test_an_offer_goes_to_the_other_player_only(self):
         self.assertEqual(
@@ -266,6 +267,158 @@ class BargainingPython(unittest.TestCase):
         self.assertIn("already done", str(e.exception))
         self.assertEqual(self.host.vars("Results", 1)["deal_price"], 0)
         self.assertTrue(self.host.vars("Results", 2)["has_partner_offer"])
+
+
+class OtreeShape(unittest.TestCase):
+    """oTree 5's shape over contract 0.2: a public goods study through every hook."""
+
+    def setUp(self):
+        self.host = FakeHost(OTREE)
+        self.host.create_session()
+
+    def play_round(self, contributions):
+        for i, c in enumerate(contributions, 1):
+            self.assertIsNone(self.host.submit("Contribute", i, {"contribution": c}))
+        self.host.arrive("ResultsWait")
+
+    def test_creating_session_writes_the_session_participants_and_every_rounds_groups(self):
+        self.assertEqual(self.host.session, {"seed": 42})
+        self.assertEqual([p["color"] for p in self.host.participant.values()], ["red", "green", "blue"])
+        self.assertEqual([self.host.created[r][0]["chat"] for r in (1, 2, 3)], [["round 1"], ["round 2"], ["round 3"]])
+
+    def test_a_payoff_round_with_the_config_multiplier_then_earlier_rounds(self):
+        self.play_round([10, 20, 30])
+        self.assertEqual(self.host.group["total"], 60)
+        self.assertEqual([p["payoff"] for p in self.host.player.values()], [130.0, 120.0, 110.0])
+        self.assertEqual([p["rounds_played"] for p in self.host.participant.values()], [1, 1, 1])
+        self.host.next_round()
+        self.play_round([0, 0, 0])
+        self.assertEqual(self.host.group["chat"], ["round 2"])  # round 2 starts from what creating wrote
+        v = self.host.vars("Results", 1)
+        self.assertEqual(v, {"earlier": [130.0], "earlier_totals": [60], "points": 230.0, "color": "red"})
+
+    def test_a_treatment_changes_what_is_computed(self):
+        self.host.config["multiplier"] = 2.7
+        self.play_round([100, 100, 100])
+        self.assertAlmostEqual(self.host.player[1]["payoff"], 270.0)
+
+    def test_error_message_gets_typed_values_and_refuses_without_storing(self):
+        self.assertEqual(self.host.submit("Contribute", 1, {"contribution": 101}), "contribution: more than you have")
+        self.assertIsNone(self.host.player[1]["contribution"])
+        self.assertEqual(self.host.participant[1]["rounds_played"], 0)
+
+    def test_a_timeout_reaches_before_next_page(self):
+        self.assertIsNone(self.host.submit("Contribute", 2, {}, timeout_happened=True))
+        self.assertEqual(self.host.player[2]["contribution"], 0)
+
+    def test_a_failing_hook_writes_nothing(self):
+        # after_all_players_arrive with a contribution missing: None + int raises, and the
+        # payoffs of the players before it are rolled back.
+        self.host.submit("Contribute", 1, {"contribution": 5})
+        with self.assertRaises(TypeError):
+            self.host.arrive("ResultsWait")
+        self.assertEqual((self.host.group["total"], self.host.player[1]["payoff"]), (0, 0))
+
+    def test_is_displayed_and_timeouts_per_page(self):
+        self.assertTrue(self.host.is_displayed("Intro", 1))
+        self.assertTrue(self.host.is_displayed("Results", 1))  # no hook: shown
+        self.assertIsNone(self.host.timeout("Contribute", 1))
+        self.host.next_round()
+        self.assertFalse(self.host.is_displayed("Intro", 1))
+        self.assertEqual(self.host.timeout("Contribute", 1), 30.0)
+
+    def test_bot_submissions_with_must_fail_and_the_default(self):
+        self.assertEqual(self.host.submissions("Contribute", 2), [({"contribution": 101}, True), ({"contribution": 20}, False)])
+        self.assertEqual(self.host.submissions("Results", 2), [({}, False)])
+        self.assertEqual(_exports.bot_submissions(game(), self.host.ctx("X"), self.host, 1, None), [("{}", False)])
+
+    def test_live_method_in_otree_shape(self):
+        self.assertEqual(live(self.host, 3, "hi", page="Contribute"), {0: {"from": 3, "text": "hi"}})
+        self.assertEqual(self.host.group["chat"], ["round 1", "blue: hi"])
+
+    def test_writes_are_refused_where_the_contract_refuses_them(self):
+        self.host.writable = True
+        with self.assertRaises(FieldError) as e:
+            Group(self.host.ctx("Results"), self.host).session.seed = 1
+        self.assertTrue(str(e.exception).startswith("session.seed: "), str(e.exception))
+        self.host.next_round()
+        player = Group(self.host.ctx("Results"), self.host).get_player_by_id(1)
+        with self.assertRaises(FieldError) as e:
+            player.in_round(1).payoff = 3
+        self.assertEqual(str(e.exception), "player(1).in_round(1).payoff: earlier rounds are read-only")
+        self.assertIs(player.in_round(2), player)
+        for bad in (0, 3, True):
+            with self.subTest(round=bad), self.assertRaises(ValueError):
+                player.in_round(bad)
+
+
+class Shapes(unittest.TestCase):
+    def setUp(self):
+        self.host = FakeHost(AUCTION)
+        self.ctx = self.host.ctx("Bid")
+
+    def test_the_shape_is_told_by_positional_parameters(self):
+        seen = []
+        otree = game(live_method=lambda player, data: seen.append(("otree", player.id_in_group, data)))
+        seed = game(live_method=lambda group, id_in_group, payload: seen.append(("seed", id_in_group, payload)))
+        with_default = game(live_method=lambda player, data, extra=None: seen.append(("otree", player.id_in_group, data)))
+        for app in (otree, seed, with_default):
+            self.host.writable = True
+            _exports.live_method(app, self.ctx, self.host, 2, "7")
+        self.assertEqual(seen, [("otree", 2, 7), ("seed", 2, 7), ("otree", 2, 7)])
+        with self.assertRaises(TypeError) as e:
+            _exports.live_method(game(live_method=lambda a: None), self.ctx, self.host, 1, "1")
+        self.assertEqual(str(e.exception), "live_method must take 2 parameters (oTree's shape) or 3 (the 0.1 shape), not 1")
+
+    def test_vars_and_error_message_in_both_shapes(self):
+        otree = game(vars_for_template=lambda p: {"id": p.id_in_group}, error_message=lambda p, v: f"{p.id_in_group}{v}")
+        seed = game(vars_for_template=lambda g, i: {"id": i}, error_message=lambda g, i, v: f"{i}{v}")
+        for app in (otree, seed):
+            self.assertEqual(_exports.vars_for_template(app, self.ctx, self.host, 3), '{"id":3}')
+            self.assertEqual(_exports.error_message(app, self.ctx, self.host, 3, "[1]"), "3[1]")
+
+    def test_a_page_class_hook_wins_on_its_page_and_a_string_names_a_function(self):
+        app = game(
+            Bid=type("Bid", (), {"vars_for_template": staticmethod(lambda p: {"from": "Bid"}), "live_method": "live_bid"}),
+            vars_for_template=lambda p: {"from": "module"},
+            live_bid=lambda player, data: {0: data},
+        )
+        self.assertEqual(_exports.vars_for_template(app, self.ctx, self.host, 1), '{"from":"Bid"}')
+        self.assertEqual(_exports.vars_for_template(app, self.host.ctx("Results"), self.host, 1), '{"from":"module"}')
+        self.host.writable = True
+        self.assertEqual(_exports.live_method(app, self.ctx, self.host, 1, "5"), [(0, "5")])
+
+    def test_session_is_its_code_to_0_1_games_and_an_object_to_otree_ones(self):
+        session = Group(self.ctx, self.host).session
+        self.assertIsInstance(session, Session)
+        self.assertEqual((session, str(session), session.code), ("s1", "s1", "s1"))
+        self.assertEqual(f"{session}", "s1")
+        self.assertEqual(session.config, {})
+        self.assertEqual(session.num_rounds, 1)
+
+    def test_bad_hook_results_are_type_errors(self):
+        for bad in (5, [5], [Submission(5)]):
+            with self.subTest(bad=bad), self.assertRaises(TypeError):
+                _exports.bot_submissions(game(bot_submissions=lambda p, c, b=bad: b), self.ctx, self.host, 1, None)
+        for bad in (-1, float("inf"), "10", True):
+            with self.subTest(bad=bad), self.assertRaises(ValueError):
+                _exports.get_timeout_seconds(game(get_timeout_seconds=lambda p, b=bad: b), self.ctx, self.host, 1)
+        self.assertEqual(SubmissionMustFail({"a": 1}), Submission({"a": 1}, must_fail=True))
+
+    def test_creating_session_groups_address_players_by_position(self):
+        host = FakeHost(OTREE)
+        seen = []
+
+        def creating_session(subsession):
+            for g in subsession.get_groups():
+                seen.append([(p.id_in_group, p._id) for p in g.get_players()])
+                with self.assertRaises(FieldError):
+                    g.total  # written, not read, in creating_session
+            seen.append([p.id_in_group for p in subsession.get_players()])
+
+        host.app = game(creating_session=creating_session)
+        host.create_session()
+        self.assertEqual(seen[:2], [[(1, 1), (2, 2), (3, 3)], [1, 2, 3]])
 
 
 if __name__ == "__main__":
