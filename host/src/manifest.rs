@@ -66,13 +66,33 @@ impl fmt::Display for FieldType {
     }
 }
 
-/// A declared field: its type and its value before any write (null when omitted).
+/// A declared field: its type, its value before any write (null when omitted) and, for a
+/// field a page's form asks for, how the form shows and checks it.
 #[derive(Debug, Clone)]
 pub struct FieldSpec {
     /// The declared type.
     pub ty: FieldType,
     /// The initial value as JSON text.
     pub initial: String,
+    /// The form's attributes.
+    pub form: FormAttrs,
+}
+
+/// How a form field is shown and checked (oTree's field arguments).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FormAttrs {
+    /// The label beside the input (default: the field's name).
+    pub label: Option<String>,
+    /// Smallest number allowed.
+    pub min: Option<f64>,
+    /// Largest number allowed.
+    pub max: Option<f64>,
+    /// The values allowed, if only some are.
+    pub choices: Vec<Value>,
+    /// Whether it may be left empty (stored as null).
+    pub blank: bool,
+    /// `radio` for radio buttons over `choices`; default a select, a number or a text input.
+    pub widget: Option<String>,
 }
 
 /// What a page is.
@@ -99,6 +119,8 @@ pub struct Page {
     pub kind: PageKind,
     /// Submit automatically after this many seconds.
     pub timeout_seconds: Option<u32>,
+    /// The player fields its form asks for, in order: the host renders, checks and stores them.
+    pub form_fields: Vec<String>,
 }
 
 /// A parsed and checked `game.toml`.
@@ -184,6 +206,14 @@ struct RawField {
     #[serde(rename = "type")]
     ty: FieldType,
     initial: Option<Value>,
+    label: Option<String>,
+    min: Option<f64>,
+    max: Option<f64>,
+    #[serde(default)]
+    choices: Vec<Value>,
+    #[serde(default)]
+    blank: bool,
+    widget: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -196,6 +226,8 @@ struct RawPage {
     #[serde(default)]
     kind: PageKind,
     timeout_seconds: Option<u32>,
+    #[serde(default)]
+    form_fields: Vec<String>,
 }
 
 impl Manifest {
@@ -277,7 +309,19 @@ impl Manifest {
             treatments.push(Treatment { name, values });
         }
         let group_fields = fields(&raw.group.fields, "group.fields", &err)?;
-        let player_fields = fields(&raw.player.fields, "player.fields", &err)?;
+        let mut player_fields = fields(&raw.player.fields, "player.fields", &err)?;
+        // Every game has oTree's player field `payoff`, unless it declares its own.
+        player_fields.entry("payoff".into()).or_insert(FieldSpec { ty: FieldType::Float, initial: "0".into(), form: FormAttrs::default() });
+        for (i, page) in raw.pages.iter().enumerate() {
+            for (j, f) in page.form_fields.iter().enumerate() {
+                if !player_fields.contains_key(f) {
+                    return Err(err(&format!("page[{i}].form_fields[{j}]"), format!("`{f}` is not a player field of this game")));
+                }
+                if page.kind == PageKind::Wait {
+                    return Err(err(&format!("page[{i}].form_fields"), "a wait page has no form".into()));
+                }
+            }
+        }
         Ok(Manifest {
             name: raw.name,
             players_per_group: raw.players_per_group,
@@ -290,7 +334,14 @@ impl Manifest {
             pages: raw
                 .pages
                 .into_iter()
-                .map(|p| Page { name: p.name, template: p.template, live: p.live, kind: p.kind, timeout_seconds: p.timeout_seconds })
+                .map(|p| Page {
+                    name: p.name,
+                    template: p.template,
+                    live: p.live,
+                    kind: p.kind,
+                    timeout_seconds: p.timeout_seconds,
+                    form_fields: p.form_fields,
+                })
                 .collect(),
             limits: raw.limits,
             config,
@@ -368,7 +419,26 @@ fn fields(
         if !field.ty.accepts(&initial) {
             return Err(err(&format!("{key}.initial"), format!("{initial} is not a valid {}", field.ty)));
         }
-        out.insert(name.clone(), FieldSpec { ty: field.ty, initial: initial.to_string() });
+        if let Some(w) = field.widget.as_deref()
+            && w != "radio"
+        {
+            return Err(err(&format!("{key}.widget"), format!("`{w}` is not a widget: the one there is is `radio` (over `choices`)")));
+        }
+        if let Some(c) = field.choices.iter().find(|c| c.is_null() || !field.ty.accepts(c)) {
+            return Err(err(&format!("{key}.choices"), format!("{c} is not a {}", field.ty)));
+        }
+        if (field.min.is_some() || field.max.is_some()) && !matches!(field.ty, FieldType::Integer | FieldType::Float) {
+            return Err(err(&key, format!("min and max are for numbers, and this field is a {}", field.ty)));
+        }
+        let form = FormAttrs {
+            label: field.label.clone(),
+            min: field.min,
+            max: field.max,
+            choices: field.choices.clone(),
+            blank: field.blank,
+            widget: field.widget.clone(),
+        };
+        out.insert(name.clone(), FieldSpec { ty: field.ty, initial: initial.to_string(), form });
     }
     Ok(out)
 }

@@ -112,7 +112,7 @@ async fn the_exports_hold_the_fields_and_the_live_log_after_live_calls() {
     let group = &doc["rounds"][0]["groups"][0];
     assert_eq!(group["fields"]["max_bid"], 25);
     assert_eq!(group["fields"]["highest_bidder"], 2);
-    assert_eq!(group["players"][2], json!({"id_in_group": 3, "participant": people[2], "fields": {"bids": 1}}));
+    assert_eq!(group["players"][2], json!({"id_in_group": 3, "participant": people[2], "fields": {"bids": 1, "payoff": 0}}), "every game has the built-in payoff");
     let log = &doc["live_log"][0];
     assert_eq!((log["round"].as_u64(), log["group"].as_u64()), (Some(1), Some(1)));
     assert_eq!(log["calls"].as_array().map(Vec::len), Some(3));
@@ -123,9 +123,9 @@ async fn the_exports_hold_the_fields_and_the_live_log_after_live_calls() {
     assert_eq!(csv.status, 200);
     assert!(csv.header("content-type").starts_with("text/csv"));
     let lines: Vec<&str> = csv.body.lines().collect();
-    assert_eq!(lines[0], "session,round,group,id_in_group,participant,group.highest_bidder,group.max_bid,player.bids");
+    assert_eq!(lines[0], "session,round,group,id_in_group,participant,group.highest_bidder,group.max_bid,player.bids,player.payoff");
     assert_eq!(lines.len(), 4, "one row per player: {}", csv.body);
-    assert_eq!(lines[2], format!("{code},1,1,2,{},2,25,1", people[1]));
+    assert_eq!(lines[2], format!("{code},1,1,2,{},2,25,1,0", people[1]));
 
     let log = get_admin(&server, &format!("/api/sessions/{code}/export?format=csv&table=log")).await;
     let rows: Vec<&str> = log.body.lines().collect();

@@ -18,14 +18,26 @@ use crate::store::{GroupKey, Store};
 
 /// What a call did besides its result: its field writes, and the mode it ended in (which
 /// carries a bot run's nested calls).
-struct Effects {
-    writes: Vec<Write>,
+pub(super) struct Effects {
+    pub(super) writes: Vec<Write>,
     mode: Mode,
+}
+
+/// A call's writes as the log keeps them, by group and player.
+pub(super) fn field_writes(writes: Vec<Write>) -> FieldWrites {
+    let mut out = FieldWrites::default();
+    for w in writes {
+        match w.player {
+            None => out.group.insert(w.name, w.value),
+            Some(id) => out.players.entry(id).or_default().insert(w.name, w.value),
+        };
+    }
+    out
 }
 
 impl Game {
     /// The context every export gets: the group and page it runs for.
-    fn context(&self, store: &Store, group: &GroupKey, players: u32, page: &str) -> Context {
+    pub(super) fn context(&self, store: &Store, group: &GroupKey, players: u32, page: &str) -> Context {
         Context {
             session: group.session.clone(),
             round_number: group.round,
@@ -43,7 +55,7 @@ impl Game {
     /// read-only call always, a bot run never; a kept instance that did not trap goes back
     /// into `slot` for the group's next call. A bot run has the bot deadline, every other
     /// call the call deadline.
-    fn run<R>(
+    pub(super) fn run<R>(
         &self,
         slot: &mut Option<Instance>,
         store: &Store,
@@ -242,14 +254,7 @@ impl Game {
             };
             out.push((m.to, payload));
         }
-        let mut writes = FieldWrites::default();
-        for w in effects.writes {
-            match w.player {
-                None => writes.group.insert(w.name, w.value),
-                Some(id) => writes.players.entry(id).or_default().insert(w.name, w.value),
-            };
-        }
-        let (call, messages) = store.commit_call(group, page, id, stored, writes, out)?;
+        let (call, messages) = store.commit_call(group, page, id, stored, field_writes(effects.writes), out)?;
         Ok(Committed { call, messages })
     }
 
@@ -262,6 +267,15 @@ impl Game {
             g.error_message(s, &ctx, seat.id_in_group, values)
         })
         .0
+    }
+
+    /// `is-displayed` for the player at `seat` (0.1 games: always). On a fresh instance.
+    pub fn is_displayed(&self, store: &Store, seat: Seat<'_>) -> Result<bool, CallError> {
+        if self.world() == crate::game::World::V0_1 {
+            return Ok(true);
+        }
+        let ctx = self.context(store, seat.group, seat.players, seat.page);
+        self.run(&mut None, store, seat.group, seat.players, Mode::ReadOnly("is-displayed"), |g, s| g.is_displayed(s, &ctx, seat.id_in_group)).0
     }
 
     /// `vars-for-template` for the player at `seat`: the extra template variables, a JSON

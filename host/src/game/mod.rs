@@ -11,6 +11,8 @@ mod bot_driver;
 mod calls;
 mod error;
 mod fields;
+pub mod forms;
+mod hooks;
 pub(crate) mod guest_output;
 pub(crate) mod json;
 mod linker;
@@ -39,6 +41,7 @@ use crate::store::GroupKey;
 pub use crate::game::error::{CallError, LoadError};
 pub(crate) use crate::game::json::check_json;
 pub use crate::game::state::{BotCall, Instance};
+pub use crate::game::hooks::Hook;
 pub use crate::game::world::World;
 
 /// The least CPU time a game's initialization (its start function, a language runtime's

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::game::error::CallError;
+use crate::game::forms::{FormState, fields_html};
 use crate::game::state::Instance;
 use crate::game::{Game, Seat};
 use crate::store::Store;
@@ -14,6 +15,19 @@ pub use crate::game::templates::{registry, render_data};
 /// The variables a page's template sees, for the player at `seat`; `vars-for-template` runs
 /// on the read-only instance kept in `slot` (pass `&mut None` for a fresh one).
 pub fn template_data(slot: &mut Option<Instance>, game: &Game, store: &Store, seat: Seat<'_>, participant: &str) -> Result<Value, CallError> {
+    template_data_with(slot, game, store, seat, participant, None)
+}
+
+/// [`template_data`] with the page's form fields (`stoa_form`, for `{{formfield}}`) shown
+/// again with a refused submission's `form`.
+fn template_data_with(
+    slot: &mut Option<Instance>,
+    game: &Game,
+    store: &Store,
+    seat: Seat<'_>,
+    participant: &str,
+    form: Option<&FormState>,
+) -> Result<Value, CallError> {
     let mut data: Map<String, Value> = game.vars_for_template(slot, store, seat)?;
     let mut player = Map::new();
     player.insert("id_in_group".into(), json!(seat.id_in_group));
@@ -24,6 +38,12 @@ pub fn template_data(slot: &mut Option<Instance>, game: &Game, store: &Store, se
     group_fields.insert("id".into(), json!(seat.group.group));
     for (k, v) in store.group_fields(&game.manifest, seat.group)? {
         group_fields.insert(k, v);
+    }
+    if let Some((_, page)) = game.manifest.page(seat.page)
+        && !page.form_fields.is_empty()
+    {
+        data.insert("stoa_form".into(), Value::Object(fields_html(&game.manifest, page, &player, form)));
+        data.insert("stoa_form_order".into(), json!(page.form_fields));
     }
     data.insert("player".into(), Value::Object(player));
     data.insert("group".into(), Value::Object(group_fields));
@@ -38,6 +58,18 @@ pub fn template_data(slot: &mut Option<Instance>, game: &Game, store: &Store, se
 /// layout), running `vars-for-template` on the read-only instance kept in `slot` (`&mut
 /// None`: a fresh one).
 pub fn render(slot: &mut Option<Instance>, game: &Game, store: &Store, seat: Seat<'_>, participant: &str) -> Result<String, CallError> {
-    let data = template_data(slot, game, store, seat, participant)?;
+    render_form(slot, game, store, seat, participant, None)
+}
+
+/// [`render`] showing a refused submission's `form` again (its text, each field's reason).
+pub fn render_form(
+    slot: &mut Option<Instance>,
+    game: &Game,
+    store: &Store,
+    seat: Seat<'_>,
+    participant: &str,
+    form: Option<&FormState>,
+) -> Result<String, CallError> {
+    let data = template_data_with(slot, game, store, seat, participant, form)?;
     render_data(&game.templates, seat.page, &data)
 }

@@ -35,6 +35,8 @@ pub fn registry() -> Handlebars<'static> {
     templates.set_strict_mode(false);
     templates.unregister_helper("log");
     templates.register_helper(TICK, Box::new(Tick));
+    templates.register_helper("formfield", Box::new(formfield));
+    templates.register_helper("formfields", Box::new(formfields));
     templates
 }
 
@@ -64,6 +66,40 @@ impl handlebars::HelperDef for Tick {
         }
         Ok(())
     }
+}
+
+/// `{{formfield "name"}}`: the page's form field `name` (label, input, error), as
+/// [`crate::game::forms`] wrote it.
+fn formfield(
+    h: &handlebars::Helper<'_>,
+    _: &Handlebars<'_>,
+    ctx: &handlebars::Context,
+    _: &mut handlebars::RenderContext<'_, '_>,
+    out: &mut dyn handlebars::Output,
+) -> handlebars::HelperResult {
+    let name = h.param(0).and_then(|p| p.value().as_str()).ok_or(handlebars::RenderErrorReason::ParamNotFoundForIndex("formfield", 0))?;
+    let html = ctx.data().get("stoa_form").and_then(|f| f.get(name)).and_then(Value::as_str).ok_or_else(|| {
+        handlebars::RenderErrorReason::Other(format!("`{name}` is not a form field of this page (form_fields in game.toml)"))
+    })?;
+    out.write(html)?;
+    Ok(())
+}
+
+/// `{{formfields}}`: every form field of the page, in order.
+fn formfields(
+    _: &handlebars::Helper<'_>,
+    _: &Handlebars<'_>,
+    ctx: &handlebars::Context,
+    _: &mut handlebars::RenderContext<'_, '_>,
+    out: &mut dyn handlebars::Output,
+) -> handlebars::HelperResult {
+    let data = ctx.data();
+    for name in data.get("stoa_form_order").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(html) = name.as_str().and_then(|n| data.get("stoa_form")?.get(n)?.as_str()) {
+            out.write(html)?;
+        }
+    }
+    Ok(())
 }
 
 /// Adds a call of [`TICK`] at the end of every `{{#each}}` body in `template`, at any depth.

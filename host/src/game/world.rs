@@ -1,7 +1,8 @@
 //! The worlds a game may implement: `stoa:game/game@0.2.0` and, for components built before it,
 //! `@0.1.0`. [`Pre`] and [`Exports`] hide which one a game is: every call is made in 0.2's
-//! shape (0.1 gets its context without `num-rounds` and `config`). 0.2's page hooks are not
-//! called yet (docs/CONTRACT.md); when they are, a 0.1 game gets DESIGN.md's defaults.
+//! shape (0.1 gets its context without `num-rounds` and `config`), and a 0.1 game gets
+//! DESIGN.md's defaults for the hooks it does not have (`is-displayed` true,
+//! `before-next-page` and `after-all-players-arrive` ok).
 
 use wasmtime::Store as WasmStore;
 use wasmtime::component::InstancePre;
@@ -119,6 +120,27 @@ impl Exports {
         match self {
             Exports::V0_1(g) => g.call_call_live_method(store, &v0_1_context(ctx), case),
             Exports::V0_2(g) => g.call_call_live_method(store, ctx, case),
+        }
+    }
+
+    pub(crate) fn is_displayed(&self, store: &mut WasmStore<CallState>, ctx: &Context, id: u32) -> wasmtime::Result<bool> {
+        match self {
+            Exports::V0_1(_) => Ok(true),
+            Exports::V0_2(g) => g.call_is_displayed(store, ctx, id),
+        }
+    }
+
+    pub(crate) fn before_next_page(&self, store: &mut WasmStore<CallState>, ctx: &Context, id: u32, timeout: bool) -> wasmtime::Result<Result<(), String>> {
+        match self {
+            Exports::V0_1(_) => Ok(Ok(())),
+            Exports::V0_2(g) => g.call_before_next_page(store, ctx, id, timeout),
+        }
+    }
+
+    pub(crate) fn after_all_players_arrive(&self, store: &mut WasmStore<CallState>, ctx: &Context) -> wasmtime::Result<Result<(), String>> {
+        match self {
+            Exports::V0_1(_) => Ok(Ok(())),
+            Exports::V0_2(g) => g.call_after_all_players_arrive(store, ctx),
         }
     }
 }

@@ -17,10 +17,28 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::game::Game;
-use crate::manifest::Manifest;
-use crate::session::{deadline, finished, release_wait, step};
+use crate::game::{Game, Hook, Seat, World};
+use crate::manifest::PageKind;
+use crate::server::actors::hub::GroupHub;
+use crate::session::{current_page, deadline, finished, on_wait_page, release_wait, step};
 use crate::store::{FlushError, Participant, Session, Store, StoreError, now_ms};
+
+/// How a page was left: its form's typed values (a timeout keeps those that parse).
+pub(crate) enum Leave {
+    Submitted(Vec<(String, serde_json::Value)>),
+    TimedOut(Vec<(String, serde_json::Value)>),
+}
+
+/// Why a participant did not move.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum MoveError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A page hook (`before-next-page`, `after-all-players-arrive`) failed: the reason.
+    #[error("{0}")]
+    Hook(String),
+}
 
 /// A group's lock, shared by everyone moving one of its members.
 type GroupLock = Arc<tokio::sync::Mutex<()>>;
@@ -29,17 +47,18 @@ type GroupLock = Arc<tokio::sync::Mutex<()>>;
 const PRUNE_ABOVE: usize = 4096;
 
 /// Moves participants between pages, one group at a time.
-#[derive(Debug)]
 pub(crate) struct Flow {
     store: Store,
+    /// The groups' actors, which run the writing page hooks between live calls.
+    hub: Arc<GroupHub>,
     /// The per-group locks that serialize page moves, by (session, group).
     locks: Mutex<HashMap<(String, u32), GroupLock>>,
 }
 
 impl Flow {
     /// The page flow of the participants in `store`.
-    pub(crate) fn new(store: Store) -> Arc<Flow> {
-        Arc::new(Flow { store, locks: Mutex::default() })
+    pub(crate) fn new(store: Store, hub: Arc<GroupHub>) -> Arc<Flow> {
+        Arc::new(Flow { store, hub, locks: Mutex::default() })
     }
 
     /// Takes the lock of `session`'s group `group` (groups are fixed across rounds).
@@ -69,11 +88,31 @@ impl Flow {
         Ok(out)
     }
 
-    /// Moves the group on while all of it stands on one wait page; the members moved (none
-    /// when it is not complete). Caller holds the group's lock.
-    fn release_locked(&self, manifest: &Manifest, session: &Session, group: u32) -> Result<Vec<Participant>, StoreError> {
+    /// Moves the group on while all of it stands on one wait page, running each wait page's
+    /// `after-all-players-arrive` first (once: its commit is in the log); the members moved
+    /// (none when it is not complete, or the hook failed: they wait, and a page load retries).
+    /// Caller holds the group's lock.
+    async fn release_locked(&self, game: &Arc<Game>, session: &Session, group: u32) -> Result<Vec<Participant>, MoveError> {
+        let manifest = &game.manifest;
         let mut members = self.members(session, group)?;
-        if !release_wait(&mut members, manifest, now_ms()) {
+        let mut moved = false;
+        loop {
+            let Some(first) = members.first() else { break };
+            let page = current_page(first, manifest).filter(|_| on_wait_page(first, manifest)).map(|p| p.name.clone());
+            let complete = members.iter().all(|m| (m.round, m.page_index) == (first.round, first.page_index));
+            let Some(page) = page.filter(|_| complete) else { break };
+            if game.world() == World::V0_2 {
+                self.hub.hook(game, &first.group_key(), &page, 0, Hook::Arrive).await.map_err(MoveError::Hook)?;
+            }
+            if !release_wait(&mut members, manifest, now_ms()) {
+                break;
+            }
+            for m in members.iter_mut() {
+                *m = self.skip_hidden(game, session, m).await;
+            }
+            moved = true;
+        }
+        if !moved {
             return Ok(Vec::new());
         }
         for m in &members {
@@ -82,17 +121,61 @@ impl Flow {
         Ok(members)
     }
 
+    /// Steps `p` past the pages its game does not display to it (`is-displayed` false; wait
+    /// pages are always shown). A failing `is-displayed` shows the page, and is logged.
+    async fn skip_hidden(&self, game: &Arc<Game>, session: &Session, p: &Participant) -> Participant {
+        let mut p = p.clone();
+        while game.world() == World::V0_2
+            && let Some(page) = current_page(&p, &game.manifest)
+            && page.kind == PageKind::Normal
+        {
+            let (g, store, at, players, name) = (game.clone(), self.store.clone(), p.clone(), session.players_per_group, page.name.clone());
+            let shown = tokio::task::spawn_blocking(move || {
+                g.is_displayed(&store, Seat { group: &at.group_key(), players, page: &name, id_in_group: at.id_in_group })
+            })
+            .await;
+            match shown {
+                Ok(Ok(false)) => step(&mut p, &game.manifest, now_ms()),
+                Ok(Ok(true)) => break,
+                Ok(Err(e)) => {
+                    tracing::warn!(participant = %p.code, page = %page.name, "is-displayed failed, the page is shown: {e}");
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(participant = %p.code, page = %page.name, "is-displayed failed, the page is shown: {e}");
+                    break;
+                }
+            }
+        }
+        p
+    }
+
     /// Moves `from` past the page it is on — if it is still there, so a double submit or a
-    /// late timer moves nobody — then releases a completed wait page. Returns whether it moved.
-    pub(crate) async fn advance(self: &Arc<Self>, game: &Arc<Game>, session: &Session, from: &Participant) -> Result<bool, StoreError> {
+    /// late timer moves nobody — then releases a completed wait page. `leave` is how the page
+    /// was left: its form's typed values go to the player's fields and `before-next-page`
+    /// runs (for a 0.2 game, or a page with a form), in one durable commit, before the move.
+    /// Returns whether it moved.
+    pub(crate) async fn advance(self: &Arc<Self>, game: &Arc<Game>, session: &Session, from: &Participant, leave: Leave) -> Result<bool, MoveError> {
         let guard = self.lock(&session.code, from.group).await;
         let Some(mut p) = self.store.participant(&from.code)? else { return Ok(false) };
         if (p.round, p.page_index) != (from.round, from.page_index) || finished(&p, &game.manifest) {
             return Ok(false);
         }
+        if let Some(page) = current_page(&p, &game.manifest)
+            && page.kind == PageKind::Normal
+            && (game.world() == World::V0_2 || !page.form_fields.is_empty())
+        {
+            let (values, timeout_happened) = match leave {
+                Leave::Submitted(v) => (v, false),
+                Leave::TimedOut(v) => (v, true),
+            };
+            let values = values.into_iter().filter_map(|(k, v)| serde_json::value::to_raw_value(&v).ok().map(|raw| (k, raw))).collect();
+            self.hub.hook(game, &p.group_key(), &page.name, p.id_in_group, Hook::Submit { values, timeout_happened }).await.map_err(MoveError::Hook)?;
+        }
         step(&mut p, &game.manifest, now_ms());
+        let p = self.skip_hidden(game, session, &p).await;
         self.store.put_participant(&p)?;
-        let mut moved = self.release_locked(&game.manifest, session, from.group)?;
+        let mut moved = self.release_locked(game, session, from.group).await?;
         drop(guard);
         if !moved.iter().any(|m| m.code == p.code) {
             moved.push(p);
@@ -103,20 +186,20 @@ impl Flow {
 
     /// Releases the group if all of it stands on one wait page (self-healing on page loads: a
     /// crash between two members' writes leaves the group complete but unmoved).
-    pub(crate) async fn release_wait_page(self: &Arc<Self>, game: &Arc<Game>, session: &Session, group: u32) -> Result<(), StoreError> {
+    pub(crate) async fn release_wait_page(self: &Arc<Self>, game: &Arc<Game>, session: &Session, group: u32) -> Result<(), MoveError> {
         let guard = self.lock(&session.code, group).await;
-        let moved = self.release_locked(&game.manifest, session, group)?;
+        let moved = self.release_locked(game, session, group).await?;
         drop(guard);
         self.after_move(game, moved).await
     }
 
     /// Makes moves durable, then schedules the timeouts of the pages they lead to.
-    async fn after_move(self: &Arc<Self>, game: &Arc<Game>, moved: Vec<Participant>) -> Result<(), StoreError> {
+    async fn after_move(self: &Arc<Self>, game: &Arc<Game>, moved: Vec<Participant>) -> Result<(), MoveError> {
         if moved.is_empty() {
             return Ok(());
         }
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || store.wait_durable()).await.map_err(FlushError::Task)??;
+        tokio::task::spawn_blocking(move || store.wait_durable()).await.map_err(FlushError::Task).map_err(StoreError::from)??;
         for p in &moved {
             self.schedule(game, p);
         }
@@ -135,7 +218,7 @@ impl Flow {
                 Ok(None) => return,
                 Err(e) => return tracing::error!(participant = %from.code, "page timeout: {e}"),
             };
-            if let Err(e) = flow.advance(&game, &session, &from).await {
+            if let Err(e) = flow.advance(&game, &session, &from, Leave::TimedOut(Vec::new())).await {
                 tracing::error!(participant = %from.code, "page timeout: {e}");
             }
         });

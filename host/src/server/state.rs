@@ -106,12 +106,13 @@ impl AppState {
             },
         };
         let tenants = Tenants::new(runtime.clone(), &store)?;
+        let hub = Arc::new(GroupHub::new(store.clone(), config.replay_messages));
         Ok(Arc::new(AppState {
             tenants,
             runtime,
             games,
-            hub: Arc::new(GroupHub::new(store.clone(), config.replay_messages)),
-            flow: Flow::new(store.clone()),
+            hub: hub.clone(),
+            flow: Flow::new(store.clone(), hub),
             store,
             admin_token,
             config,

@@ -6,6 +6,8 @@
 //! participant has finished (`page_index == pages.len()` in the last round). Groups are fixed
 //! across rounds. A wait page is left by the whole group at once, when all of it stands there.
 
+pub(crate) mod form;
+
 use crate::manifest::{Manifest, Page, PageKind};
 use crate::store::Participant;
 
@@ -51,19 +53,17 @@ pub(crate) fn step(p: &mut Participant, manifest: &Manifest, now: u64) {
     p.page_entered_ms = now;
 }
 
-/// Moves the whole `group` on while all of it stands on one wait page (the next page may be a
-/// wait page too, or the next round may open with one). Returns whether anyone moved.
+/// Moves the whole `group` past the wait page all of it stands on. Returns whether it moved:
+/// not while a member stands elsewhere. A group landing on another wait page is released from
+/// that one by the next call (each wait page's hook runs first, see `server::flow`).
 pub(crate) fn release_wait(group: &mut [Participant], manifest: &Manifest, now: u64) -> bool {
-    let mut moved = false;
-    while let Some(first) = group.first() {
-        let at = (first.round, first.page_index);
-        if !on_wait_page(first, manifest) || group.iter().any(|m| (m.round, m.page_index) != at) {
-            break;
-        }
-        for m in group.iter_mut() {
-            step(m, manifest, now);
-        }
-        moved = true;
+    let Some(first) = group.first() else { return false };
+    let at = (first.round, first.page_index);
+    if !on_wait_page(first, manifest) || group.iter().any(|m| (m.round, m.page_index) != at) {
+        return false;
     }
-    moved
+    for m in group.iter_mut() {
+        step(m, manifest, now);
+    }
+    true
 }

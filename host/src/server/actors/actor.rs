@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
-use crate::game::{CallError, Game, Instance};
+use crate::game::{CallError, Game, Hook, Instance};
 use crate::live::{Group, Routed};
 use crate::server::actors::frame::Frame;
 use crate::server::actors::runners::{Job, Runners};
@@ -42,6 +42,10 @@ pub(crate) enum Command {
     Subscribe { id: u32, after: Option<u64>, frames: FrameSender },
     /// The group has been idle: drop its warm instance and write its fields to sled.
     Idle,
+    /// A writing page hook (a submission's `before-next-page`, a wait page's
+    /// `after-all-players-arrive`) of player `id` (0: the group's) on `page`, committed in the
+    /// group's log between its live calls; `done` hears once it is durable, or why not.
+    Hook { id: u32, page: String, hook: Hook, done: tokio::sync::oneshot::Sender<Result<(), String>> },
 }
 
 /// One group's actor.
@@ -87,6 +91,7 @@ struct Subscriber {
 enum Outcome {
     Call { result: Result<Vec<Routed>, CallError>, errors: FrameSender, permit: OwnedSemaphorePermit },
     Subscribe { id: u32, replay: Option<Result<Replay, String>>, frames: FrameSender },
+    Hook { result: Result<(), CallError>, done: tokio::sync::oneshot::Sender<Result<(), String>> },
 }
 
 /// A subscriber's replay: the messages with seq > `from` that reach it, where `from` is
@@ -191,6 +196,14 @@ impl Actor {
                     let replay = after.map(|after| self.replay(group.map(|g| g.next_seq), id, after));
                     outcomes.push(Outcome::Subscribe { id, replay, frames });
                 }
+                (Command::Hook { id, page, hook, done }, Some(group)) => {
+                    // A hook runs on a fresh instance: its calls are not a live page's.
+                    let result = self.game.hook_call_in(&mut None, &self.store, group, &page, id, &hook).map(|_| ());
+                    outcomes.push(Outcome::Hook { result, done });
+                }
+                (Command::Hook { done, .. }, None) => {
+                    let _ = done.send(Err("the group's log cannot be read; try again".into()));
+                }
                 (Command::Idle, _) => {
                     calls.warm = None;
                     if let Err(e) = self.store.write_back_soon(&self.key) {
@@ -253,6 +266,13 @@ impl Actor {
                         }
                     }
                     drop(permit);
+                }
+                Outcome::Hook { result, done } => {
+                    let _ = done.send(match (result, durable) {
+                        (Ok(()), Ok(())) => Ok(()),
+                        (Ok(()), Err(reason)) => Err(CallError::Host(reason.to_string()).to_string()),
+                        (Err(e), _) => Err(e.to_string()),
+                    });
                 }
                 Outcome::Subscribe { id, replay, frames } => {
                     match (replay, durable) {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use crate::game::Game;
+use crate::game::{Game, Hook};
 use crate::server::actors::actor::{Actor, Command};
 use crate::server::actors::runners::Runners;
 use crate::store::{GroupKey, Store};
@@ -44,6 +44,15 @@ impl GroupHub {
         let actor = Arc::new(Actor::new(key.clone(), game.clone(), self.store.clone(), self.runners.clone(), self.replay_limit));
         actors.insert(key.clone(), actor.clone());
         actor
+    }
+
+    /// Runs `hook` of player `id` on `page` of group `key` through its actor (between its live
+    /// calls, so the log's numbering stays one sequence); returns once the hook's commit is
+    /// durable, or why it failed.
+    pub(crate) async fn hook(&self, game: &Arc<Game>, key: &GroupKey, page: &str, id: u32, hook: Hook) -> Result<(), String> {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        self.actor(game, key).send(Command::Hook { id, page: page.to_string(), hook, done });
+        answer.await.map_err(|_| "the group's hook was dropped; try again".to_string())?
     }
 
     /// Every `IDLE / 4`, sweeps the groups ([`GroupHub::sweep`]), until the hub is dropped.

@@ -27,12 +27,14 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Map, Value};
 
+use crate::game::forms::FormState;
 use crate::game::{Game, Seat};
 use crate::manifest::PageKind;
 use crate::server::live::check::take_token;
 use crate::server::pages::layout::{self, PageView};
 use crate::server::state::AppState;
-use crate::session::{current_page, deadline, finished, on_wait_page};
+use crate::server::flow::{Leave, MoveError};
+use crate::session::{current_page, deadline, finished, form, on_wait_page};
 use crate::store::{Participant, Session, StoreError, now_ms};
 
 /// The participant's routes.
@@ -62,6 +64,15 @@ enum PageError {
     Unavailable(String),
     BadRequest(String),
     Internal(String),
+}
+
+impl From<MoveError> for PageError {
+    fn from(e: MoveError) -> Self {
+        match e {
+            MoveError::Store(e) => e.into(),
+            MoveError::Hook(why) => PageError::Internal(format!("The page could not be left: {why}")),
+        }
+    }
 }
 
 impl From<StoreError> for PageError {
@@ -104,7 +115,7 @@ async fn current(state: &Arc<AppState>, code: &str) -> Result<Current, PageError
         .game(&session.game)
         .ok_or_else(|| PageError::Unavailable(format!("The game `{}` of this session is not running on this server.", session.game)))?;
     if deadline(&p, &game.manifest).is_some_and(|d| now_ms() >= d) {
-        state.flow.advance(&game, &session, &p).await?;
+        state.flow.advance(&game, &session, &p, Leave::TimedOut(Vec::new())).await?;
     } else if on_wait_page(&p, &game.manifest) {
         state.flow.release_wait_page(&game, &session, p.group).await?;
     } else {
@@ -129,6 +140,11 @@ async fn show(State(state): State<Arc<AppState>>, Path(code): Path<String>) -> R
 
 /// The current page in the layout, with `error` in its error box.
 async fn render(state: &Arc<AppState>, at: &Current, error: Option<String>, status: StatusCode) -> Result<Response, PageError> {
+    render_with(state, at, error, None, status).await
+}
+
+/// [`render`] showing a refused submission's `form` again.
+async fn render_with(state: &Arc<AppState>, at: &Current, error: Option<String>, form: Option<FormState>, status: StatusCode) -> Result<Response, PageError> {
     let manifest = &at.game.manifest;
     let Some(page) = current_page(&at.p, manifest) else {
         return Ok(layout::message(StatusCode::OK, "You have finished", "Thank you for taking part. You can close this page."));
@@ -137,7 +153,7 @@ async fn render(state: &Arc<AppState>, at: &Current, error: Option<String>, stat
     let players = at.session.players_per_group;
     let body = tokio::task::spawn_blocking(move || {
         let seat = Seat { group: &p.group_key(), players, page: &name, id_in_group: p.id_in_group };
-        crate::game::render::render(&mut None, &game, &store, seat, &p.code)
+        crate::game::render::render_form(&mut None, &game, &store, seat, &p.code, form.as_ref())
     })
     .await
     .map_err(|e| PageError::Internal(format!("page task failed: {e}")))?
@@ -201,9 +217,24 @@ async fn try_submit(state: &Arc<AppState>, code: &str, form: Result<Form<Vec<(St
         return Ok(back);
     }
     let timed_out = sub.timeout && deadline(&at.p, &at.game.manifest).is_some_and(|d| now_ms() + TIMEOUT_SLACK_MS >= d);
+    // The form's fields, typed and checked by the host: a bad value shows the page again
+    // with the reason beside its field, and the game is not called.
+    let typed = match form::parse(&at.game.manifest, page, &sub.values, timed_out) {
+        Ok(typed) => typed,
+        Err(errors) => {
+            let state_of_form = FormState { submitted: sub.values, errors };
+            let text = "Please correct the errors below.".to_string();
+            return render_with(state, &at, Some(text), Some(state_of_form), StatusCode::OK).await;
+        }
+    };
     if !timed_out {
         let (game, store, p, page_name) = (at.game.clone(), state.store.clone(), at.p.clone(), page.name.clone());
-        let values = Value::Object(sub.values).to_string();
+        // A page with a form gives error-message its typed values; one without, what was sent.
+        let values = if page.form_fields.is_empty() {
+            Value::Object(sub.values.clone()).to_string()
+        } else {
+            Value::Object(typed.iter().cloned().collect()).to_string()
+        };
         let players = at.session.players_per_group;
         let verdict = tokio::task::spawn_blocking(move || {
             let seat = Seat { group: &p.group_key(), players, page: &page_name, id_in_group: p.id_in_group };
@@ -211,17 +242,26 @@ async fn try_submit(state: &Arc<AppState>, code: &str, form: Result<Form<Vec<(St
         })
         .await
         .map_err(|e| PageError::Internal(format!("error-message task failed: {e}")))?;
+        let again = || Some(FormState { submitted: sub.values.clone(), errors: Default::default() });
         match verdict {
             Ok(None) => {}
-            Ok(Some(text)) => return render(state, &at, Some(text), StatusCode::OK).await,
+            Ok(Some(text)) => return render_with(state, &at, Some(text), again(), StatusCode::OK).await,
             Err(e) => {
                 let text = format!("Your answers could not be checked (the game failed: {e}). Please try again.");
-                return render(state, &at, Some(text), StatusCode::INTERNAL_SERVER_ERROR).await;
+                return render_with(state, &at, Some(text), again(), StatusCode::INTERNAL_SERVER_ERROR).await;
             }
         }
     }
-    state.flow.advance(&at.game, &at.session, &at.p).await?;
-    Ok(back)
+    let leave = if timed_out { Leave::TimedOut(typed) } else { Leave::Submitted(typed) };
+    match state.flow.advance(&at.game, &at.session, &at.p, leave).await {
+        Ok(_) => Ok(back),
+        Err(MoveError::Hook(why)) => {
+            let form = FormState { submitted: sub.values, errors: Default::default() };
+            let text = format!("Your answers could not be saved (the game refused: {why}). Please try again.");
+            render_with(state, &at, Some(text), Some(form), StatusCode::OK).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The participant's position, readable from the sandboxed page's opaque origin (the code in
