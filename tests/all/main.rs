@@ -21,4 +21,5 @@ mod server_api;
 mod server_live;
 mod server_pages;
 mod shared_hosting;
+mod study;
 mod worlds;

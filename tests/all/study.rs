@@ -1,0 +1,115 @@
+//! A whole study over real HTTP (contract 0.2): the public goods game's contribution form is
+//! checked by the host (a bad value is refused beside its field, nothing stored), accepted
+//! values are stored with `before-next-page`, the wait page's `after-all-players-arrive`
+//! computes payoffs once per group, rounds follow, and a treatment changes the result.
+
+use serde_json::{Value, json};
+
+use crate::server_support::{codes, get, post_form};
+use crate::support::TestServer;
+
+const PUBLIC_GOODS: &str = "example-games/public-goods";
+
+/// Submits `page` of `round` for `code` with form `values` (`a=1&b=2`).
+async fn send_form(server: &TestServer, code: &str, page: &str, round: u32, values: &str) -> crate::server_support::Answer {
+    let sep = if values.is_empty() { "" } else { "&" };
+    post_form(server, &format!("/p/{code}"), &format!("stoa_page={page}&stoa_round={round}{sep}{values}")).await
+}
+
+fn player_field(server: &TestServer, code: &str, round: u32, name: &str) -> Value {
+    let game = server.state.games["public-goods"].clone();
+    let p = server.state.store.participant(code).expect("store").expect("participant");
+    let key = stoa::GroupKey { round, ..p.group_key() };
+    server.state.store.player_fields(&game.manifest, &key, p.id_in_group).expect("fields")[name].clone()
+}
+
+/// The hooks in the log of `code`'s group in `round`, by name.
+fn hooks(server: &TestServer, code: &str, round: u32) -> Vec<String> {
+    let p = server.state.store.participant(code).expect("store").expect("participant");
+    let key = stoa::GroupKey { round, ..p.group_key() };
+    let calls = server.state.store.calls(&key).expect("calls");
+    calls
+        .iter()
+        .filter(|c| c.error.is_none())
+        .filter_map(|c| serde_json::from_str::<Value>(c.payload.get()).ok()?["hook"].as_str().map(str::to_string))
+        .collect()
+}
+
+async fn session(server: &TestServer, body: Value) -> Vec<String> {
+    let auth = format!("Bearer {}", crate::support::TOKEN);
+    let a = crate::server_support::request(
+        server,
+        axum::http::Method::POST,
+        "/api/sessions",
+        &[("authorization", &auth), ("content-type", "application/json")],
+        &body.to_string(),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    codes(&a.json())
+}
+
+/// Plays one round: each player contributes, everyone waits, the results page is checked.
+async fn play_round(server: &TestServer, people: &[String], round: u32, contributions: [i64; 3]) {
+    for (code, c) in people.iter().zip(contributions) {
+        let a = send_form(server, code, "Contribute", round, &format!("contribution={c}")).await;
+        assert!(a.status == 303 || a.status == 302, "round {round}: {} {}", a.status, a.body);
+    }
+    // A reload of every page after the group is complete: the hook has run once.
+    for code in people {
+        let page = get(server, &format!("/p/{code}")).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains(&format!("Results of round {round}")), "{}", page.body);
+    }
+    assert_eq!(hooks(server, &people[0], round).iter().filter(|h| *h == "after-all-players-arrive").count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_goods_session_checks_its_form_computes_payoffs_and_follows_its_treatment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(&[PUBLIC_GOODS], &dir.path().join("data")).await;
+    let people = session(&server, json!({"game": "public-goods", "participants": 3})).await;
+
+    // The form, rendered by the host from the field's attributes.
+    let page = get(&server, &format!("/p/{}", people[0])).await;
+    assert!(page.body.contains(r#"<input type="number" step="1" name="contribution" id="id_contribution" value="" min="0" max="100" required>"#), "{}", page.body);
+    assert!(page.body.contains("How much will you contribute (0 to 100)?"), "{}", page.body);
+
+    // Over the maximum: the page again, the reason beside the field, nothing stored.
+    for bad in ["150", "-5", "ten", ""] {
+        let a = send_form(&server, &people[0], "Contribute", 1, &format!("contribution={bad}")).await;
+        assert_eq!(a.status, 200, "{bad}: the page is shown again");
+        assert!(a.body.contains(r#"<span class="stoa-error" id="error_contribution">"#), "{bad}: {}", a.body);
+        assert!(a.body.contains(&format!(r#"value="{bad}""#)), "{bad}: what was typed is kept: {}", a.body);
+    }
+    let a = send_form(&server, &people[0], "Contribute", 1, "contribution=150").await;
+    assert!(a.body.contains("Enter a value of at most 100."), "{}", a.body);
+    assert_eq!(player_field(&server, &people[0], 1, "contribution"), Value::Null, "a refused value is not stored");
+    assert!(hooks(&server, &people[0], 1).is_empty(), "the game was not called");
+
+    // Round 1: 50 + 30 + 20 = 100, × 1.8 / 3 = 60 each.
+    play_round(&server, &people, 1, [50, 30, 20]).await;
+    assert_eq!(player_field(&server, &people[0], 1, "contribution"), json!(50));
+    let payoffs: Vec<Value> = people.iter().map(|c| player_field(&server, c, 1, "payoff")).collect();
+    assert_eq!(payoffs, [json!(110.0), json!(130.0), json!(140.0)]);
+    assert_eq!(hooks(&server, &people[0], 1).iter().filter(|h| *h == "before-next-page").count(), 3);
+    let results = get(&server, &format!("/p/{}", people[0])).await;
+    assert!(results.body.contains(r#"<strong id="payoff">110.0</strong>"#), "{}", results.body);
+
+    // Round 2, reached from the results page; its results list round 1 too.
+    for code in &people {
+        let a = send_form(&server, code, "Results", 1, "").await;
+        assert!(a.status == 303 || a.status == 302, "{} {}", a.status, a.body);
+    }
+    play_round(&server, &people, 2, [100, 0, 0]).await;
+    let results = get(&server, &format!("/p/{}", people[1])).await;
+    assert!(results.body.contains("<tr><td>1</td><td>30</td><td>100</td><td>130.0</td></tr>"), "{}", results.body);
+    assert_eq!(player_field(&server, &people[1], 2, "payoff"), json!(160.0), "100 × 1.8 / 3 = 60, plus the 100 kept");
+
+    // The treatment `high` multiplies by 2.4: 100 × 2.4 / 3 = 80 each.
+    let high = session(&server, json!({"game": "public-goods", "participants": 3, "config": "high"})).await;
+    play_round(&server, &high, 1, [50, 30, 20]).await;
+    let payoffs: Vec<Value> = high.iter().map(|c| player_field(&server, c, 1, "payoff")).collect();
+    assert_eq!(payoffs, [json!(130.0), json!(150.0), json!(160.0)]);
+    server.stop().await;
+}
