@@ -106,6 +106,19 @@ async fn a_public_goods_session_checks_its_form_computes_payoffs_and_follows_its
     assert!(results.body.contains("<tr><td>1</td><td>30</td><td>100</td><td>130.0</td></tr>"), "{}", results.body);
     assert_eq!(player_field(&server, &people[1], 2, "payoff"), json!(160.0), "100 × 1.8 / 3 = 60, plus the 100 kept");
 
+    // Payments: round 1 and 2 payoffs (round 3 not played: 0), × 0.01 + a fee of 5.
+    let code = server.state.store.participant(&people[0]).expect("store").expect("p").session;
+    let pay = crate::server_support::get_admin(&server, &format!("/api/sessions/{code}/payments")).await;
+    assert_eq!(pay.status, 200, "{}", pay.body);
+    let pay = pay.json();
+    let rows: Vec<(Value, Value)> = pay["participants"].as_array().expect("rows").iter().map(|p| (p["points"].clone(), p["money"].clone())).collect();
+    assert_eq!(rows, [(json!(170.0), json!(6.7)), (json!(290.0), json!(7.9)), (json!(300.0), json!(8.0))]);
+    let page = crate::server_support::get_admin(&server, &format!("/admin/sessions/{code}/payments")).await;
+    assert!(page.body.contains(&format!("<tr><td><code>{}</code></td><td class=\"num\">170.0</td><td class=\"num\">6.7</td></tr>", people[0])), "{}", page.body);
+    let export = crate::server_support::get_admin(&server, &format!("/api/sessions/{code}/export?format=json")).await;
+    let export: Value = serde_json::from_str(&export.body).expect("json");
+    assert_eq!(export["payments"], pay["participants"]);
+
     // The treatment `high` multiplies by 2.4: 100 × 2.4 / 3 = 80 each.
     let high = session(&server, json!({"game": "public-goods", "participants": 3, "config": "high"})).await;
     play_round(&server, &high, 1, [50, 30, 20]).await;

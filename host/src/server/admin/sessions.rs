@@ -26,6 +26,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/admin/sessions/{code}", get(session))
         .route("/admin/sessions/{code}/monitor", get(monitor))
         .route("/admin/sessions/{code}/export", get(export_session))
+        .route("/admin/sessions/{code}/payments", get(payments))
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,6 +126,25 @@ async fn monitor(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(co
     match api::find(&state, &who, &code).and_then(|s| api::session_info(&state, &s)) {
         Ok(info) => Json(info).into_response(),
         Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /admin/sessions/{code}/payments`: each participant's points and money.
+async fn payments(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(code): Path<String>) -> Response {
+    let who = match guard(&state, &headers) {
+        Ok(who) => who,
+        Err(refused) => return refused,
+    };
+    let session = match api::find(&state, &who, &code) {
+        Ok(s) => s,
+        Err(ApiError(status, why)) => return layout::message(status, "No such session", &why),
+    };
+    match crate::server::api::sessions::session_payments(&state, &session).await {
+        Ok(mut info) => {
+            info["title"] = Value::String(format!("Payments of session {code}"));
+            layout::html(StatusCode::OK, "admin_payments", &info)
+        }
+        Err(ApiError(status, why)) => layout::message(status, "The payments could not be read", &why),
     }
 }
 

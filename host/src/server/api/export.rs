@@ -2,8 +2,9 @@
 //!
 //! - `format=json`: `{"session", "game", "treatment", "config", "rounds": [{"round", "groups": [{"group", "fields",
 //!   "players": [{"id_in_group", "participant", "fields"}]}]}], "live_log": [{"round", "group",
-//!   "calls": [CallEntry...], "messages": [{"seq", "to", "payload"}]}]}` (groups with no calls
-//!   are left out of `live_log`).
+//!   "calls": [CallEntry...], "messages": [{"seq", "to", "payload"}]}], "payments": [{"code",
+//!   "points", "money"}]}` (groups with no calls are left out of `live_log`; payments as
+//!   [`super::payments`] computes them).
 //! - `format=csv` (`table=players`, the default): one row per player per round — `session, round,
 //!   group, id_in_group, participant, session.config.KEY..., group.FIELD..., player.FIELD...`,
 //!   each value as JSON text.
@@ -185,7 +186,9 @@ fn json_export(store: &Store, manifest: &Manifest, session: &Session, out: &mut 
         out.push(if std::mem::take(&mut first) { "" } else { "," })?;
         out.json(&json!({ "round": key.round, "group": key.group, "calls": calls, "messages": messages }))?;
     }
-    out.push("]}")
+    out.push("],\"payments\":")?;
+    out.json(&crate::server::api::payments::payments(store, manifest, session)?["participants"])?;
+    out.push("}")
 }
 
 /// One CSV field, quoted when it holds a comma, quote or line break.

@@ -9,5 +9,6 @@
 pub(crate) mod caller;
 pub(crate) mod error;
 pub(crate) mod export;
+pub(crate) mod payments;
 pub(crate) mod researchers;
 pub(crate) mod sessions;

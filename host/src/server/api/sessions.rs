@@ -44,6 +44,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/api/sessions", get(list).post(create))
         .route("/api/sessions/{code}", get(info))
         .route("/api/sessions/{code}/export", get(export_session))
+        .route("/api/sessions/{code}/payments", get(payments))
 }
 
 /// What `POST /api/sessions` takes.
@@ -204,6 +205,25 @@ pub(crate) fn session_info(state: &AppState, session: &Session) -> Result<Value,
         "created_ms": session.created_ms,
         "participants": participants,
     }))
+}
+
+/// `GET /api/sessions/{code}/payments` (see [`super::payments`]).
+async fn payments(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(code): Path<String>) -> Result<Response, ApiError> {
+    let who = caller(&state, &headers)?;
+    let session = find(&state, &who, &code)?;
+    Ok(Json(session_payments(&state, &session).await?).into_response())
+}
+
+/// The payments of `session`, read off the async threads.
+pub(crate) async fn session_payments(state: &Arc<AppState>, session: &Session) -> Result<Value, ApiError> {
+    let game = state.game(&session.game).ok_or_else(|| {
+        ApiError(StatusCode::CONFLICT, format!("the game `{}` of session `{}` is not loaded: its fields are unknown", session.game, session.code))
+    })?;
+    let (store, session) = (state.store.clone(), session.clone());
+    tokio::task::spawn_blocking(move || super::payments::payments(&store, &game.manifest, &session))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("payments failed: {e}")))?
+        .map_err(ApiError::from)
 }
 
 async fn export_session(

@@ -22,6 +22,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("admin_home", include_str!("../../../templates/admin_home.hbs")),
     ("admin_sessions", include_str!("../../../templates/admin_sessions.hbs")),
     ("admin_session", include_str!("../../../templates/admin_session.hbs")),
+    ("admin_payments", include_str!("../../../templates/admin_payments.hbs")),
     ("admin_researchers", include_str!("../../../templates/admin_researchers.hbs")),
 ];
 
