@@ -39,16 +39,21 @@ impl Answer {
 
 /// Sends one request to `server` (`path` from the root) and reads the whole answer.
 pub(crate) async fn request(server: &TestServer, method: Method, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+    try_request_at(&server.addr.to_string(), method, path, headers, body).await.unwrap_or_else(|e| panic!("request to {path} failed: {e}"))
+}
+
+/// [`request`] to the server at `addr`; the error when it does not answer (a killed server).
+pub(crate) async fn try_request_at(addr: &str, method: Method, path: &str, headers: &[(&str, &str)], body: &str) -> Result<Answer, String> {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let mut req = Request::builder().method(method).uri(format!("http://{}{path}", server.addr));
+    let mut req = Request::builder().method(method).uri(format!("http://{addr}{path}"));
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let req = req.body(Full::new(Bytes::from(body.to_string()))).expect("request");
-    let resp = client.request(req).await.unwrap_or_else(|e| panic!("request to {path} failed: {e}"));
+    let req = req.body(Full::new(Bytes::from(body.to_string()))).map_err(|e| e.to_string())?;
+    let resp = client.request(req).await.map_err(|e| e.to_string())?;
     let (parts, body) = resp.into_parts();
-    let bytes = body.collect().await.expect("body").to_bytes();
-    Answer { status: parts.status.as_u16(), headers: parts.headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    let bytes = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+    Ok(Answer { status: parts.status.as_u16(), headers: parts.headers, body: String::from_utf8_lossy(&bytes).into_owned() })
 }
 
 /// `GET path`.

@@ -126,3 +126,59 @@ async fn a_public_goods_session_checks_its_form_computes_payoffs_and_follows_its
     assert_eq!(payoffs, [json!(130.0), json!(150.0), json!(160.0)]);
     server.stop().await;
 }
+
+/// A form post to the server at `addr`; `None` when it did not answer (killed meanwhile).
+async fn post_at(addr: &str, code: &str, page: &str, round: u32, values: &str) -> Option<crate::server_support::Answer> {
+    let body = format!("stoa_page={page}&stoa_round={round}&{values}");
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    crate::server_support::try_request_at(addr, axum::http::Method::POST, &format!("/p/{code}"), &form, &body).await.ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_all_players_arrive_runs_once_per_group_across_a_sigkill_at_the_last_arrival() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let games = crate::crash::games_folder(dir.path(), &[PUBLIC_GOODS]);
+    let data = dir.path().join("data");
+    let game = crate::support::game(PUBLIC_GOODS);
+    const GROUPS: usize = 16;
+    let people = {
+        let store = stoa::Store::open(&data).expect("store");
+        let (session, _) = store.create_session(&game.manifest, 3 * GROUPS as u32).expect("session");
+        store.wait_durable().expect("flush");
+        session.participants
+    };
+    let log = std::fs::File::create(dir.path().join("serve.log")).expect("log");
+    let mut server = crate::crash::spawn_logging_to(&games, &data, log.try_clone().expect("log")).await;
+    for (g, members) in people.chunks(3).enumerate() {
+        for code in &members[..2] {
+            let a = post_at(&server.addr, code, "Contribute", 1, "contribution=10").await.expect("answered");
+            assert!(a.status == 303 || a.status == 302, "{} {}", a.status, a.body);
+        }
+        // The last arrival, and a SIGKILL a few milliseconds into it (0 to 14 ms: before,
+        // during or after the hook's commit), then a restart on the same data.
+        let (addr, last) = (server.addr.clone(), members[2].clone());
+        let arrival = tokio::spawn(async move { post_at(&addr, &last, "Contribute", 1, "contribution=40").await });
+        tokio::time::sleep(std::time::Duration::from_millis(g as u64 % 15)).await;
+        server.child.kill().expect("kill");
+        server.child.wait().expect("wait");
+        let _ = arrival.await;
+        server = crate::crash::spawn_logging_to(&games, &data, log.try_clone().expect("log")).await;
+        // The last player sends again if the first send was lost; then everyone loads a page.
+        let _ = post_at(&server.addr, &members[2], "Contribute", 1, "contribution=40").await;
+        for code in members {
+            let page = crate::server_support::try_request_at(&server.addr, axum::http::Method::GET, &format!("/p/{code}"), &[], "").await.expect("page");
+            assert!(page.body.contains("Results of round 1"), "group {}: {}", g + 1, page.body);
+        }
+    }
+    server.child.kill().expect("kill");
+    server.child.wait().expect("wait");
+    let store = stoa::Store::open(&data).expect("reopen");
+    for (g, members) in people.chunks(3).enumerate() {
+        let p = store.participant(&members[0]).expect("store").expect("participant");
+        let calls = store.calls(&p.group_key()).expect("calls");
+        let arrive = calls.iter().filter(|c| c.error.is_none() && c.payload.get().contains("after-all-players-arrive")).count();
+        assert_eq!(arrive, 1, "group {}: after-all-players-arrive committed {arrive} times", g + 1);
+        let fields = store.group_fields(&game.manifest, &p.group_key()).expect("fields");
+        assert_eq!(fields["total_contribution"], json!(60), "group {}", g + 1);
+    }
+}
