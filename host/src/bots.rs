@@ -1,7 +1,10 @@
 //! Headless bot runs (`stoa bots`): a session in a temporary store walks the page sequence as
 //! oTree's bots do. On each live page, `call-live-method` runs once per group and round; each
 //! `bot-driver.live-method` it makes is a real live call. Every page is rendered (so
-//! `vars-for-template` and the template run) and submitted with `{}` (so `error-message` runs).
+//! `vars-for-template` and the template run) and submitted with each of its `bot-submissions`
+//! (0.1 games: `{}`), checked as a participant's form is; `must-fail` ones must be refused.
+//! A refusal a bot gets from `bot-driver.live-method` is a value it may check: the run fails on
+//! it only if the bot returns `err`.
 //! Groups run in parallel; the run passes only if every call succeeded.
 
 use std::collections::BTreeMap;
@@ -14,8 +17,9 @@ use serde_json::Value;
 
 use crate::game::json::shorten;
 use crate::game::render;
-use crate::game::{CallError, Game, Seat};
-use crate::manifest::PageKind;
+use crate::game::{CallError, Game, Hook, Seat};
+use crate::manifest::{Page, PageKind};
+use crate::session::form;
 use crate::store::{GroupKey, Store};
 
 /// What one group did in one round.
@@ -142,10 +146,14 @@ fn run_group(game: &Arc<Game>, store: &Store, key: GroupKey, case: Option<&str>)
                             Some(messages.iter().map(|m| serde_json::json!({"seq": m.seq, "to": m.to, "payload": parse(&m.payload)})).collect()),
                             None,
                         ),
+                        // A game's own refusal is a value the bot may check (it fails the run
+                        // only if the bot returns `err`); a crash, a deadline or a limit fails it.
                         Err(e) => {
-                            first_failure.get_or_insert_with(|| {
-                                format!("{}: player {} sent {}: {e}", at(&page.name), call.player, shorten(&call.payload, 200))
-                            });
+                            if !matches!(e, CallError::Refused(_)) {
+                                first_failure.get_or_insert_with(|| {
+                                    format!("{}: player {} sent {}: {e}", at(&page.name), call.player, shorten(&call.payload, 200))
+                                });
+                            }
                             (None, Some(e.to_string()))
                         }
                     };
@@ -161,16 +169,19 @@ fn run_group(game: &Arc<Game>, store: &Store, key: GroupKey, case: Option<&str>)
             }
             for id in 1..=ppg {
                 let seat = Seat { group: &key, players: ppg, page: &page.name, id_in_group: id };
+                if page.kind == PageKind::Normal && !game.is_displayed(store, seat).map_err(|e| format!("{}: is-displayed for player {id} failed: {e}", at(&page.name)))? {
+                    continue;
+                }
                 render::render(&mut reader, game, store, seat, "bot")
                     .map_err(|e| format!("{}: player {id}'s page does not render: {e}", at(&page.name)))?;
                 if page.kind == PageKind::Normal {
-                    let refusal = game
-                        .error_message(&mut reader, store, seat, "{}")
-                        .map_err(|e| format!("{}: error-message for player {id} failed: {e}", at(&page.name)))?;
-                    if let Some(text) = refusal {
-                        return Err(format!("{}: player {id}'s submission was refused: {text}", at(&page.name)));
-                    }
+                    submit(game, store, &mut reader, seat, page, case).map_err(|e| format!("{}: player {id}'s {e}", at(&page.name)))?;
                 }
+            }
+            if page.kind == PageKind::Wait && game.world() == crate::game::World::V0_2 {
+                let mut group = store.group(key.clone(), ppg).map_err(|e| format!("{}: {e}", at(&page.name)))?;
+                game.hook_call_in(&mut None, store, &mut group, &page.name, 0, &Hook::Arrive)
+                    .map_err(|e| format!("{}: after-all-players-arrive failed: {e}", at(&page.name)))?;
             }
         }
         Ok(())
@@ -185,6 +196,43 @@ fn run_group(game: &Arc<Game>, store: &Store, key: GroupKey, case: Option<&str>)
         }
     }
     report
+}
+
+/// The bot of the player at `seat` submits `page` with each of its `bot-submissions` in order,
+/// checked as a participant's form is: a `must-fail` one must be refused (by the form's checks
+/// or `error-message`), any other accepted; an accepted one stores its values and runs
+/// `before-next-page`, and the player moves on. The error names the values and the reason.
+fn submit(game: &Arc<Game>, store: &Store, reader: &mut Option<crate::game::Instance>, seat: Seat<'_>, page: &Page, case: Option<&str>) -> Result<(), String> {
+    let submissions = game.bot_submissions(reader, store, seat, case).map_err(|e| format!("bot-submissions failed: {e}"))?;
+    for sub in submissions {
+        let values: Value = serde_json::from_str(&sub.values).map_err(|e| format!("bot submission is not JSON ({e}): {}", shorten(&sub.values, 200)))?;
+        let posted = form::as_posted(&values);
+        let refusal = match form::parse(&game.manifest, page, &posted, false) {
+            Err(errors) => Some(errors.iter().map(|(k, why)| format!("{k}: {why}")).collect::<Vec<_>>().join("; ")),
+            Ok(typed) => {
+                let shown = if page.form_fields.is_empty() { values.to_string() } else { Value::Object(typed.iter().cloned().collect()).to_string() };
+                match game.error_message(reader, store, seat, &shown).map_err(|e| format!("error-message failed: {e}"))? {
+                    Some(text) => Some(text),
+                    None if sub.must_fail => return Err(format!("must-fail submission {} was accepted", shorten(&sub.values, 200))),
+                    None => {
+                        if game.submits_with_hook(page) {
+                            let values = typed.into_iter().filter_map(|(k, v)| serde_json::value::to_raw_value(&v).ok().map(|raw| (k, raw))).collect();
+                            let mut group = store.group(seat.group.clone(), seat.players).map_err(|e| e.to_string())?;
+                            game.hook_call_in(&mut None, store, &mut group, seat.page, seat.id_in_group, &Hook::Submit { values, timeout_happened: false })
+                                .map_err(|e| format!("before-next-page failed: {e}"))?;
+                        }
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        if let Some(reason) = refusal
+            && !sub.must_fail
+        {
+            return Err(format!("submission {} was refused: {reason}", shorten(&sub.values, 200)));
+        }
+    }
+    Err("bot made no submission that was accepted".into())
 }
 
 fn parse(json: &str) -> Value {

@@ -182,3 +182,37 @@ async fn after_all_players_arrive_runs_once_per_group_across_a_sigkill_at_the_la
         assert_eq!(fields["total_contribution"], json!(60), "group {}", g + 1);
     }
 }
+
+#[test]
+fn the_public_goods_bots_pass_with_a_must_fail_submission_and_compute_payoffs() {
+    let g = crate::support::game(PUBLIC_GOODS);
+    let store = stoa::Store::temporary().expect("store");
+    let report = stoa::bots::run(&g, &store, 6, None, 2).expect("run");
+    assert!(report.passed, "{:?}\n{}", report.failures(), stoa::bots::describe(&report));
+    // Every round: 3 × 50 = 150, × 1.8 / 3 = 90 each, + the 50 kept.
+    assert_eq!(report.groups.len(), 6, "2 groups × 3 rounds");
+    for group in &report.groups {
+        assert_eq!(group.group_fields["total_contribution"], json!(150), "round {} group {}", group.round, group.group);
+        assert_eq!(group.player_fields[&1]["payoff"], json!(140.0));
+    }
+}
+
+#[test]
+fn a_bot_whose_must_fail_submission_is_accepted_fails_naming_it() {
+    // The public goods game with a maximum of 200: its must-fail contribution of 101 is accepted.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = crate::support::root().join(PUBLIC_GOODS);
+    for sub in ["target", "templates"] {
+        std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
+    }
+    for f in ["target/public-goods.wasm", "templates/Contribute.hbs", "templates/ResultsWait.hbs", "templates/Results.hbs"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).expect("copy");
+    }
+    let manifest = std::fs::read_to_string(src.join("game.toml")).expect("manifest").replace("max = 100", "max = 200");
+    std::fs::write(dir.path().join("game.toml"), manifest).expect("write");
+    let g = stoa::Game::load(crate::support::runtime(), dir.path()).expect("load");
+    let report = stoa::bots::run(&g, &stoa::Store::temporary().expect("store"), 3, None, 1).expect("run");
+    assert!(!report.passed);
+    let failures = report.failures().join("\n");
+    assert!(failures.contains("page `Contribute`") && failures.contains("must-fail submission {\"contribution\":101} was accepted"), "{failures}");
+}

@@ -118,3 +118,21 @@ async fn a_treatment_chosen_at_creation_changes_what_a_0_2_game_computes() {
     }
     server.stop().await;
 }
+
+#[test]
+fn the_documented_rust_example_is_the_one_built_and_its_bots_pass() {
+    // tests/fixtures/button-doc holds docs/writing-a-game-rust.md's complete example.
+    let doc = std::fs::read_to_string(root().join("docs/writing-a-game-rust.md")).expect("doc");
+    let example = &doc[doc.find("## A complete example").expect("the section")..];
+    for (file, lang) in [("game.toml", "toml"), ("src/lib.rs", "rust"), ("templates/Press.hbs", "handlebars")] {
+        let start = example.find(&format!("```{lang}\n")).expect("a block") + lang.len() + 4;
+        let block = &example[start..start + example[start..].find("```").expect("its end")];
+        let built = std::fs::read_to_string(root().join("tests/fixtures/button-doc").join(file)).expect("fixture file");
+        assert_eq!(built, block, "tests/fixtures/button-doc/{file} differs from the doc's block");
+    }
+    // Its bot asserts that "pull" is refused: a refusal is a value, the run passes.
+    let g = game("tests/fixtures/button-doc");
+    let report = stoa::bots::run(&g, &stoa::Store::temporary().expect("store"), 2, None, 1).expect("run");
+    assert!(report.passed, "{:?}\n{}", report.failures(), stoa::bots::describe(&report));
+    assert_eq!(report.groups[0].group_fields["presses"], json!(2), "one press per player");
+}

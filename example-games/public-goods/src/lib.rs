@@ -5,8 +5,10 @@
 //! whole group has arrived on `ResultsWait`, `after_all_players_arrive` adds the
 //! contributions, multiplies them by the session config's `multiplier` (a treatment may
 //! change it) and gives each player `endowment - contribution + share` as `payoff`.
-//! `Results` shows the round and every earlier one (`get_in_round`).
+//! `Results` shows the round and every earlier one (`get_in_round`). Its bots try a
+//! contribution over the maximum (which must be refused), then give half.
 
+use stoa_sdk::bot::Submission;
 use stoa_sdk::{Context, Game, Messages, Result, Value, bail, group, json, player};
 
 struct PublicGoods;
@@ -42,6 +44,14 @@ impl Game for PublicGoods {
             "multiplier": ctx.config_f64("multiplier")?,
             "history": history,
         }))
+    }
+
+    /// The bots: a contribution over the maximum must be refused, then each gives half.
+    fn bot_submissions(ctx: &Context, _id_in_group: u32, _case: Option<&str>) -> Result<Vec<Submission>> {
+        Ok(match ctx.page.as_str() {
+            "Contribute" => vec![Submission::must_fail(json!({"contribution": 101})), Submission::new(json!({"contribution": 50}))],
+            _ => vec![Submission::new(json!({}))],
+        })
     }
 
     fn after_all_players_arrive(ctx: &Context) -> Result<()> {

@@ -11,7 +11,7 @@ use crate::engine::arm_deadline;
 use crate::game::error::CallError;
 use crate::game::json::{raw_json, shorten};
 use crate::game::state::{BotCall, BotEnv, CallState, Instance, MAX_RESOURCES, Mode, Write};
-use crate::game::world::{Context, Exports};
+use crate::game::world::{BotSubmission, Context, Exports};
 use crate::game::{Committed, Game, INSTANTIATION_BUDGET, Seat};
 use crate::live::{FieldWrites, Group};
 use crate::store::{GroupKey, Store};
@@ -276,6 +276,19 @@ impl Game {
         }
         let ctx = self.context(store, seat.group, seat.players, seat.page);
         self.run(&mut None, store, seat.group, seat.players, Mode::ReadOnly("is-displayed"), |g, s| g.is_displayed(s, &ctx, seat.id_in_group)).0
+    }
+
+    /// `bot-submissions` for the player at `seat` in bot case `case`: the form submissions its
+    /// bot makes on the page, in order (0.1 games: one `{}`).
+    pub fn bot_submissions(&self, slot: &mut Option<Instance>, store: &Store, seat: Seat<'_>, case: Option<&str>) -> Result<Vec<BotSubmission>, CallError> {
+        let ctx = self.context(store, seat.group, seat.players, seat.page);
+        self.run(slot, store, seat.group, seat.players, Mode::ReadOnly("bot-submissions"), |g, s| g.bot_submissions(s, &ctx, seat.id_in_group, case)).0
+    }
+
+    /// Whether leaving `page` is a hook call in the group's log (`before-next-page`, the
+    /// form's values): on every normal page of a 0.2 game, and on a 0.1 game's pages with a form.
+    pub fn submits_with_hook(&self, page: &crate::manifest::Page) -> bool {
+        page.kind == crate::manifest::PageKind::Normal && (self.world() == crate::game::World::V0_2 || !page.form_fields.is_empty())
     }
 
     /// `vars-for-template` for the player at `seat`: the extra template variables, a JSON

@@ -42,7 +42,7 @@ pub use crate::game::error::{CallError, LoadError};
 pub(crate) use crate::game::json::check_json;
 pub use crate::game::state::{BotCall, Instance};
 pub use crate::game::hooks::Hook;
-pub use crate::game::world::World;
+pub use crate::game::world::{BotSubmission, World};
 
 /// The least CPU time a game's initialization (its start function, a language runtime's
 /// setup) may take, whatever its call deadline.

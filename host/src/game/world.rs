@@ -2,7 +2,7 @@
 //! `@0.1.0`. [`Pre`] and [`Exports`] hide which one a game is: every call is made in 0.2's
 //! shape (0.1 gets its context without `num-rounds` and `config`), and a 0.1 game gets
 //! DESIGN.md's defaults for the hooks it does not have (`is-displayed` true,
-//! `before-next-page` and `after-all-players-arrive` ok).
+//! `before-next-page` and `after-all-players-arrive` ok, `bot-submissions` one `{}`).
 
 use wasmtime::Store as WasmStore;
 use wasmtime::component::InstancePre;
@@ -10,7 +10,7 @@ use wasmtime::component::InstancePre;
 use crate::game::bindings::{v0_1, v0_2};
 use crate::game::state::CallState;
 
-pub use crate::game::bindings::v0_2::stoa::game::types::{Context, Message};
+pub use crate::game::bindings::v0_2::stoa::game::types::{BotSubmission, Context, Message};
 
 /// Which world a component implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,4 +143,22 @@ impl Exports {
             Exports::V0_2(g) => g.call_after_all_players_arrive(store, ctx),
         }
     }
+
+    pub(crate) fn bot_submissions(
+        &self,
+        store: &mut WasmStore<CallState>,
+        ctx: &Context,
+        id: u32,
+        case: Option<&str>,
+    ) -> wasmtime::Result<Vec<BotSubmission>> {
+        match self {
+            Exports::V0_1(_) => Ok(empty_submission()),
+            Exports::V0_2(g) => g.call_bot_submissions(store, ctx, id, case),
+        }
+    }
+}
+
+/// The one `{}` submission a game without `bot-submissions` makes.
+fn empty_submission() -> Vec<BotSubmission> {
+    vec![BotSubmission { values: "{}".into(), must_fail: false }]
 }

@@ -162,8 +162,7 @@ impl Flow {
             return Ok(false);
         }
         if let Some(page) = current_page(&p, &game.manifest)
-            && page.kind == PageKind::Normal
-            && (game.world() == World::V0_2 || !page.form_fields.is_empty())
+            && game.submits_with_hook(page)
         {
             let (values, timeout_happened) = match leave {
                 Leave::Submitted(v) => (v, false),

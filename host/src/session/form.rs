@@ -31,6 +31,22 @@ pub(crate) fn parse(manifest: &Manifest, page: &Page, submitted: &Map<String, Va
     if errors.is_empty() { Ok(values) } else { Err(errors) }
 }
 
+/// A bot's submission (typed JSON values) as a browser would post it: each value as text
+/// (`null` as empty), so it is checked exactly as a participant's form is.
+pub(crate) fn as_posted(values: &Value) -> Map<String, Value> {
+    let Some(map) = values.as_object() else { return Map::new() };
+    map.iter()
+        .map(|(k, v)| {
+            let text = match v {
+                Value::Null => String::new(),
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (k.clone(), Value::String(text))
+        })
+        .collect()
+}
+
 /// One field's value from its text, or why not.
 pub(crate) fn parse_one(spec: &FieldSpec, text: &str) -> Result<Value, String> {
     let attrs = &spec.form;
