@@ -216,3 +216,37 @@ fn a_bot_whose_must_fail_submission_is_accepted_fails_naming_it() {
     let failures = report.failures().join("\n");
     assert!(failures.contains("page `Contribute`") && failures.contains("must-fail submission {\"contribution\":101} was accepted"), "{failures}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_a_participant_fills_the_form_corrects_an_error_waits_and_sees_the_payoff() {
+    use fantoccini::Locator;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(&[PUBLIC_GOODS], &dir.path().join("data")).await;
+    let people = session(&server, json!({"game": "public-goods", "participants": 3})).await;
+    let (base, me) = (format!("http://{}", server.addr), people[0].clone());
+    let others = people[1..].to_vec();
+    let addr = server.addr.to_string();
+    crate::browser::with_browser(|b| async move {
+        b.goto(&format!("{base}/p/{me}")).await.expect("open the link");
+        let field = b.find(Locator::Css("#id_contribution")).await.expect("the contribution input");
+        field.send_keys("150").await.expect("type");
+        b.find(Locator::Css("#next")).await.expect("Next").click().await.expect("submit");
+        crate::browser::wait_text(&b, "#error_contribution", "Enter a value of at most 100.").await;
+        crate::browser::screenshot(&b, "public-goods-error").await;
+        let field = b.find(Locator::Css("#id_contribution")).await.expect("the input again");
+        field.clear().await.expect("clear");
+        field.send_keys("50").await.expect("type");
+        b.find(Locator::Css("#next")).await.expect("Next").click().await.expect("submit");
+        // The wait page, until the others contribute; it moves on by itself.
+        crate::browser::wait_text(&b, "#waiting", "Waiting for the other players to contribute.").await;
+        for (code, c) in others.iter().zip([30, 20]) {
+            let a = post_at(&addr, code, "Contribute", 1, &format!("contribution={c}")).await.expect("answered");
+            assert!(a.status == 303 || a.status == 302, "{} {}", a.status, a.body);
+        }
+        crate::browser::wait_text(&b, "#payoff", "110.0").await;
+        crate::browser::wait_text(&b, "#total", "100").await;
+        crate::browser::screenshot(&b, "public-goods-results").await;
+    })
+    .await;
+    server.stop().await;
+}

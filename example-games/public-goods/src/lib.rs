@@ -40,8 +40,8 @@ impl Game for PublicGoods {
             }));
         }
         Ok(json!({
-            "endowment": ctx.config_f64("endowment")?,
-            "multiplier": ctx.config_f64("multiplier")?,
+            "endowment": ctx.config["endowment"],
+            "multiplier": ctx.config["multiplier"],
             "history": history,
         }))
     }
