@@ -19,7 +19,7 @@ NPM ?= npm
 # Where the project-local virtual environment goes (gitignored).
 STOA_VENV ?= .venv
 COMPONENTIZE_PY_VERSION ?= 0.25.1
-PY_GAMES ?= auction-python bargaining-python
+PY_GAMES ?= auction-python bargaining-python public-goods-python
 # Hostile Python test games (tests/fixtures/NAME, each with a README "Expectations").
 PY_FIXTURES ?= raiser-python looper-python
 JS_GAMES ?= auction-js

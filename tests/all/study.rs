@@ -9,6 +9,7 @@ use crate::server_support::{codes, get, post_form};
 use crate::support::TestServer;
 
 const PUBLIC_GOODS: &str = "example-games/public-goods";
+const PUBLIC_GOODS_PYTHON: &str = "example-games/public-goods-python";
 
 /// Submits `page` of `round` for `code` with form `values` (`a=1&b=2`).
 async fn send_form(server: &TestServer, code: &str, page: &str, round: u32, values: &str) -> crate::server_support::Answer {
@@ -17,8 +18,9 @@ async fn send_form(server: &TestServer, code: &str, page: &str, round: u32, valu
 }
 
 fn player_field(server: &TestServer, code: &str, round: u32, name: &str) -> Value {
-    let game = server.state.games["public-goods"].clone();
     let p = server.state.store.participant(code).expect("store").expect("participant");
+    let session = server.state.store.session(&p.session).expect("store").expect("session");
+    let game = server.state.games[&session.game].clone();
     let key = stoa::GroupKey { round, ..p.group_key() };
     server.state.store.player_fields(&game.manifest, &key, p.id_in_group).expect("fields")[name].clone()
 }
@@ -66,9 +68,19 @@ async fn play_round(server: &TestServer, people: &[String], round: u32, contribu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_public_goods_session_checks_its_form_computes_payoffs_and_follows_its_treatment() {
+    plays_public_goods(PUBLIC_GOODS, "public-goods").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_public_goods_game_in_otrees_shape_plays_the_same_study() {
+    plays_public_goods(PUBLIC_GOODS_PYTHON, "public-goods-python").await;
+}
+
+/// The public goods study over HTTP, for the game at `path` named `name`.
+async fn plays_public_goods(path: &str, name: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = TestServer::start(&[PUBLIC_GOODS], &dir.path().join("data")).await;
-    let people = session(&server, json!({"game": "public-goods", "participants": 3})).await;
+    let server = TestServer::start(&[path], &dir.path().join("data")).await;
+    let people = session(&server, json!({"game": name, "participants": 3})).await;
 
     // The form, rendered by the host from the field's attributes.
     let page = get(&server, &format!("/p/{}", people[0])).await;
@@ -120,7 +132,7 @@ async fn a_public_goods_session_checks_its_form_computes_payoffs_and_follows_its
     assert_eq!(export["payments"], pay["participants"]);
 
     // The treatment `high` multiplies by 2.4: 100 × 2.4 / 3 = 80 each.
-    let high = session(&server, json!({"game": "public-goods", "participants": 3, "config": "high"})).await;
+    let high = session(&server, json!({"game": name, "participants": 3, "config": "high"})).await;
     play_round(&server, &high, 1, [50, 30, 20]).await;
     let payoffs: Vec<Value> = high.iter().map(|c| player_field(&server, c, 1, "payoff")).collect();
     assert_eq!(payoffs, [json!(130.0), json!(150.0), json!(160.0)]);
@@ -185,7 +197,16 @@ async fn after_all_players_arrive_runs_once_per_group_across_a_sigkill_at_the_la
 
 #[test]
 fn the_public_goods_bots_pass_with_a_must_fail_submission_and_compute_payoffs() {
-    let g = crate::support::game(PUBLIC_GOODS);
+    bots_pass(PUBLIC_GOODS);
+}
+
+#[test]
+fn the_python_public_goods_bots_pass_too() {
+    bots_pass(PUBLIC_GOODS_PYTHON);
+}
+
+fn bots_pass(path: &str) {
+    let g = crate::support::game(path);
     let store = stoa::Store::temporary().expect("store");
     let report = stoa::bots::run(&g, &store, 6, None, 2).expect("run");
     assert!(report.passed, "{:?}\n{}", report.failures(), stoa::bots::describe(&report));
