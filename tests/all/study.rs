@@ -271,3 +271,53 @@ async fn in_a_browser_a_participant_fills_the_form_corrects_an_error_waits_and_s
     .await;
     server.stop().await;
 }
+
+const SURVEY_JS: &str = "example-games/survey-js";
+
+#[test]
+fn the_js_survey_bots_pass_with_three_must_fail_submissions() {
+    let g = crate::support::game(SURVEY_JS);
+    let report = stoa::bots::run(&g, &stoa::Store::temporary().expect("store"), 1, None, 1).expect("run");
+    assert!(report.passed, "{:?}\n{}", report.failures(), stoa::bots::describe(&report));
+    assert_eq!(report.groups[0].player_fields[&1]["summary"], json!("30, economics, satisfaction 4, student"));
+    assert_eq!(report.groups[0].player_fields[&1]["comments"], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_js_survey_checks_each_field_type_and_stores_typed_values() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(&[SURVEY_JS], &dir.path().join("data")).await;
+    let code = session(&server, json!({"game": "survey-js", "participants": 1})).await.remove(0);
+    let page = get(&server, &format!("/p/{code}")).await;
+    for shown in [
+        r#"<select name="field_of_study" id="id_field_of_study" required><option value="">---------</option><option value="economics">economics</option>"#,
+        r#"<input type="radio" name="satisfaction" id="id_satisfaction_4" value="5" required> 5</label>"#,
+        r#"<option value="true">Yes</option><option value="false">No</option>"#,
+        r#"<input type="text" name="comments" id="id_comments" value="">"#,
+    ] {
+        assert!(page.body.contains(shown), "{shown}\n{}", page.body);
+    }
+    // Each kind of bad value gets its own reason; nothing is stored.
+    let a = send_form(&server, &code, "Survey", 1, "age=12&field_of_study=art&satisfaction=9&student=perhaps&comments=").await;
+    for (field, why) in [
+        ("age", "Enter a value of at least 18."),
+        ("field_of_study", "Choose one of the choices."),
+        ("satisfaction", "Choose one of the choices."),
+        ("student", "Choose yes or no."),
+    ] {
+        assert!(a.body.contains(&format!(r#"<span class="stoa-error" id="error_{field}">{why}</span>"#)), "{field}: {}", a.body);
+    }
+    assert!(!a.body.contains(r#"id="error_comments""#), "comments may be blank");
+    // The game's own rule across fields, on typed values.
+    let a = send_form(&server, &code, "Survey", 1, "age=95&field_of_study=economics&satisfaction=3&student=true&comments=").await;
+    assert!(a.body.contains("Students here are under 90."), "{}", a.body);
+    assert_eq!(player_field(&server, &code, 1, "age"), Value::Null);
+    let a = send_form(&server, &code, "Survey", 1, "age=30&field_of_study=psychology&satisfaction=5&student=false&comments=fine").await;
+    assert!(a.status == 303 || a.status == 302, "{} {}", a.status, a.body);
+    for (field, value) in [("age", json!(30)), ("field_of_study", json!("psychology")), ("satisfaction", json!(5)), ("student", json!(false)), ("comments", json!("fine"))] {
+        assert_eq!(player_field(&server, &code, 1, field), value, "{field}");
+    }
+    let thanks = get(&server, &format!("/p/{code}")).await;
+    assert!(thanks.body.contains(r#"<p id="summary">30, psychology, satisfaction 5</p>"#), "{}", thanks.body);
+    server.stop().await;
+}
