@@ -121,6 +121,9 @@ pub struct Page {
     pub timeout_seconds: Option<u32>,
     /// The player fields its form asks for, in order: the host renders, checks and stores them.
     pub form_fields: Vec<String>,
+    /// On a live page: whether live.js replays the page's messages when it opens (`history`,
+    /// default true).
+    pub history: bool,
 }
 
 /// A parsed and checked `game.toml`.
@@ -228,6 +231,12 @@ struct RawPage {
     timeout_seconds: Option<u32>,
     #[serde(default)]
     form_fields: Vec<String>,
+    #[serde(default = "yes")]
+    history: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Manifest {
@@ -341,6 +350,7 @@ impl Manifest {
                     kind: p.kind,
                     timeout_seconds: p.timeout_seconds,
                     form_fields: p.form_fields,
+                    history: p.history,
                 })
                 .collect(),
             limits: raw.limits,

@@ -77,10 +77,10 @@ fn fields_log_and_seq_survive_a_reopen_of_the_database() {
     assert_eq!(fields["highest_bidder"], json!(1));
     assert_eq!(store.player_fields(&auction.manifest, &key, 2).expect("player")["bids"], json!(1));
     // Player 1 sees the broadcast only; player 2 the broadcast and its rejection.
-    let seqs = |id| store.messages_after(&key, id, 0).expect("replay").iter().map(|m| m.seq).collect::<Vec<_>>();
+    let seqs = |id| store.messages_after(&key, id, None, 0).expect("replay").iter().map(|m| m.seq).collect::<Vec<_>>();
     assert_eq!(seqs(1), vec![1]);
     assert_eq!(seqs(2), vec![1, 2]);
-    assert_eq!(store.messages_after(&key, 2, 1).expect("replay").len(), 1);
+    assert_eq!(store.messages_after(&key, 2, None, 1).expect("replay").len(), 1);
     // Seqs go on from where they were.
     let mut group = store.group(key.clone(), 3).expect("group");
     let c = auction.live_call(&store, &mut group, "Bid", 3, r#"{"bid": 20}"#).expect("bid");

@@ -223,3 +223,63 @@ async fn a_reconnect_is_replayed_the_groups_last_messages_only_and_told_so() {
     }
     server.stop().await;
 }
+
+/// A copy of the auction with a second live page `Bid2` after `Bid` (its replay off when
+/// `history` is false).
+fn auction_with_two_live_pages(history: bool) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = crate::support::root().join("example-games/auction");
+    for sub in ["target", "templates"] {
+        std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
+    }
+    for f in ["target/auction.wasm", "templates/Bid.hbs", "templates/Results.hbs"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).expect("copy");
+    }
+    let manifest = std::fs::read_to_string(src.join("game.toml")).expect("manifest").replace(
+        "[[page]]\nname = \"Results\"",
+        &format!("[[page]]\nname = \"Bid2\"\ntemplate = \"templates/Bid.hbs\"\nlive = true\nhistory = {history}\n\n[[page]]\nname = \"Results\""),
+    );
+    std::fs::write(dir.path().join("game.toml"), manifest).expect("write");
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_live_page_replays_only_its_own_messages_and_a_page_can_turn_history_off() {
+    let game = auction_with_two_live_pages(true);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(&[game.path().to_str().expect("path")], &dir.path().join("data")).await;
+    let codes = session(&server, "auction", 3);
+    let mut p1 = connect(&server, &codes[0], "page=Bid").await;
+    send(&mut p1, r#"{"bid": 10}"#).await;
+    assert_eq!(expect(&mut p1).await["seq"], 1);
+    for code in &codes[..2] {
+        assert!(crate::server_support::submit(&server, code, "Bid", 1).await.status < 400);
+    }
+    // On the next live page of the round, the first page's message is not replayed...
+    let mut second = connect(&server, &codes[0], "page=Bid2&after=0").await;
+    expect_silence(&mut second).await;
+    send(&mut second, r#"{"bid": 20}"#).await;
+    assert_eq!(expect(&mut second).await["seq"], 2);
+    // ...while each page's own history is.
+    let mut again = connect(&server, &codes[1], "page=Bid2&after=0").await;
+    assert_eq!(expect(&mut again).await, json!({"seq": 2, "data": {"type": "new_max", "max_bid": 20, "bidder": 1}}));
+    expect_silence(&mut again).await;
+    let mut first = connect(&server, &codes[1], "page=Bid&after=0").await;
+    assert_eq!(expect(&mut first).await["seq"], 1);
+    expect_silence(&mut first).await;
+    for w in [&mut p1, &mut second, &mut again, &mut first] {
+        w.close(None).await.ok();
+    }
+    // The page says whether live.js replays its history: `history = false` turns it off.
+    let page = crate::server_support::get(&server, &format!("/p/{}", codes[2])).await;
+    assert!(page.body.contains(r#"data-history="true""#), "{}", page.body);
+    server.stop().await;
+    let game = auction_with_two_live_pages(false);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(&[game.path().to_str().expect("path")], &dir.path().join("data")).await;
+    let codes = session(&server, "auction", 3);
+    assert!(crate::server_support::submit(&server, &codes[0], "Bid", 1).await.status < 400);
+    let page = crate::server_support::get(&server, &format!("/p/{}", codes[0])).await;
+    assert!(page.body.contains(r#"data-page="Bid2" data-history="false""#), "{}", page.body);
+    server.stop().await;
+}

@@ -19,16 +19,16 @@ impl LiveLog {
         Ok(Group { key, players, next_seq, next_call })
     }
 
-    /// The messages that reached `id_in_group` (directly or by broadcast) with seq > `after`, in order.
-    /// Reads at most [`MAX_REPLAY_SCAN`] of the group's last entries: a replay's work does not
+    /// The messages that reached `id_in_group` (directly or by broadcast) with seq > `after`, in
+    /// order; with `page`, only those routed by calls made on that page. Reads at most [`MAX_REPLAY_SCAN`] of the group's last entries: a replay's work does not
     /// grow with a run of calls that routed nothing (a flood of refused calls).
-    pub(crate) fn messages_after(&self, key: &GroupKey, id_in_group: u32, after: u64) -> Result<Vec<Routed>, LiveError> {
-        self.scan_messages(key, after, Some(id_in_group), Some(MAX_REPLAY_SCAN))
+    pub(crate) fn messages_after(&self, key: &GroupKey, id_in_group: u32, page: Option<&str>, after: u64) -> Result<Vec<Routed>, LiveError> {
+        self.scan_messages(key, after, Some(id_in_group), page, Some(MAX_REPLAY_SCAN))
     }
 
     /// Every routed message of a group, in seq order.
     pub(crate) fn messages(&self, key: &GroupKey) -> Result<Vec<Routed>, LiveError> {
-        self.scan_messages(key, 0, None, None)
+        self.scan_messages(key, 0, None, None, None)
     }
 
     /// Every call entry of a group, in order.
@@ -46,9 +46,12 @@ impl LiveLog {
         Ok(self.tree.get(key)?)
     }
 
-    fn scan_messages(&self, key: &GroupKey, after: u64, reaching: Option<u32>, max_scan: Option<usize>) -> Result<Vec<Routed>, LiveError> {
+    fn scan_messages(&self, key: &GroupKey, after: u64, reaching: Option<u32>, page: Option<&str>, max_scan: Option<usize>) -> Result<Vec<Routed>, LiveError> {
         let mut out = Vec::new();
         for entry in self.entries_routing_after(key, after, false, max_scan)? {
+            if page.is_some_and(|p| p != entry.page) {
+                continue;
+            }
             let first = entry.seqs.map_or(0, |(first, _)| first);
             for (i, (to, payload)) in entry.messages.iter().enumerate() {
                 let seq = first + i as u64;

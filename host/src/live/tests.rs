@@ -116,7 +116,7 @@ fn reopening_recovers_a_committed_call_whose_derived_records_were_lost() {
     let log = open(dir.path()).expect("reopen");
     assert_eq!(max_bid(&log, &key).as_deref(), Some(&b"10"[..]));
     assert_eq!(log.tree.get(key.player_field(2, "bids")).expect("get").as_deref(), Some(&b"1"[..]));
-    let replay = log.messages_after(&key, 1, 0).expect("replay");
+    let replay = log.messages_after(&key, 1, None, 0).expect("replay");
     assert_eq!(replay.len(), 1);
     assert_eq!(replay[0].seq, 1);
     assert_eq!(log.group(key, 3).expect("group").next_seq, 2);
@@ -288,10 +288,10 @@ fn a_replay_reads_a_bounded_number_of_entries_back() {
         log.log_failure(&mut group, "Bid", 1, "1", "nope").expect("log");
     }
     // The message is the oldest of the last MAX_REPLAY_SCAN entries: still replayed.
-    assert_eq!(log.messages_after(&key, 1, 0).expect("replay").len(), 1);
+    assert_eq!(log.messages_after(&key, 1, None, 0).expect("replay").len(), 1);
     log.log_failure(&mut group, "Bid", 1, "1", "nope").expect("log");
     // One refused call more and it is past what a replay reads; the export still has it.
-    assert_eq!(log.messages_after(&key, 1, 0).expect("replay").len(), 0);
+    assert_eq!(log.messages_after(&key, 1, None, 0).expect("replay").len(), 0);
     assert_eq!(log.messages(&key).expect("all").len(), 1);
 }
 

@@ -64,8 +64,8 @@ impl Store {
     }
 
     /// The messages that reached `id_in_group` (directly or by broadcast) with seq > `after`, in order.
-    pub fn messages_after(&self, key: &GroupKey, id_in_group: u32, after: u64) -> Result<Vec<Routed>, StoreError> {
-        Ok(self.live.messages_after(key, id_in_group, after)?)
+    pub fn messages_after(&self, key: &GroupKey, id_in_group: u32, page: Option<&str>, after: u64) -> Result<Vec<Routed>, StoreError> {
+        Ok(self.live.messages_after(key, id_in_group, page, after)?)
     }
 
     /// Every routed message of a group, in seq order.
@@ -142,7 +142,7 @@ mod tests {
         assert_eq!(store.field_record(&key, &key.group_field("max_bid")).expect("read").as_deref(), Some(&b"20"[..]));
         assert_eq!(store.group_fields(&manifest, &key).expect("fields")["max_bid"], 20);
         assert_eq!(store.messages(&key).expect("messages").len(), 2);
-        assert_eq!(store.messages_after(&key, 1, 1).expect("replay").len(), 1);
+        assert_eq!(store.messages_after(&key, 1, None, 1).expect("replay").len(), 1);
         assert_eq!(store.calls(&key).expect("calls").len(), 2);
         let reread = store.group(key.clone(), 1).expect("group");
         assert_eq!((reread.next_call, reread.next_seq), (3, 3));

@@ -39,7 +39,7 @@ pub(crate) enum Command {
     Live { id: u32, page: String, payload: String, errors: FrameSender, permit: OwnedSemaphorePermit },
     /// Replay messages with seq > `after` to `frames` (of the group's last `replay_limit` at
     /// most), then deliver live ones.
-    Subscribe { id: u32, after: Option<u64>, frames: FrameSender },
+    Subscribe { id: u32, page: String, after: Option<u64>, frames: FrameSender },
     /// The group has been idle: drop its warm instance and write its fields to sled.
     Idle,
     /// A writing page hook (a submission's `before-next-page`, a wait page's
@@ -190,10 +190,10 @@ impl Actor {
                     let result = Err(CallError::Host("the group's log cannot be read; try again".into()));
                     outcomes.push(Outcome::Call { result, errors, permit });
                 }
-                (Command::Subscribe { id, after, frames }, group) => {
+                (Command::Subscribe { id, page, after, frames }, group) => {
                     // Everything logged so far is readable (staged or in sled); the callback
                     // sends it once durable.
-                    let replay = after.map(|after| self.replay(group.map(|g| g.next_seq), id, after));
+                    let replay = after.map(|after| self.replay(group.map(|g| g.next_seq), id, &page, after));
                     outcomes.push(Outcome::Subscribe { id, replay, frames });
                 }
                 (Command::Hook { id, page, hook, done }, Some(group)) => {
@@ -221,10 +221,10 @@ impl Actor {
 
     /// The replay of player `id` subscribing `after` a seq, the group's next seq being
     /// `next_seq`: of its last `replay_limit` messages at most, read back from the log's end.
-    fn replay(&self, next_seq: Option<u64>, id: u32, after: u64) -> Result<Replay, String> {
+    fn replay(&self, next_seq: Option<u64>, id: u32, page: &str, after: u64) -> Result<Replay, String> {
         let next_seq = next_seq.ok_or("the group's log cannot be read; try again")?;
         let from = after.max(next_seq.saturating_sub(1).saturating_sub(self.replay_limit));
-        let messages = self.store.messages_after(&self.key, id, from).map_err(|e: StoreError| e.to_string())?;
+        let messages = self.store.messages_after(&self.key, id, Some(page), from).map_err(|e: StoreError| e.to_string())?;
         Ok(Replay { messages, after, from })
     }
 

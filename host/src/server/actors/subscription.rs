@@ -19,11 +19,12 @@ pub(crate) struct Subscription {
 }
 
 impl Subscription {
-    /// Subscribes player `id` to `actor`'s group, replaying what came after seq `after`, with
+    /// Subscribes player `id` on `page` to `actor`'s group, replaying what that page's calls
+    /// routed after seq `after`, with
     /// room for `queue` frames; the sender is the socket's own, for its calls' errors.
-    pub(crate) fn new(actor: Arc<Actor>, id: u32, after: Option<u64>, queue: usize) -> (Subscription, FrameSender) {
+    pub(crate) fn new(actor: Arc<Actor>, id: u32, page: &str, after: Option<u64>, queue: usize) -> (Subscription, FrameSender) {
         let (sender, frames) = mpsc::channel::<Frame>(queue);
-        actor.send(Command::Subscribe { id, after, frames: sender.clone() });
+        actor.send(Command::Subscribe { id, page: page.to_string(), after, frames: sender.clone() });
         (Subscription { actor, frames }, sender)
     }
 

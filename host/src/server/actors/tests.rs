@@ -22,7 +22,7 @@ fn auction() -> Arc<Game> {
 /// Player `id` subscribes and bids `bid`; the first frame it gets.
 fn live(actor: &Arc<Actor>, id: u32, bid: u32) -> Frame {
     let (frames, mut rx) = mpsc::channel(16);
-    actor.send(Command::Subscribe { id, after: None, frames: frames.clone() });
+    actor.send(Command::Subscribe { id, page: "Bid".into(), after: None, frames: frames.clone() });
     let permit = Arc::new(tokio::sync::Semaphore::new(1)).try_acquire_owned().expect("permit");
     actor.send(Command::Live { id, page: "Bid".into(), payload: format!("{{\"bid\": {bid}}}"), errors: frames, permit });
     rx.blocking_recv().expect("a reply")
@@ -45,7 +45,7 @@ fn after_a_failed_journal_write_the_sender_is_told_and_later_calls_are_refused_u
         assert!(reply.text().contains("error") && reply.text().contains("No space left"), "{reply:?}");
         // A socket subscribing now is told it cannot be replayed; then its call is refused.
         let (frames, mut rx) = mpsc::channel(16);
-        actor.send(Command::Subscribe { id: 3, after: None, frames: frames.clone() });
+        actor.send(Command::Subscribe { id: 3, page: "Bid".into(), after: None, frames: frames.clone() });
         let permit = Arc::new(tokio::sync::Semaphore::new(1)).try_acquire_owned().expect("permit");
         actor.send(Command::Live { id: 3, page: "Bid".into(), payload: r#"{"bid": 30}"#.into(), errors: frames, permit });
         let replies = [rx.blocking_recv().expect("a reply"), rx.blocking_recv().expect("a reply")];
@@ -99,10 +99,10 @@ fn a_dropped_subscription_leaves_its_group_at_once() {
     let hub = GroupHub::new(Store::temporary().expect("store"), 1000);
     let actor = hub.actor(&game, &GroupKey { session: "s".into(), round: 1, group: 1 });
     // Player 1's socket; and one that closes before its subscribe is even delivered.
-    let (first, _first_errors) = Subscription::new(actor.clone(), 1, None, 16);
-    drop(Subscription::new(actor.clone(), 3, None, 16));
+    let (first, _first_errors) = Subscription::new(actor.clone(), 1, "Bid", None, 16);
+    drop(Subscription::new(actor.clone(), 3, "Bid", None, 16));
     // Player 2's socket bids: its answer comes once every subscribe before it is delivered.
-    let (mut second, errors) = Subscription::new(actor.clone(), 2, None, 16);
+    let (mut second, errors) = Subscription::new(actor.clone(), 2, "Bid", None, 16);
     let permit = Arc::new(tokio::sync::Semaphore::new(1)).try_acquire_owned().expect("permit");
     actor.send(Command::Live { id: 2, page: "Bid".into(), payload: r#"{"bid": 10}"#.into(), errors, permit });
     assert!(second.frames.blocking_recv().expect("a reply").text().contains("new_max"));

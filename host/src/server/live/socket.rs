@@ -81,7 +81,7 @@ pub(crate) async fn socket(
     // Subscribe before the handshake completes: every message routed after the client sees
     // the socket open reaches it (frames wait in the queue until the socket is served).
     let actor = state.hub.actor(&game, &participant.group_key());
-    let (subscription, frames) = Subscription::new(actor, participant.id_in_group, query.after, SOCKET_QUEUE);
+    let (subscription, frames) = Subscription::new(actor, participant.id_in_group, &page, query.after, SOCKET_QUEUE);
     let live = Live { state, game, participant, page, subscription, frames };
     let hard = HARD_FRAME_LIMIT.max(live.state.config.frame_bytes);
     // Both caps: a single frame is buffered whole before the message cap sees it.

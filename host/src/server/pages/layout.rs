@@ -79,6 +79,8 @@ pub(crate) struct PageView {
     pub(crate) wait: bool,
     /// Milliseconds left before the page times out.
     pub(crate) timeout_ms: Option<u64>,
+    /// Whether live.js replays the page's messages when it opens.
+    pub(crate) history: bool,
 }
 
 #[cfg(test)]
@@ -96,6 +98,7 @@ mod tests {
             live: true,
             wait: false,
             timeout_ms: Some(5000),
+            history: true,
         }
     }
 

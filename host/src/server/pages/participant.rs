@@ -168,6 +168,7 @@ async fn render_with(state: &Arc<AppState>, at: &Current, error: Option<String>,
         live: page.live,
         wait: page.kind == PageKind::Wait,
         timeout_ms: deadline(&at.p, manifest).map(|d| d.saturating_sub(now_ms()).max(1)),
+        history: page.history,
     };
     Ok(layout::html(status, "page", &view))
 }
