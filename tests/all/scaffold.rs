@@ -61,6 +61,12 @@ fn new_game_builds_and_passes_its_bots(lang: &str) {
     let bots = stoa(parent.path(), &["bots", &name]);
     assert!(bots.status.success(), "stoa bots on the new {lang} game: {}", text(&bots));
     assert!(String::from_utf8_lossy(&bots.stdout).contains("passed"), "{}", text(&bots));
+    // Its form, wait page and payoff: each bot pressed once and guessed the count right.
+    let json = stoa(parent.path(), &["bots", &name, "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&json)));
+    let group = &doc["runs"][0]["groups"][0];
+    assert_eq!(group["player_fields"]["1"]["guess"], serde_json::json!(2), "{group}");
+    assert_eq!(group["player_fields"]["1"]["payoff"].as_f64(), Some(6.0), "1 press + 5 for the right guess: {group}");
     eprintln!("{lang}: bots passed in {:.1} s", started.elapsed().as_secs_f64());
 }
 

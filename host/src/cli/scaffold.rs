@@ -88,6 +88,8 @@ impl Lang {
 const COMMON: &[(&str, &str)] = &[
     ("game.toml", include_str!("../../scaffold/common/game.toml")),
     ("templates/Counter.hbs", include_str!("../../scaffold/common/templates/Counter.hbs")),
+    ("templates/Guess.hbs", include_str!("../../scaffold/common/templates/Guess.hbs")),
+    ("templates/ResultsWait.hbs", include_str!("../../scaffold/common/templates/ResultsWait.hbs")),
     ("templates/Results.hbs", include_str!("../../scaffold/common/templates/Results.hbs")),
     ("README.md", include_str!("../../scaffold/common/README.md")),
     (".gitignore", include_str!("../../scaffold/common/gitignore")),

@@ -44,3 +44,18 @@ export function callLiveMethod(method, { group, page }) {
     }
   }
 }
+
+// The bots' form submissions: on Guess, one over the maximum (it must be refused), then the
+// right count.
+export function botSubmissions(player, botCase) {
+  if (player.group.page !== "Guess") return undefined;
+  return [{ values: { guess: 1001 }, mustFail: true }, { guess: player.group.count }];
+}
+
+// The wait page, once the whole group is there: one point per press, 5 more for a right
+// guess (the built-in `payoff` field; the admin's payments page sums it).
+export const ResultsWait = {
+  afterAllPlayersArrive(group) {
+    for (const p of group.getPlayers()) p.payoff = p.presses + (p.guess === group.count ? 5 : 0);
+  },
+};

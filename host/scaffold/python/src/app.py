@@ -6,6 +6,8 @@ which the sender alone gets as {"error": ...}. The SDK's whole API is in
 docs/writing-a-game-python.md of the Stoa checkout.
 """
 
+from stoa import SubmissionMustFail
+
 
 def live_method(group, id_in_group, payload):
     """A player's liveSend(payload). The writes commit only if this returns normally."""
@@ -43,3 +45,18 @@ def call_live_method(method, group, page, **kwargs):
         count += 1
         want = {0: {"count": count, "by": me}, me: {"presses": presses + 1}}
         assert routed == want, f"player {me} presses: expected {want}, got {routed}"
+
+
+def bot_submissions(player, case):
+    """The bots' form submissions: on Guess, one over the maximum (it must be refused), then
+    the right count."""
+    if player.group.page == "Guess":
+        return [SubmissionMustFail({"guess": 1001}), {"guess": player.group.count}]
+    return None
+
+
+def after_all_players_arrive(group):
+    """The wait page, once the whole group is there: one point per press, 5 more for a right
+    guess (the built-in `payoff` field; the admin's payments page sums it)."""
+    for p in group.get_players():
+        p.payoff = p.presses + (5 if p.guess == group.count else 0)

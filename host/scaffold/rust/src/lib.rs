@@ -5,6 +5,7 @@
 //! reason, which the sender alone gets as `{"error": ...}`. The SDK's whole API is in
 //! `docs/writing-a-game-rust.md` of the Stoa checkout.
 
+use stoa_sdk::bot::Submission;
 use stoa_sdk::{Context, Game, Messages, Result, Value, bot, ensure, group, json, player};
 
 struct Counter;
@@ -49,7 +50,30 @@ impl Game for Counter {
             bot::expect_eq(out[1].to, id, "the reply's recipient")?;
             bot::expect_eq(&out[1].payload, &json!({"presses": presses + 1}), "the reply")?;
         }
-        // A refused call would fail the bot run: `stoa bots` plays by the rules.
+        // A refused call is a value the bot may check.
+        bot::expect(bot::live_method(1, "pull").is_err(), "anything but \"press\" is refused")
+    }
+
+    /// The bots' form submissions: on Guess, one over the maximum (it must be refused), then
+    /// the right count.
+    fn bot_submissions(ctx: &Context, _id_in_group: u32, _case: Option<&str>) -> Result<Vec<Submission>> {
+        if ctx.page != "Guess" {
+            return Ok(vec![Submission::new(json!({}))]);
+        }
+        let count: i64 = group().get("count")?;
+        Ok(vec![Submission::must_fail(json!({"guess": 1001})), Submission::new(json!({"guess": count}))])
+    }
+
+    /// The wait page, once the whole group is there: one point per press, 5 more for a
+    /// right guess (the built-in `payoff` field; the admin's payments page sums it).
+    fn after_all_players_arrive(ctx: &Context) -> Result<()> {
+        let count: i64 = group().get("count")?;
+        for id in ctx.player_ids() {
+            let presses: i64 = player(id).get("presses")?;
+            let guess: Option<i64> = player(id).get("guess")?;
+            let bonus = if guess == Some(count) { 5.0 } else { 0.0 };
+            player(id).set_payoff(presses as f64 + bonus)?;
+        }
         Ok(())
     }
 }
