@@ -52,10 +52,12 @@ test: games browser
 	$(CARGO) test -p stoa-sdk $(foreach d,$(filter example-games/%,$(RUST_GAME_DIRS)),-p $(call crate_of,$(d)))
 	$(MAKE) --no-print-directory py-sdk-test js-sdk-test
 
-# Per-call costs, then the live table (`stoa serve` vs `stoa echo`, driven by `stoa load`).
+# Per-call costs, the live table (`stoa serve` vs `stoa echo`, driven by `stoa load`), then
+# the page-flow table (the public goods game submitted page by page over HTTP).
 bench: games
 	$(CARGO) bench -p stoa-host --bench core
 	$(CARGO) bench -p stoa-host --bench live
+	$(CARGO) bench -p stoa-host --bench pages
 
 check: games
 	@for d in example-games/*/; do [ -f $$d/game.toml ] && $(CARGO) run -q --release -p stoa-host -- check $$d; done

@@ -49,7 +49,7 @@ async fn the_bid_page_loads_live_js_for_its_participant_and_shows_the_group_max_
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(a.body.starts_with("<!doctype html>"), "{}", a.body);
     assert!(a.body.contains("<title>Bid</title>"));
-    let script = format!("<script src=\"/static/live.js\" data-participant=\"{}\" data-page=\"Bid\"></script>", people[0]);
+    let script = format!("<script src=\"/static/live.js\" data-participant=\"{}\" data-page=\"Bid\" data-history=\"true\"></script>", people[0]);
     assert!(a.body.contains(&script), "{}", a.body);
     assert!(a.body.contains("<strong id=\"max-bid\">42</strong>"), "{}", a.body);
     let form = a.body.find("<form method=\"post\" id=\"form\"").expect("the page is in a form");

@@ -114,10 +114,10 @@ mod tests {
         let html = render("page", &view()).expect("render");
         assert!(html.starts_with("<!doctype html>"), "{html}");
         assert!(html.contains("<title>Bid</title>"));
-        assert!(html.contains("<form method=\"post\" id=\"form\" action=\"/p/abc\">"));
+        assert!(html.contains("<form method=\"post\" id=\"form\" action=\"/p/abc\" novalidate>"));
         assert!(html.contains("<p id=\"inner\">hi</p>"), "the game's HTML is kept as HTML");
         assert!(html.contains("&lt;b&gt;too low&lt;/b&gt;"), "the error is text: {html}");
-        assert!(html.contains("<script src=\"/static/live.js\" data-participant=\"abc\" data-page=\"Bid\"></script>"));
+        assert!(html.contains("<script src=\"/static/live.js\" data-participant=\"abc\" data-page=\"Bid\" data-history=\"true\"></script>"));
         let live = html.find("/static/live.js").expect("live.js");
         assert!(live < html.find("id=\"inner\"").expect("body"), "live.js comes before the page's scripts");
         assert!(html.contains("data-ms=\"5000\""));
@@ -127,7 +127,7 @@ mod tests {
     fn a_page_without_live_timeout_or_error_has_none_of_them() {
         let html = render("page", &PageView { live: false, error: None, timeout_ms: None, ..view() }).expect("render");
         assert!(!html.contains("live.js"));
-        assert!(!html.contains("stoa-error"));
+        assert!(!html.contains("id=\"stoa-error\""));
         assert!(!html.contains("stoa-timer"));
     }
 }
