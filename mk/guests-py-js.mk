@@ -21,7 +21,7 @@ STOA_VENV ?= .venv
 COMPONENTIZE_PY_VERSION ?= 0.25.1
 PY_GAMES ?= auction-python bargaining-python public-goods-python
 # Hostile Python test games (tests/fixtures/NAME, each with a README "Expectations").
-PY_FIXTURES ?= raiser-python looper-python
+PY_FIXTURES ?= raiser-python looper-python study-fields-python
 JS_GAMES ?= auction-js survey-js
 # How the bots target runs the stoa command.
 STOA ?= cargo run -q -p stoa-host --

@@ -115,7 +115,8 @@ fn main() {
             let (status, info) = call(&http, "POST", &format!("{}/api/sessions", server.base), &headers, body).await;
             assert_eq!(status, 201, "{info}");
             let info: serde_json::Value = serde_json::from_str(&info).expect("json");
-            let codes: Vec<String> = info["participants"].as_array().expect("participants").iter().map(|p| p["code"].as_str().expect("code").to_string()).collect();
+            let codes: Vec<String> =
+                info["participants"].as_array().expect("participants").iter().map(|p| p["code"].as_str().expect("code").to_string()).collect();
             let base = Arc::new(server.base.clone());
             let started = Instant::now();
             let tasks: Vec<_> = codes.into_iter().map(|c| tokio::spawn(participant(http.clone(), base.to_string(), c, 3))).collect();

@@ -87,7 +87,7 @@ impl BotReport {
 /// (normally [`Store::temporary`]), with up to `threads` groups at once.
 pub fn run(game: &Arc<Game>, store: &Store, participants: u32, case: Option<&str>, threads: usize) -> Result<BotReport, String> {
     let started = Instant::now();
-    let (session, _) = store.create_session(&game.manifest, participants).map_err(|e| e.to_string())?;
+    let (session, _) = game.create_default_session(store, participants).map_err(|e| e.to_string())?;
     let ppg = game.manifest.players_per_group;
     let groups = participants / ppg;
     let jobs: Vec<(u32, u32)> = (1..=game.manifest.num_rounds).flat_map(|round| (1..=groups).map(move |group| (round, group))).collect();
@@ -169,7 +169,9 @@ fn run_group(game: &Arc<Game>, store: &Store, key: GroupKey, case: Option<&str>)
             }
             for id in 1..=ppg {
                 let seat = Seat { group: &key, players: ppg, page: &page.name, id_in_group: id };
-                if page.kind == PageKind::Normal && !game.is_displayed(store, seat).map_err(|e| format!("{}: is-displayed for player {id} failed: {e}", at(&page.name)))? {
+                if page.kind == PageKind::Normal
+                    && !game.is_displayed(store, seat).map_err(|e| format!("{}: is-displayed for player {id} failed: {e}", at(&page.name)))?
+                {
                     continue;
                 }
                 render::render(&mut reader, game, store, seat, "bot")
@@ -202,10 +204,18 @@ fn run_group(game: &Arc<Game>, store: &Store, key: GroupKey, case: Option<&str>)
 /// checked as a participant's form is: a `must-fail` one must be refused (by the form's checks
 /// or `error-message`), any other accepted; an accepted one stores its values and runs
 /// `before-next-page`, and the player moves on. The error names the values and the reason.
-fn submit(game: &Arc<Game>, store: &Store, reader: &mut Option<crate::game::Instance>, seat: Seat<'_>, page: &Page, case: Option<&str>) -> Result<(), String> {
+fn submit(
+    game: &Arc<Game>,
+    store: &Store,
+    reader: &mut Option<crate::game::Instance>,
+    seat: Seat<'_>,
+    page: &Page,
+    case: Option<&str>,
+) -> Result<(), String> {
     let submissions = game.bot_submissions(reader, store, seat, case).map_err(|e| format!("bot-submissions failed: {e}"))?;
     for sub in submissions {
-        let values: Value = serde_json::from_str(&sub.values).map_err(|e| format!("bot submission is not JSON ({e}): {}", shorten(&sub.values, 200)))?;
+        let values: Value =
+            serde_json::from_str(&sub.values).map_err(|e| format!("bot submission is not JSON ({e}): {}", shorten(&sub.values, 200)))?;
         let posted = form::as_posted(&values);
         let refusal = match form::parse(&game.manifest, page, &posted, false) {
             Err(errors) => Some(errors.iter().map(|(k, why)| format!("{k}: {why}")).collect::<Vec<_>>().join("; ")),
@@ -216,10 +226,18 @@ fn submit(game: &Arc<Game>, store: &Store, reader: &mut Option<crate::game::Inst
                     None if sub.must_fail => return Err(format!("must-fail submission {} was accepted", shorten(&sub.values, 200))),
                     None => {
                         if game.submits_with_hook(page) {
-                            let values = typed.into_iter().filter_map(|(k, v)| serde_json::value::to_raw_value(&v).ok().map(|raw| (k, raw))).collect();
+                            let values =
+                                typed.into_iter().filter_map(|(k, v)| serde_json::value::to_raw_value(&v).ok().map(|raw| (k, raw))).collect();
                             let mut group = store.group(seat.group.clone(), seat.players).map_err(|e| e.to_string())?;
-                            game.hook_call_in(&mut None, store, &mut group, seat.page, seat.id_in_group, &Hook::Submit { values, timeout_happened: false })
-                                .map_err(|e| format!("before-next-page failed: {e}"))?;
+                            game.hook_call_in(
+                                &mut None,
+                                store,
+                                &mut group,
+                                seat.page,
+                                seat.id_in_group,
+                                &Hook::Submit { values, timeout_happened: false },
+                            )
+                            .map_err(|e| format!("before-next-page failed: {e}"))?;
                         }
                         return Ok(());
                     }

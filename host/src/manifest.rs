@@ -147,6 +147,10 @@ pub struct Manifest {
     pub group_fields: BTreeMap<String, FieldSpec>,
     /// Player fields by name.
     pub player_fields: BTreeMap<String, FieldSpec>,
+    /// `[participant.fields]`: a participant's fields, kept across rounds.
+    pub participant_fields: BTreeMap<String, FieldSpec>,
+    /// `[session.fields]`: the session's fields, written in `creating-session`.
+    pub session_fields: BTreeMap<String, FieldSpec>,
     /// The page sequence of one round.
     pub pages: Vec<Page>,
     /// Limits the game asks for, checked against the host maxima when the game is loaded.
@@ -182,6 +186,10 @@ struct RawManifest {
     group: RawFields,
     #[serde(default)]
     player: RawFields,
+    #[serde(default)]
+    participant: RawFields,
+    #[serde(default)]
+    session: RawFields,
     #[serde(default, rename = "page")]
     pages: Vec<RawPage>,
     #[serde(default)]
@@ -319,6 +327,8 @@ impl Manifest {
         }
         let group_fields = fields(&raw.group.fields, "group.fields", &err)?;
         let mut player_fields = fields(&raw.player.fields, "player.fields", &err)?;
+        let participant_fields = fields(&raw.participant.fields, "participant.fields", &err)?;
+        let session_fields = fields(&raw.session.fields, "session.fields", &err)?;
         // Every game has oTree's player field `payoff`, unless it declares its own.
         player_fields.entry("payoff".into()).or_insert(FieldSpec { ty: FieldType::Float, initial: "0".into(), form: FormAttrs::default() });
         for (i, page) in raw.pages.iter().enumerate() {
@@ -340,6 +350,8 @@ impl Manifest {
             warm_instances: raw.warm_instances,
             group_fields,
             player_fields,
+            participant_fields,
+            session_fields,
             pages: raw
                 .pages
                 .into_iter()
@@ -377,9 +389,15 @@ impl Manifest {
         for (key, value) in params {
             let Some(old) = config.get(key) else {
                 let keys: Vec<&str> = config.keys().map(String::as_str).collect();
-                return Err(format!("`{key}` is not a key of this session's config (it has {})", if keys.is_empty() { "none".into() } else { keys.join(", ") }));
+                return Err(format!(
+                    "`{key}` is not a key of this session's config (it has {})",
+                    if keys.is_empty() { "none".into() } else { keys.join(", ") }
+                ));
             };
-            let same = matches!((old, value), (Value::Number(_), Value::Number(_)) | (Value::String(_), Value::String(_)) | (Value::Bool(_), Value::Bool(_)));
+            let same = matches!(
+                (old, value),
+                (Value::Number(_), Value::Number(_)) | (Value::String(_), Value::String(_)) | (Value::Bool(_), Value::Bool(_))
+            );
             if !same {
                 return Err(format!("config `{key}` is {old} in game.toml, so {value} is not a value for it"));
             }
@@ -545,8 +563,10 @@ kind = "wait"
 
     #[test]
     fn config_and_treatments_are_parsed_and_a_session_config_resolved() {
-        let text = format!("{GOOD}\n[config]\nmultiplier = 2.0\nendowment = 100\nlabel = \"std\"\n\
-            [[session_config]]\nname = \"high\"\nmultiplier = 3.0\n[[session_config]]\nname = \"poor\"\nendowment = 50\n");
+        let text = format!(
+            "{GOOD}\n[config]\nmultiplier = 2.0\nendowment = 100\nlabel = \"std\"\n\
+            [[session_config]]\nname = \"high\"\nmultiplier = 3.0\n[[session_config]]\nname = \"poor\"\nendowment = 50\n"
+        );
         let m = parse(&text).expect("manifest");
         assert_eq!(m.treatments.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["high", "poor"]);
         let none = serde_json::Map::new();

@@ -22,4 +22,5 @@ mod server_live;
 mod server_pages;
 mod shared_hosting;
 mod study;
+mod study_fields;
 mod worlds;

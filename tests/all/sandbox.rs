@@ -181,7 +181,8 @@ async fn exports_are_streamed_a_chunk_at_a_time_not_built_whole() {
     let code = info["code"].as_str().expect("code").to_string();
     let people = codes(&info);
     assert!(submit(&server, &people[0], "Bid", 1).await.status < 400);
-    for (path, rows) in [("format=json", None), ("format=csv", Some(1501)), ("format=csv&table=log", Some(2))] {
+    // The log: a head, round 1's creating-session (group 0), the one submission.
+    for (path, rows) in [("format=json", None), ("format=csv", Some(1501)), ("format=csv&table=log", Some(3))] {
         let a = crate::server_support::get_admin(&server, &format!("/api/sessions/{code}/export?{path}")).await;
         assert_eq!(a.status, 200, "{path}: {}", a.body);
         // A body built whole has a length before it is sent; a streamed one does not.
@@ -194,9 +195,10 @@ async fn exports_are_streamed_a_chunk_at_a_time_not_built_whole() {
                 assert_eq!(v["session"], json!(code));
                 assert_eq!(v["rounds"][0]["groups"].as_array().map(Vec::len), Some(500));
                 assert_eq!(v["rounds"][0]["groups"][499]["players"][2]["participant"], json!(people[1499]));
-                // The one submission is group 1's one entry: its before-next-page.
-                assert_eq!(v["live_log"].as_array().map(Vec::len), Some(1));
-                assert_eq!(v["live_log"][0]["calls"][0]["payload"]["hook"], json!("before-next-page"));
+                // Round 1's creating-session, then the one submission: group 1's before-next-page.
+                assert_eq!(v["live_log"].as_array().map(Vec::len), Some(2));
+                assert_eq!(v["live_log"][0]["calls"][0]["payload"]["hook"], json!("creating-session"));
+                assert_eq!(v["live_log"][1]["calls"][0]["payload"]["hook"], json!("before-next-page"));
             }
         }
     }

@@ -112,8 +112,14 @@ async fn the_exports_hold_the_fields_and_the_live_log_after_live_calls() {
     let group = &doc["rounds"][0]["groups"][0];
     assert_eq!(group["fields"]["max_bid"], 25);
     assert_eq!(group["fields"]["highest_bidder"], 2);
-    assert_eq!(group["players"][2], json!({"id_in_group": 3, "participant": people[2], "fields": {"bids": 1, "payoff": 0}}), "every game has the built-in payoff");
-    let log = &doc["live_log"][0];
+    assert_eq!(
+        group["players"][2],
+        json!({"id_in_group": 3, "participant": people[2], "fields": {"bids": 1, "payoff": 0}, "participant_fields": {}}),
+        "every game has the built-in payoff"
+    );
+    // The log starts with round 1's creating-session (group 0), then group 1's calls.
+    assert_eq!(doc["live_log"][0]["group"], json!(0));
+    let log = &doc["live_log"][1];
     assert_eq!((log["round"].as_u64(), log["group"].as_u64()), (Some(1), Some(1)));
     assert_eq!(log["calls"].as_array().map(Vec::len), Some(3));
     assert_eq!(log["calls"][1]["payload"], json!({"bid": 25}));
@@ -130,9 +136,10 @@ async fn the_exports_hold_the_fields_and_the_live_log_after_live_calls() {
     let log = get_admin(&server, &format!("/api/sessions/{code}/export?format=csv&table=log")).await;
     let rows: Vec<&str> = log.body.lines().collect();
     assert_eq!(rows[0], "round,group,call,time_ms,page,sender,payload,seqs,error");
-    assert_eq!(rows.len(), 4, "{}", log.body);
-    assert!(rows[1].starts_with("1,1,1,") && rows[1].ends_with(r#",Bid,1,"{""bid"": 10}",1-1,"#), "{}", rows[1]);
-    assert!(rows[3].ends_with(",Bid,3,7,3-3,"), "{}", rows[3]);
+    assert_eq!(rows.len(), 5, "{}", log.body);
+    assert!(rows[1].starts_with("1,0,1,") && rows[1].contains("creating-session"), "{}", rows[1]);
+    assert!(rows[2].starts_with("1,1,1,") && rows[2].ends_with(r#",Bid,1,"{""bid"": 10}",1-1,"#), "{}", rows[2]);
+    assert!(rows[4].ends_with(",Bid,3,7,3-3,"), "{}", rows[4]);
     server.stop().await;
 }
 

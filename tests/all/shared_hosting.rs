@@ -695,7 +695,8 @@ async fn garbage_frames_spend_no_quota_and_binary_frames_are_rate_limited() {
 async fn one_researchers_warm_groups_cannot_take_the_pool_from_another() {
     let dir = tempfile::tempdir().expect("tempdir");
     // A pool of 8 instances, 4 of them a researcher's share.
-    let config = stoa::RuntimeConfig { cache_dir: Some(root().join("target/stoa-cache")), instances: 8, researcher_instances: 4, ..Default::default() };
+    let config =
+        stoa::RuntimeConfig { cache_dir: Some(root().join("target/stoa-cache")), instances: 8, researcher_instances: 4, ..Default::default() };
     let runtime = std::sync::Arc::new(stoa::Runtime::new(config).expect("runtime"));
     let server = TestServer::start_on(runtime.clone(), &[], &dir.path().join("data"), Default::default()).await;
     let alice = add_researcher(&server, "alice", json!({})).await;

@@ -84,7 +84,11 @@ async fn plays_public_goods(path: &str, name: &str) {
 
     // The form, rendered by the host from the field's attributes.
     let page = get(&server, &format!("/p/{}", people[0])).await;
-    assert!(page.body.contains(r#"<input type="number" step="1" name="contribution" id="id_contribution" value="" min="0" max="100" required>"#), "{}", page.body);
+    assert!(
+        page.body.contains(r#"<input type="number" step="1" name="contribution" id="id_contribution" value="" min="0" max="100" required>"#),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("How much will you contribute (0 to 100)?"), "{}", page.body);
 
     // Over the maximum: the page again, the reason beside the field, nothing stored.
@@ -126,7 +130,11 @@ async fn plays_public_goods(path: &str, name: &str) {
     let rows: Vec<(Value, Value)> = pay["participants"].as_array().expect("rows").iter().map(|p| (p["points"].clone(), p["money"].clone())).collect();
     assert_eq!(rows, [(json!(170.0), json!(6.7)), (json!(290.0), json!(7.9)), (json!(300.0), json!(8.0))]);
     let page = crate::server_support::get_admin(&server, &format!("/admin/sessions/{code}/payments")).await;
-    assert!(page.body.contains(&format!("<tr><td><code>{}</code></td><td class=\"num\">170.0</td><td class=\"num\">6.7</td></tr>", people[0])), "{}", page.body);
+    assert!(
+        page.body.contains(&format!("<tr><td><code>{}</code></td><td class=\"num\">170.0</td><td class=\"num\">6.7</td></tr>", people[0])),
+        "{}",
+        page.body
+    );
     let export = crate::server_support::get_admin(&server, &format!("/api/sessions/{code}/export?format=json")).await;
     let export: Value = serde_json::from_str(&export.body).expect("json");
     assert_eq!(export["payments"], pay["participants"]);
@@ -178,7 +186,8 @@ async fn after_all_players_arrive_runs_once_per_group_across_a_sigkill_at_the_la
         // The last player sends again if the first send was lost; then everyone loads a page.
         let _ = post_at(&server.addr, &members[2], "Contribute", 1, "contribution=40").await;
         for code in members {
-            let page = crate::server_support::try_request_at(&server.addr, axum::http::Method::GET, &format!("/p/{code}"), &[], "").await.expect("page");
+            let page =
+                crate::server_support::try_request_at(&server.addr, axum::http::Method::GET, &format!("/p/{code}"), &[], "").await.expect("page");
             assert!(page.body.contains("Results of round 1"), "group {}: {}", g + 1, page.body);
         }
     }
@@ -314,7 +323,13 @@ async fn the_js_survey_checks_each_field_type_and_stores_typed_values() {
     assert_eq!(player_field(&server, &code, 1, "age"), Value::Null);
     let a = send_form(&server, &code, "Survey", 1, "age=30&field_of_study=psychology&satisfaction=5&student=false&comments=fine").await;
     assert!(a.status == 303 || a.status == 302, "{} {}", a.status, a.body);
-    for (field, value) in [("age", json!(30)), ("field_of_study", json!("psychology")), ("satisfaction", json!(5)), ("student", json!(false)), ("comments", json!("fine"))] {
+    for (field, value) in [
+        ("age", json!(30)),
+        ("field_of_study", json!("psychology")),
+        ("satisfaction", json!(5)),
+        ("student", json!(false)),
+        ("comments", json!("fine")),
+    ] {
         assert_eq!(player_field(&server, &code, 1, field), value, "{field}");
     }
     let thanks = get(&server, &format!("/p/{code}")).await;

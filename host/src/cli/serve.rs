@@ -74,9 +74,14 @@ pub(super) fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     // Every participant's socket is an open file.
     crate::load::raise_fd_limit();
     if a.researcher_instances > a.instances {
-        anyhow::bail!("--researcher-instances {} is above --instances {}: one researcher's share must fit in the pool", a.researcher_instances, a.instances);
+        anyhow::bail!(
+            "--researcher-instances {} is above --instances {}: one researcher's share must fit in the pool",
+            a.researcher_instances,
+            a.instances
+        );
     }
-    let runtime = Arc::new(Runtime::new(RuntimeConfig { instances: a.instances, researcher_instances: a.researcher_instances, ..RuntimeConfig::default() })?);
+    let runtime =
+        Arc::new(Runtime::new(RuntimeConfig { instances: a.instances, researcher_instances: a.researcher_instances, ..RuntimeConfig::default() })?);
     let games = load_games(&runtime, &games_dir)?;
     if games.is_empty() {
         // A shared server may have no games of its own: researchers upload theirs.
@@ -103,7 +108,7 @@ pub(super) fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         if let Some(name) = a.demo {
             let game = state.games.get(&name).with_context(|| format!("--demo: no game named `{name}`"))?;
-            let (session, people) = state.store.create_session(&game.manifest, game.manifest.players_per_group * 2)?;
+            let (session, people) = game.create_default_session(&state.store, game.manifest.players_per_group * 2)?;
             println!("demo session {} of `{name}`; participant links:", session.code);
             for p in people {
                 println!("  group {} player {}: {base}/p/{}", p.group, p.id_in_group, p.code);

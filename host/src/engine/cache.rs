@@ -137,7 +137,10 @@ impl Cache {
     /// Removes a cache file (of a refused or deleted upload); one already gone is fine.
     pub(crate) fn remove(&self, file: &Path) {
         let ours = self.dir.as_deref().is_some_and(|dir| file.parent() == Some(dir));
-        if ours && let Err(e) = std::fs::remove_file(file) && e.kind() != std::io::ErrorKind::NotFound {
+        if ours
+            && let Err(e) = std::fs::remove_file(file)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
             tracing::warn!("cannot remove cached component {}: {e}", file.display());
         }
     }

@@ -10,7 +10,7 @@ use wasmtime::Store as WasmStore;
 use crate::engine::arm_deadline;
 use crate::game::error::CallError;
 use crate::game::json::{raw_json, shorten};
-use crate::game::state::{BotCall, BotEnv, CallState, Instance, MAX_RESOURCES, Mode, Write};
+use crate::game::state::{BotCall, BotEnv, CallState, Instance, MAX_RESOURCES, Mode, Owner, Write};
 use crate::game::world::{BotSubmission, Context, Exports};
 use crate::game::{Committed, Game, INSTANTIATION_BUDGET, Seat};
 use crate::live::{FieldWrites, Group};
@@ -19,17 +19,21 @@ use crate::store::{GroupKey, Store};
 /// What a call did besides its result: its field writes, and the mode it ended in (which
 /// carries a bot run's nested calls).
 pub(super) struct Effects {
-    pub(super) writes: Vec<Write>,
-    mode: Mode,
+    /// Each write with its key.
+    pub(super) writes: Vec<(Vec<u8>, Write)>,
+    pub(super) mode: Mode,
 }
 
-/// A call's writes as the log keeps them, by group and player.
-pub(super) fn field_writes(writes: Vec<Write>) -> FieldWrites {
+/// A group call's writes as the log keeps them, by group, player and participant (a group
+/// call cannot write the session or another group: those writes were refused).
+pub(super) fn field_writes(writes: Vec<(Vec<u8>, Write)>) -> FieldWrites {
     let mut out = FieldWrites::default();
-    for w in writes {
-        match w.player {
-            None => out.group.insert(w.name, w.value),
-            Some(id) => out.players.entry(id).or_default().insert(w.name, w.value),
+    for (_, w) in writes {
+        match w.owner {
+            Owner::Group => out.group.insert(w.name, w.value),
+            Owner::Player(id) => out.players.entry(id).or_default().insert(w.name, w.value),
+            Owner::Participant(id) => out.participants.entry(id).or_default().insert(w.name, w.value),
+            Owner::Session | Owner::GroupIn(_) => None,
         };
     }
     out
@@ -66,6 +70,8 @@ impl Game {
     ) -> (Result<R, CallError>, Effects) {
         let (reuse, deadline) = match mode {
             Mode::Live => (self.manifest.warm_instances, self.limits.deadline),
+            // One instance for every round's creating-session call of a session.
+            Mode::Creating(_) => (true, self.limits.deadline),
             Mode::ReadOnly(_) => (true, self.limits.deadline),
             Mode::Bot(_) => (false, self.limits.bot_deadline),
         };
@@ -107,8 +113,7 @@ impl Game {
         arm(&mut instance.wasm_store, deadline);
         let result = f(&instance.exports, &mut instance.wasm_store);
         let state = instance.wasm_store.data_mut();
-        let effects =
-            Effects { writes: state.writes.drain().map(|(_, w)| w).collect(), mode: std::mem::replace(&mut state.mode, Mode::ReadOnly("idle")) };
+        let effects = Effects { writes: state.writes.drain().collect(), mode: std::mem::replace(&mut state.mode, Mode::ReadOnly("idle")) };
         // Classify before logging: a trap's reason quotes the game's last stderr lines.
         let result = result.map_err(|e| self.classify(e, instance.wasm_store.data(), deadline));
         self.log_output(instance.wasm_store.data(), group);
@@ -228,8 +233,7 @@ impl Game {
         // Checked once here; the log stores it as it is.
         let stored = raw_json(payload.to_string()).map_err(|e| CallError::BadInput(format!("payload is not JSON: {e}")))?;
         let ctx = self.context(store, &group.key, group.players, page);
-        let (result, effects) =
-            self.run(slot, store, &group.key, group.players, Mode::Live, |g, s| g.live_method(s, &ctx, id, payload));
+        let (result, effects) = self.run(slot, store, &group.key, group.players, Mode::Live, |g, s| g.live_method(s, &ctx, id, payload));
         let messages = result?.map_err(CallError::Refused)?;
         if messages.len() > self.limits.messages {
             return Err(CallError::Output(format!("it routed {} messages, above the limit of {}", messages.len(), self.limits.messages)));
@@ -263,10 +267,7 @@ impl Game {
     /// `slot` for the group (pass `&mut None` for a fresh one).
     pub fn error_message(&self, slot: &mut Option<Instance>, store: &Store, seat: Seat<'_>, values: &str) -> Result<Option<String>, CallError> {
         let ctx = self.context(store, seat.group, seat.players, seat.page);
-        self.run(slot, store, seat.group, seat.players, Mode::ReadOnly("error-message"), |g, s| {
-            g.error_message(s, &ctx, seat.id_in_group, values)
-        })
-        .0
+        self.run(slot, store, seat.group, seat.players, Mode::ReadOnly("error-message"), |g, s| g.error_message(s, &ctx, seat.id_in_group, values)).0
     }
 
     /// `is-displayed` for the player at `seat` (0.1 games: always). On a fresh instance.
@@ -280,9 +281,16 @@ impl Game {
 
     /// `bot-submissions` for the player at `seat` in bot case `case`: the form submissions its
     /// bot makes on the page, in order (0.1 games: one `{}`).
-    pub fn bot_submissions(&self, slot: &mut Option<Instance>, store: &Store, seat: Seat<'_>, case: Option<&str>) -> Result<Vec<BotSubmission>, CallError> {
+    pub fn bot_submissions(
+        &self,
+        slot: &mut Option<Instance>,
+        store: &Store,
+        seat: Seat<'_>,
+        case: Option<&str>,
+    ) -> Result<Vec<BotSubmission>, CallError> {
         let ctx = self.context(store, seat.group, seat.players, seat.page);
-        self.run(slot, store, seat.group, seat.players, Mode::ReadOnly("bot-submissions"), |g, s| g.bot_submissions(s, &ctx, seat.id_in_group, case)).0
+        self.run(slot, store, seat.group, seat.players, Mode::ReadOnly("bot-submissions"), |g, s| g.bot_submissions(s, &ctx, seat.id_in_group, case))
+            .0
     }
 
     /// Whether leaving `page` is a hook call in the group's log (`before-next-page`, the
@@ -302,9 +310,7 @@ impl Game {
     ) -> Result<serde_json::Map<String, serde_json::Value>, CallError> {
         let ctx = self.context(store, seat.group, seat.players, seat.page);
         let text = self
-            .run(slot, store, seat.group, seat.players, Mode::ReadOnly("vars-for-template"), |g, s| {
-                g.vars_for_template(s, &ctx, seat.id_in_group)
-            })
+            .run(slot, store, seat.group, seat.players, Mode::ReadOnly("vars-for-template"), |g, s| g.vars_for_template(s, &ctx, seat.id_in_group))
             .0?;
         match serde_json::from_str(&text) {
             Ok(serde_json::Value::Object(map)) => Ok(map),
@@ -321,8 +327,7 @@ impl Game {
         let ctx = self.context(store, &group.key, group.players, page);
         let env = BotEnv { game: self.clone(), group: group.clone(), page: page.to_string(), calls: Vec::new(), warm: None };
         let key = group.key.clone();
-        let (result, effects) =
-            self.run(&mut None, store, &key, group.players, Mode::Bot(Box::new(env)), |g, s| g.call_live_method(s, &ctx, case));
+        let (result, effects) = self.run(&mut None, store, &key, group.players, Mode::Bot(Box::new(env)), |g, s| g.call_live_method(s, &ctx, case));
         let Mode::Bot(env) = effects.mode else {
             return (Vec::new(), Err(CallError::Host("bot state lost".into())));
         };

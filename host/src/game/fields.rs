@@ -1,23 +1,113 @@
-//! `impl fields::Host`: a game's reads and writes of its group and player fields.
+//! `impl fields::Host`: a game's reads and writes of its fields — the group's, its players',
+//! their participants' and the session's — and, in `creating-session`, of the whole round.
 //!
 //! Reads see committed values plus this call's own writes; writes stay in the call's overlay
-//! ([`CallState::writes`]) until [`crate::game::Game::live_call`] commits them with the log
-//! entry. Nothing leaves a store whose call failed, so a trap or an `err` rolls back by
-//! construction.
+//! ([`CallState::writes`]) until the call commits them with its log entry (a live call, a
+//! page hook) or the session's creation stores them. Nothing leaves a store whose call
+//! failed, so a trap or an `err` rolls back by construction.
 
 use crate::game::bindings::v0_1::stoa::game::fields as fields_v0_1;
 use crate::game::bindings::v0_2::stoa::game::fields;
 use crate::game::json::{raw_json, shorten};
-use crate::game::state::{CallState, Mode, Write};
+use crate::game::state::{CallState, Mode, Owner, Write};
 use crate::live::GroupKey;
-use crate::manifest::{FieldSpec, FieldType};
+use crate::manifest::{FieldSpec, FieldType, Manifest};
+use crate::store::seating;
+
+/// Which of the manifest's field tables a field is declared in.
+#[derive(Clone, Copy)]
+enum Table {
+    Group,
+    Player,
+    Participant,
+    Session,
+}
+
+impl Table {
+    fn section(self) -> &'static str {
+        match self {
+            Table::Group => "group",
+            Table::Player => "player",
+            Table::Participant => "participant",
+            Table::Session => "session",
+        }
+    }
+}
+
+/// The declaration of field `name` of `table` in `m`, or the err naming what is missing.
+fn spec<'m>(m: &'m Manifest, table: Table, name: &str) -> Result<&'m FieldSpec, String> {
+    let fields = match table {
+        Table::Group => &m.group_fields,
+        Table::Player => &m.player_fields,
+        Table::Participant => &m.participant_fields,
+        Table::Session => &m.session_fields,
+    };
+    fields.get(name).ok_or_else(|| format!("no {} field `{name}` in game.toml ([{}.fields])", table.section(), table.section()))
+}
 
 impl CallState {
-    fn read(&self, key: Vec<u8>, spec: &FieldSpec) -> Result<String, String> {
+    /// The key of `owner`'s field `name`, where this call may read or write it.
+    fn key(&self, owner: Owner, name: &str) -> Result<Vec<u8>, String> {
+        let g = &self.group;
+        if let Mode::Creating(c) = &self.mode {
+            // The whole round: players and participants by position in the session.
+            let ppg = self.manifest.players_per_group;
+            return match owner {
+                Owner::Group => {
+                    Err("creating-session runs for the whole round, not one group: write a group's fields with fields.group-set-in".into())
+                }
+                Owner::GroupIn(id) => {
+                    let groups = c.groups.len() as u32;
+                    if id == 0 || id > groups {
+                        return Err(format!("group {id} is not in this round (groups 1..={groups})"));
+                    }
+                    Ok(GroupKey { session: g.session.clone(), round: c.round, group: id }.group_field(name))
+                }
+                Owner::Player(position) => {
+                    self.position(position)?;
+                    let (group, id) = seating::seat(position, ppg);
+                    Ok(GroupKey { session: g.session.clone(), round: c.round, group }.player_field(id, name))
+                }
+                Owner::Participant(position) => {
+                    self.position(position)?;
+                    Ok(GroupKey::creation(&g.session).participant_field(position, name))
+                }
+                Owner::Session => Ok(g.session_field(name)),
+            };
+        }
+        match owner {
+            Owner::Group => Ok(g.group_field(name)),
+            Owner::Player(id) => self.player_in_group(id).map(|()| g.player_field(id, name)),
+            Owner::Participant(id) => self.player_in_group(id).map(|()| g.participant_field(id, name)),
+            Owner::Session => Ok(g.session_field(name)),
+            Owner::GroupIn(_) => Err(only_in_creating_session("fields.group-set-in")),
+        }
+    }
+
+    /// Field `name` of `owner`: this call's write, else the committed value, else its initial one.
+    fn get(&self, owner: Owner, table: Table, name: &str) -> Result<String, String> {
+        let spec = spec(&self.manifest, table, name)?;
+        let key = self.key(owner, name)?;
         if let Some(w) = self.writes.get(&key) {
             return Ok(w.value.get().to_string());
         }
-        self.read_committed(&self.group, &key, spec)
+        if let Mode::Creating(c) = &self.mode
+            && let Some(v) = c.earlier.get(&key)
+        {
+            return Ok(v.get().to_string());
+        }
+        let committed = match owner {
+            // A participant's value may come from any earlier round, or from the creation.
+            Owner::Participant(id) if !matches!(self.mode, Mode::Creating(_)) => {
+                self.store.participant_record(&self.group, self.manifest.players_per_group, id, name)
+            }
+            _ => self.store.field_record(&self.group, &key),
+        };
+        match committed {
+            Ok(Some(v)) => Ok(String::from_utf8_lossy(&v).into_owned()),
+            Ok(None) => Ok(spec.initial.clone()),
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     /// `group`'s committed value of field `key`, or its initial value.
@@ -29,19 +119,34 @@ impl CallState {
         }
     }
 
-    fn write(&mut self, key: Vec<u8>, field: (Option<u32>, &str), spec: &FieldSpec, value: String) -> Result<(), String> {
+    /// Writes `value` to `owner`'s field `name` in this call's overlay, checked against its
+    /// declaration and the limits; `what` names the host function for the log.
+    fn set(&mut self, owner: Owner, table: Table, name: &str, value: String, what: &str) -> Result<(), String> {
+        let result = self.try_set(owner, table, name, value);
+        result.map_err(|r| self.refused(what, r))
+    }
+
+    fn try_set(&mut self, owner: Owner, table: Table, name: &str, value: String) -> Result<(), String> {
         // Named only when a write is refused: no allocation on the path that succeeds.
-        let what = || match field {
-            (None, name) => format!("group field `{name}`"),
-            (Some(_), name) => format!("player field `{name}`"),
+        let what = || match owner {
+            Owner::Group | Owner::GroupIn(_) | Owner::Session => format!("{} field `{name}`", table.section()),
+            Owner::Player(id) | Owner::Participant(id) => format!("{} field `{name}` of player {id}", table.section()),
         };
-        match &self.mode {
-            Mode::Live => {}
-            Mode::ReadOnly(export) => return Err(format!("fields are read-only in {export}; write them in live-method")),
-            Mode::Bot(_) => {
+        match (&self.mode, owner) {
+            (Mode::Live, Owner::Session) => return Err(only_in_creating_session("fields.session-set")),
+            (Mode::Live | Mode::Creating(_), _) => {}
+            (Mode::ReadOnly(export), _) => {
+                return Err(format!(
+                    "fields are read-only in {export}; write them in live-method, before-next-page, after-all-players-arrive or creating-session"
+                ));
+            }
+            (Mode::Bot(_), _) => {
                 return Err("fields are read-only in call-live-method; bots change them through bot-driver.live-method".into());
             }
         }
+        let manifest = self.manifest.clone();
+        let spec = spec(&manifest, table, name)?;
+        let key = self.key(owner, name)?;
         let cap = self.limits.field_bytes;
         if value.len() > cap {
             return Err(format!("value of {} is {} bytes, above the limit of {cap} bytes", what(), value.len()));
@@ -63,12 +168,15 @@ impl CallState {
             }
         }
         let value = raw_json(value).map_err(|e| format!("value of {} is not JSON: {e}", what()))?;
-        self.writes.insert(key, Write { player: field.0, name: field.1.to_string(), value });
+        self.writes.insert(key, Write { owner, name: name.to_string(), value });
         Ok(())
     }
 
     /// The calling group as it was in `round`, an earlier round (read-only).
     fn in_round(&self, round: u32) -> Result<GroupKey, String> {
+        if matches!(self.mode, Mode::Creating(_)) {
+            return Err("creating-session has no earlier rounds to read".into());
+        }
         let now = self.group.round;
         if round == 0 || round >= now {
             return Err(match now {
@@ -85,40 +193,38 @@ impl CallState {
         }
         Ok(())
     }
+
+    /// In creating-session: a participant's position in the session.
+    fn position(&self, position: u32) -> Result<(), String> {
+        if position == 0 || position > self.players {
+            return Err(format!(
+                "no participant at position {position}: in creating-session players are the session's positions 1..={}",
+                self.players
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl fields_v0_1::Host for CallState {
     fn group_get(&mut self, name: String) -> Result<String, String> {
-        let manifest = self.manifest.clone();
-        let spec = manifest.group_fields.get(&name).ok_or_else(|| format!("no group field `{name}` in game.toml"))?;
-        self.read(self.group.group_field(&name), spec)
+        self.get(Owner::Group, Table::Group, &name)
     }
 
     fn group_set(&mut self, name: String, value: String) -> Result<(), String> {
-        let manifest = self.manifest.clone();
-        let spec = manifest.group_fields.get(&name).ok_or_else(|| format!("no group field `{name}` in game.toml"))?;
-        let key = self.group.group_field(&name);
-        self.write(key, (None, &name), spec, value).map_err(|r| self.refused("fields.group-set", r))
+        self.set(Owner::Group, Table::Group, &name, value, "fields.group-set")
     }
 
     fn player_get(&mut self, id_in_group: u32, name: String) -> Result<String, String> {
-        self.player_in_group(id_in_group)?;
-        let manifest = self.manifest.clone();
-        let spec = manifest.player_fields.get(&name).ok_or_else(|| format!("no player field `{name}` in game.toml"))?;
-        self.read(self.group.player_field(id_in_group, &name), spec)
+        self.get(Owner::Player(id_in_group), Table::Player, &name)
     }
 
     fn player_set(&mut self, id_in_group: u32, name: String, value: String) -> Result<(), String> {
-        self.player_in_group(id_in_group)?;
-        let manifest = self.manifest.clone();
-        let spec = manifest.player_fields.get(&name).ok_or_else(|| format!("no player field `{name}` in game.toml"))?;
-        let key = self.group.player_field(id_in_group, &name);
-        self.write(key, (Some(id_in_group), &name), spec, value).map_err(|r| self.refused("fields.player-set", r))
+        self.set(Owner::Player(id_in_group), Table::Player, &name, value, "fields.player-set")
     }
 }
 
-/// What `creating-session` alone may do, refused elsewhere (it is not called yet: sessions are
-/// created without it, see docs/CONTRACT.md).
+/// What `creating-session` alone may do, refused elsewhere.
 fn only_in_creating_session(what: &str) -> String {
     format!("{what} is only available in creating-session")
 }
@@ -141,45 +247,48 @@ impl fields::Host for CallState {
     }
 
     fn participant_get(&mut self, id_in_group: u32, name: String) -> Result<String, String> {
-        self.player_in_group(id_in_group)?;
-        Err(format!("no participant field `{name}` in game.toml"))
+        self.get(Owner::Participant(id_in_group), Table::Participant, &name)
     }
 
-    fn participant_set(&mut self, id_in_group: u32, name: String, _value: String) -> Result<(), String> {
-        self.player_in_group(id_in_group)?;
-        Err(self.refused("fields.participant-set", format!("no participant field `{name}` in game.toml")))
+    fn participant_set(&mut self, id_in_group: u32, name: String, value: String) -> Result<(), String> {
+        self.set(Owner::Participant(id_in_group), Table::Participant, &name, value, "fields.participant-set")
     }
 
     fn session_get(&mut self, name: String) -> Result<String, String> {
-        Err(format!("no session field `{name}` in game.toml"))
+        self.get(Owner::Session, Table::Session, &name)
     }
 
-    fn session_set(&mut self, _name: String, _value: String) -> Result<(), String> {
-        Err(self.refused("fields.session-set", only_in_creating_session("fields.session-set")))
+    fn session_set(&mut self, name: String, value: String) -> Result<(), String> {
+        self.set(Owner::Session, Table::Session, &name, value, "fields.session-set")
     }
 
     fn group_get_in_round(&mut self, round: u32, name: String) -> Result<String, String> {
         let group = self.in_round(round)?;
-        let manifest = self.manifest.clone();
-        let spec = manifest.group_fields.get(&name).ok_or_else(|| format!("no group field `{name}` in game.toml"))?;
+        let spec = spec(&self.manifest, Table::Group, &name)?;
         self.read_committed(&group, &group.group_field(&name), spec)
     }
 
     fn player_get_in_round(&mut self, round: u32, id_in_group: u32, name: String) -> Result<String, String> {
         self.player_in_group(id_in_group)?;
         let group = self.in_round(round)?;
-        let manifest = self.manifest.clone();
-        let spec = manifest.player_fields.get(&name).ok_or_else(|| format!("no player field `{name}` in game.toml"))?;
+        let spec = spec(&self.manifest, Table::Player, &name)?;
         self.read_committed(&group, &group.player_field(id_in_group, &name), spec)
     }
 
-    /// Outside creating-session there is no round to list: empty.
+    /// Each group's positions in the session, in id order; outside creating-session there is
+    /// no round to list: empty.
     fn round_groups(&mut self) -> Vec<Vec<u32>> {
-        Vec::new()
+        match &self.mode {
+            Mode::Creating(c) => c.groups.clone(),
+            _ => Vec::new(),
+        }
     }
 
-    fn group_set_in(&mut self, _group_id: u32, _name: String, _value: String) -> Result<(), String> {
-        Err(self.refused("fields.group-set-in", only_in_creating_session("fields.group-set-in")))
+    fn group_set_in(&mut self, group_id: u32, name: String, value: String) -> Result<(), String> {
+        if !matches!(self.mode, Mode::Creating(_)) {
+            return Err(self.refused("fields.group-set-in", only_in_creating_session("fields.group-set-in")));
+        }
+        self.set(Owner::GroupIn(group_id), Table::Group, &name, value, "fields.group-set-in")
     }
 }
 

@@ -82,11 +82,7 @@ fn field_html(name: &str, spec: &FieldSpec, text: &str, error: Option<&str>) -> 
             _ => r#"type="text""#,
         };
         let bound = |attr: &str, b: Option<f64>| b.map(|x| format!(r#" {attr}="{x}""#)).unwrap_or_default();
-        format!(
-            r#"<input {kind} name="{n}" id="{id}" value="{value}"{}{}{required}>"#,
-            bound("min", spec.form.min),
-            bound("max", spec.form.max)
-        )
+        format!(r#"<input {kind} name="{n}" id="{id}" value="{value}"{}{}{required}>"#, bound("min", spec.form.min), bound("max", spec.form.max))
     };
     let error = error.map(|e| format!(r#" <span class="stoa-error" id="error_{n}">{}</span>"#, html_escape(e))).unwrap_or_default();
     format!(r#"<div class="stoa-field" id="field_{n}"><label for="{id}">{label}</label> {input}{error}</div>"#)

@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use crate::game::calls::field_writes;
 use crate::game::error::CallError;
 use crate::game::json::raw_json;
-use crate::game::state::{Instance, Mode, Write};
+use crate::game::state::{Instance, Mode, Owner, Write};
 use crate::game::{Committed, Game};
 use crate::live::Group;
 use crate::store::Store;
@@ -102,7 +102,9 @@ impl Game {
         let (result, effects) = self.run(slot, store, &group.key, group.players, Mode::Live, |g, s| match hook {
             Hook::Submit { values, timeout_happened } => {
                 for (name, value) in values {
-                    s.data_mut().writes.insert(group.key.player_field(id, name), Write { player: Some(id), name: name.clone(), value: value.clone() });
+                    s.data_mut()
+                        .writes
+                        .insert(group.key.player_field(id, name), Write { owner: Owner::Player(id), name: name.clone(), value: value.clone() });
                 }
                 g.before_next_page(s, &ctx, id, *timeout_happened)
             }

@@ -9,11 +9,12 @@
 pub mod bindings;
 mod bot_driver;
 mod calls;
+mod creation;
 mod error;
 mod fields;
 pub mod forms;
-mod hooks;
 pub(crate) mod guest_output;
+mod hooks;
 pub(crate) mod json;
 mod linker;
 mod poll;
@@ -39,9 +40,9 @@ use crate::manifest::{Manifest, ManifestError};
 use crate::store::GroupKey;
 
 pub use crate::game::error::{CallError, LoadError};
+pub use crate::game::hooks::Hook;
 pub(crate) use crate::game::json::check_json;
 pub use crate::game::state::{BotCall, Instance};
-pub use crate::game::hooks::Hook;
 pub use crate::game::world::{BotSubmission, World};
 
 /// The least CPU time a game's initialization (its start function, a language runtime's

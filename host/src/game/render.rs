@@ -1,6 +1,7 @@
 //! Page rendering: a page's template with `vars-for-template`'s keys at the top level, plus
-//! `player` (id_in_group and its fields), `group` (its fields), `page`, `round_number`,
-//! `num_rounds` and `participant` (`{code}`).
+//! `player` (id_in_group and its fields), `group` (id and its fields), `participant` (code,
+//! id_in_session and its `[participant.fields]`), `session` (code, config and its
+//! `[session.fields]`), `page`, `round_number` and `num_rounds`.
 
 use serde_json::{Map, Value, json};
 
@@ -9,6 +10,7 @@ use crate::game::forms::{FormState, fields_html};
 use crate::game::state::Instance;
 use crate::game::{Game, Seat};
 use crate::store::Store;
+use crate::store::seating::position;
 
 pub use crate::game::templates::{registry, render_data};
 
@@ -50,7 +52,20 @@ fn template_data_with(
     data.insert("page".into(), json!(seat.page));
     data.insert("round_number".into(), json!(seat.group.round));
     data.insert("num_rounds".into(), json!(game.manifest.num_rounds));
-    data.insert("participant".into(), json!({ "code": participant }));
+    let mut participant_fields = Map::new();
+    participant_fields.insert("code".into(), json!(participant));
+    participant_fields.insert("id_in_session".into(), json!(position(seat.group.group, seat.id_in_group, game.manifest.players_per_group)));
+    for (k, v) in store.participant_fields(&game.manifest, seat.group, seat.id_in_group)? {
+        participant_fields.insert(k, v);
+    }
+    let mut session = Map::new();
+    session.insert("code".into(), json!(seat.group.session));
+    session.insert("config".into(), serde_json::from_str(&store.session_config_text(&seat.group.session)).unwrap_or(Value::Null));
+    for (k, v) in store.session_fields(&game.manifest, &seat.group.session)? {
+        session.insert(k, v);
+    }
+    data.insert("participant".into(), Value::Object(participant_fields));
+    data.insert("session".into(), Value::Object(session));
     Ok(Value::Object(data))
 }
 

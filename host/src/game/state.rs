@@ -54,6 +54,19 @@ pub(crate) enum Mode {
     ReadOnly(&'static str),
     /// `call-live-method`: read-only, and `bot-driver` makes nested live calls on `group`.
     Bot(Box<BotEnv>),
+    /// `creating-session` for one round: the whole round's fields and the session's are
+    /// writable, players and participants by their position in the session.
+    Creating(Box<Creation>),
+}
+
+/// The round a `creating-session` call runs for, and what the earlier rounds' calls wrote
+/// (the session is stored only once every round's call has run).
+pub(crate) struct Creation {
+    pub(crate) round: u32,
+    /// Each group's positions in the session, group 1 first.
+    pub(crate) groups: Vec<Vec<u32>>,
+    /// The earlier rounds' writes, by key.
+    pub(crate) earlier: HashMap<Vec<u8>, Box<RawValue>>,
 }
 
 /// The state of a bot run: the group's log position and what its nested calls did.
@@ -126,12 +139,28 @@ pub(crate) struct CallState {
     pub(crate) stderr: GuestOutput,
 }
 
-/// One field write: which field (player None = group field) and its JSON value, checked once
-/// when written and committed as it is.
+/// One field write: whose field, its name and its JSON value, checked once when written and
+/// committed as it is.
 pub(crate) struct Write {
-    pub(crate) player: Option<u32>,
+    pub(crate) owner: Owner,
     pub(crate) name: String,
     pub(crate) value: Box<RawValue>,
+}
+
+/// Whose field a call reads or writes. In `creating-session`, players and participants are
+/// named by their position in the session, elsewhere by their id in the calling group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// The calling group.
+    Group,
+    /// A player of the group.
+    Player(u32),
+    /// A player's participant.
+    Participant(u32),
+    /// The session.
+    Session,
+    /// Group `n` of the round (creating-session only).
+    GroupIn(u32),
 }
 
 /// WASI resources (streams, pollables) one instance may hold at once: a game needs a few; the
@@ -235,8 +264,11 @@ mod tests {
     use super::*;
 
     fn state(memory_bytes: u64) -> CallState {
-        let manifest = Manifest::parse(Path::new("game.toml"), "name = \"x\"\nplayers_per_group = 1\ncomponent = \"x.wasm\"\n[[page]]\nname = \"P\"\ntemplate = \"P.hbs\"\n")
-            .expect("manifest");
+        let manifest = Manifest::parse(
+            Path::new("game.toml"),
+            "name = \"x\"\nplayers_per_group = 1\ncomponent = \"x.wasm\"\n[[page]]\nname = \"P\"\ntemplate = \"P.hbs\"\n",
+        )
+        .expect("manifest");
         let limits = Limits { memory_bytes, ..Limits::DEFAULT };
         let key = GroupKey { session: "s".into(), round: 1, group: 1 };
         CallState::new(Arc::new(manifest), limits, Store::temporary().expect("store"), key, 1, Mode::ReadOnly("test"))

@@ -78,9 +78,12 @@ fn formfield(
     out: &mut dyn handlebars::Output,
 ) -> handlebars::HelperResult {
     let name = h.param(0).and_then(|p| p.value().as_str()).ok_or(handlebars::RenderErrorReason::ParamNotFoundForIndex("formfield", 0))?;
-    let html = ctx.data().get("stoa_form").and_then(|f| f.get(name)).and_then(Value::as_str).ok_or_else(|| {
-        handlebars::RenderErrorReason::Other(format!("`{name}` is not a form field of this page (form_fields in game.toml)"))
-    })?;
+    let html = ctx
+        .data()
+        .get("stoa_form")
+        .and_then(|f| f.get(name))
+        .and_then(Value::as_str)
+        .ok_or_else(|| handlebars::RenderErrorReason::Other(format!("`{name}` is not a form field of this page (form_fields in game.toml)")))?;
     out.write(html)?;
     Ok(())
 }

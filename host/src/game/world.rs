@@ -63,11 +63,7 @@ impl Pre {
         };
         match v0_1::GamePre::new(pre) {
             Ok(p) => Ok(Pre::V0_1(p)),
-            Err(v0_1) => Err(format!(
-                "the component matches neither world: as {}: {v0_2:#}; as {}: {v0_1:#}",
-                World::V0_2,
-                World::V0_1
-            )),
+            Err(v0_1) => Err(format!("the component matches neither world: as {}: {v0_2:#}; as {}: {v0_1:#}", World::V0_2, World::V0_1)),
         }
     }
 
@@ -116,7 +112,12 @@ impl Exports {
         }
     }
 
-    pub(crate) fn call_live_method(&self, store: &mut WasmStore<CallState>, ctx: &Context, case: Option<&str>) -> wasmtime::Result<Result<(), String>> {
+    pub(crate) fn call_live_method(
+        &self,
+        store: &mut WasmStore<CallState>,
+        ctx: &Context,
+        case: Option<&str>,
+    ) -> wasmtime::Result<Result<(), String>> {
         match self {
             Exports::V0_1(g) => g.call_call_live_method(store, &v0_1_context(ctx), case),
             Exports::V0_2(g) => g.call_call_live_method(store, ctx, case),
@@ -130,7 +131,13 @@ impl Exports {
         }
     }
 
-    pub(crate) fn before_next_page(&self, store: &mut WasmStore<CallState>, ctx: &Context, id: u32, timeout: bool) -> wasmtime::Result<Result<(), String>> {
+    pub(crate) fn before_next_page(
+        &self,
+        store: &mut WasmStore<CallState>,
+        ctx: &Context,
+        id: u32,
+        timeout: bool,
+    ) -> wasmtime::Result<Result<(), String>> {
         match self {
             Exports::V0_1(_) => Ok(Ok(())),
             Exports::V0_2(g) => g.call_before_next_page(store, ctx, id, timeout),
@@ -141,6 +148,13 @@ impl Exports {
         match self {
             Exports::V0_1(_) => Ok(Ok(())),
             Exports::V0_2(g) => g.call_after_all_players_arrive(store, ctx),
+        }
+    }
+
+    pub(crate) fn creating_session(&self, store: &mut WasmStore<CallState>, ctx: &Context) -> wasmtime::Result<Result<(), String>> {
+        match self {
+            Exports::V0_1(_) => Ok(Ok(())),
+            Exports::V0_2(g) => g.call_creating_session(store, ctx),
         }
     }
 

@@ -303,21 +303,15 @@ fn a_corrupt_record_with_more_segments_after_it_refuses_the_open_and_deletes_not
     let damaged = write_segment(dir.path(), 2, 10, 10);
     write_segment(dir.path(), 3, 20, 10);
     let at = damage(&damaged, 4);
-    let before: Vec<(PathBuf, Vec<u8>)> = segments(&dir.path().join("journal"))
-        .expect("list")
-        .into_iter()
-        .map(|(_, p)| (p.clone(), std::fs::read(&p).expect("read")))
-        .collect();
+    let before: Vec<(PathBuf, Vec<u8>)> =
+        segments(&dir.path().join("journal")).expect("list").into_iter().map(|(_, p)| (p.clone(), std::fs::read(&p).expect("read"))).collect();
     let why = refused(dir.path());
     let file = format!("{}", damaged.display());
     assert!(why.contains(&file) && why.contains(&format!("failing its checksum at byte {at}")), "{why}");
     assert!(why.contains(&format::file_name(3)) && why.contains("nothing was replayed past it or deleted"), "{why}");
     // Every segment is still there, byte for byte.
-    let after: Vec<(PathBuf, Vec<u8>)> = segments(&dir.path().join("journal"))
-        .expect("list")
-        .into_iter()
-        .map(|(_, p)| (p.clone(), std::fs::read(&p).expect("read")))
-        .collect();
+    let after: Vec<(PathBuf, Vec<u8>)> =
+        segments(&dir.path().join("journal")).expect("list").into_iter().map(|(_, p)| (p.clone(), std::fs::read(&p).expect("read"))).collect();
     assert!(before == after, "segments changed");
 }
 

@@ -46,20 +46,36 @@ pub struct FieldWrites {
     /// Player fields by id in group, then name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub players: BTreeMap<u32, BTreeMap<String, Box<RawValue>>>,
+    /// The players' participant fields by id in group, then name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub participants: BTreeMap<u32, BTreeMap<String, Box<RawValue>>>,
+    /// Only in a round's `creating-session` entry (group 0): each group's fields by group id.
+    /// There, `players` and `participants` are keyed by position in the session, and the
+    /// values were stored with the session, whose creation wrote the entry's marker too.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub groups: BTreeMap<u32, BTreeMap<String, Box<RawValue>>>,
+    /// Only in a `creating-session` entry: the session's fields.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub session: BTreeMap<String, Box<RawValue>>,
 }
 
 impl FieldWrites {
     /// Whether nothing was written.
     pub fn is_empty(&self) -> bool {
-        self.group.is_empty() && self.players.is_empty()
+        self.group.is_empty() && self.players.is_empty() && self.participants.is_empty() && self.groups.is_empty() && self.session.is_empty()
     }
 
-    /// The `live` keys and values of these writes by a call of `key`'s group.
+    /// The `live` keys and values of these writes by a call of `key`'s group (a group's call:
+    /// a creation entry's are stored with the session).
     pub(crate) fn records<'a>(&'a self, key: &'a GroupKey) -> impl Iterator<Item = (Vec<u8>, &'a RawValue)> {
         let group = self.group.iter().map(|(name, value)| (key.group_field(name), &**value));
         let players =
             self.players.iter().flat_map(move |(id, fields)| fields.iter().map(move |(name, value)| (key.player_field(*id, name), &**value)));
-        group.chain(players)
+        let participants = self
+            .participants
+            .iter()
+            .flat_map(move |(id, fields)| fields.iter().map(move |(name, value)| (key.participant_field(*id, name), &**value)));
+        group.chain(players).chain(participants)
     }
 }
 

@@ -6,7 +6,14 @@
 //!   it ([`crate::live::entry`]);
 //! - `A` + group → the number of the last call whose effects are materialized (the marker);
 //! - `G` + group + field name → a group field's current value;
-//! - `P` + group + id in group (u32 BE) + field name → a player field's current value.
+//! - `P` + group + id in group (u32 BE) + field name → a player field's current value;
+//! - `Q` + group + id in group (u32 BE) + field name → the value a call of this group (this
+//!   round) gave a field of that player's participant. A participant's field is the value of
+//!   its latest round that wrote it ([`crate::store::Store::participant_field`]), or the one
+//!   `creating-session` gave it, kept under the session's round-0 key with the participant's
+//!   position ([`GroupKey::creation`]): a group's writes stay in its own range, so they are
+//!   committed, cached and recovered like its other fields;
+//! - `S` + session + `\0` + field name → a session field's value (written at creation only).
 
 /// The kind of a record in the `live` tree: its key's first byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +27,10 @@ pub(crate) enum Tag {
     GroupField = b'G',
     /// A player field's value.
     PlayerField = b'P',
+    /// A participant field's value as a group's call (or the session's creation) wrote it.
+    ParticipantField = b'Q',
+    /// A session field's value.
+    SessionField = b'S',
 }
 
 impl Tag {
@@ -96,6 +107,28 @@ impl GroupKey {
     pub(crate) fn player_field(&self, id_in_group: u32, name: &str) -> Vec<u8> {
         let mut k = self.prefix(Tag::PlayerField);
         k.extend_from_slice(&id_in_group.to_be_bytes());
+        k.extend_from_slice(name.as_bytes());
+        k
+    }
+
+    /// The key of the value this group gave a participant field of its player `id_in_group`.
+    pub(crate) fn participant_field(&self, id_in_group: u32, name: &str) -> Vec<u8> {
+        let mut k = self.prefix(Tag::ParticipantField);
+        k.extend_from_slice(&id_in_group.to_be_bytes());
+        k.extend_from_slice(name.as_bytes());
+        k
+    }
+
+    /// The session's creation as a group (round 0, group 0): its participant field values
+    /// are kept by position in the session (1-based) in place of an id in group.
+    pub(crate) fn creation(session: &str) -> GroupKey {
+        GroupKey { session: session.to_string(), round: 0, group: 0 }
+    }
+
+    /// The key of a session field of this group's session.
+    pub(crate) fn session_field(&self, name: &str) -> Vec<u8> {
+        let mut k = Tag::SessionField.with_body(self.session.as_bytes());
+        k.push(0);
         k.extend_from_slice(name.as_bytes());
         k
     }

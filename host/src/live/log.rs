@@ -106,8 +106,25 @@ impl LiveLog {
         self.journal.after(done);
     }
 
+    /// Writes records that are not calls of a group in play — a new session's, written
+    /// before anyone can reach it — straight to the `live` tree, in one batch (durable with
+    /// the store's next flush, not the journal).
+    pub(crate) fn insert_records(&self, records: Records) -> Result<(), LiveError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        for (k, v) in records {
+            batch.insert(k, v);
+        }
+        Ok(self.tree.apply_batch(batch)?)
+    }
+
     /// The journal's fsyncs so far (which make live calls durable).
     pub(crate) fn flushes(&self) -> u64 {
         self.journal.flushes()
     }
 }
+
+/// `live` records as keys and values, for [`LiveLog::insert_records`].
+pub(crate) type Records = Vec<(Vec<u8>, Vec<u8>)>;

@@ -39,7 +39,7 @@ mod tests;
 pub use entry::{CallEntry, FieldWrites};
 pub use error::LiveError;
 pub use keys::GroupKey;
-pub(crate) use log::LiveLog;
+pub(crate) use log::{LiveLog, Records};
 
 /// A group's log position, owned by whoever serializes the group's calls.
 #[derive(Debug, Clone)]

@@ -46,7 +46,14 @@ impl LiveLog {
         Ok(self.tree.get(key)?)
     }
 
-    fn scan_messages(&self, key: &GroupKey, after: u64, reaching: Option<u32>, page: Option<&str>, max_scan: Option<usize>) -> Result<Vec<Routed>, LiveError> {
+    fn scan_messages(
+        &self,
+        key: &GroupKey,
+        after: u64,
+        reaching: Option<u32>,
+        page: Option<&str>,
+        max_scan: Option<usize>,
+    ) -> Result<Vec<Routed>, LiveError> {
         let mut out = Vec::new();
         for entry in self.entries_routing_after(key, after, false, max_scan)? {
             if page.is_some_and(|p| p != entry.page) {

@@ -294,4 +294,3 @@ fn a_replay_reads_a_bounded_number_of_entries_back() {
     assert_eq!(log.messages_after(&key, 1, None, 0).expect("replay").len(), 0);
     assert_eq!(log.messages(&key).expect("all").len(), 1);
 }
-

@@ -169,7 +169,10 @@ impl Flow {
                 Leave::TimedOut(v) => (v, true),
             };
             let values = values.into_iter().filter_map(|(k, v)| serde_json::value::to_raw_value(&v).ok().map(|raw| (k, raw))).collect();
-            self.hub.hook(game, &p.group_key(), &page.name, p.id_in_group, Hook::Submit { values, timeout_happened }).await.map_err(MoveError::Hook)?;
+            self.hub
+                .hook(game, &p.group_key(), &page.name, p.id_in_group, Hook::Submit { values, timeout_happened })
+                .await
+                .map_err(MoveError::Hook)?;
         }
         step(&mut p, &game.manifest, now_ms());
         let p = self.skip_hidden(game, session, &p).await;

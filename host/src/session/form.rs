@@ -14,7 +14,12 @@ pub(crate) const MAX_TEXT: usize = 10_000;
 /// The typed values of `page`'s form fields in `submitted`, in the page's order; or, for each
 /// field that does not parse or break a rule, the reason to show beside it. With `lenient`
 /// (a timeout submits the form as it stands) fields that fail are left out instead.
-pub(crate) fn parse(manifest: &Manifest, page: &Page, submitted: &Map<String, Value>, lenient: bool) -> Result<Vec<(String, Value)>, BTreeMap<String, String>> {
+pub(crate) fn parse(
+    manifest: &Manifest,
+    page: &Page,
+    submitted: &Map<String, Value>,
+    lenient: bool,
+) -> Result<Vec<(String, Value)>, BTreeMap<String, String>> {
     let mut values = Vec::new();
     let mut errors = BTreeMap::new();
     for name in &page.form_fields {
@@ -126,13 +131,16 @@ mod tests {
         let m = manifest();
         let ok = parse(&m, &m.pages[0], &form(&[("contribution", " 40 "), ("color", "blue"), ("note", ""), ("share", "0.5"), ("agree", "1")]), false)
             .expect("valid");
-        assert_eq!(ok, vec![
-            ("contribution".into(), json!(40)),
-            ("color".into(), json!("blue")),
-            ("note".into(), Value::Null),
-            ("share".into(), json!(0.5)),
-            ("agree".into(), json!(true)),
-        ]);
+        assert_eq!(
+            ok,
+            vec![
+                ("contribution".into(), json!(40)),
+                ("color".into(), json!("blue")),
+                ("note".into(), Value::Null),
+                ("share".into(), json!(0.5)),
+                ("agree".into(), json!(true)),
+            ]
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::live::{CallEntry, FieldWrites, Group, GroupKey, Routed};
 use crate::manifest::Manifest;
 use crate::store::database::Store;
 use crate::store::error::StoreError;
+use crate::store::seating;
 
 impl Store {
     /// The group's log position, read from the log's last entries.
@@ -97,11 +98,57 @@ impl Store {
             .collect()
     }
 
+    /// The value of participant field `name` of player `id_in_group` of `group` (groups of
+    /// `players`): the one its latest round up to `group`'s wrote, else the one
+    /// `creating-session` gave it, else none.
+    pub(crate) fn participant_record(&self, group: &GroupKey, players: u32, id_in_group: u32, name: &str) -> Result<Option<sled::IVec>, StoreError> {
+        // Groups are fixed by position: the participant is the same group's same player in
+        // every round.
+        for round in (1..=group.round).rev() {
+            let g = GroupKey { round, ..group.clone() };
+            if let Some(v) = self.field_record(&g, &g.participant_field(id_in_group, name))? {
+                return Ok(Some(v));
+            }
+        }
+        let creation = GroupKey::creation(&group.session);
+        let position = seating::position(group.group, id_in_group, players);
+        self.field_record(&creation, &creation.participant_field(position, name))
+    }
+
+    /// The participant fields of player `id_in_group` of `group`, as they are in `group`'s
+    /// round, with initial values for those never written.
+    pub fn participant_fields(&self, manifest: &Manifest, group: &GroupKey, id_in_group: u32) -> Result<BTreeMap<String, Value>, StoreError> {
+        let ppg = manifest.players_per_group;
+        manifest
+            .participant_fields
+            .iter()
+            .map(|(name, spec)| {
+                let raw = self.participant_record(group, ppg, id_in_group, name)?;
+                Ok((name.clone(), parse_field(&group.participant_field(id_in_group, name), raw.as_deref(), &spec.initial)?))
+            })
+            .collect()
+    }
+
+    /// The session's fields, with initial values for those never written.
+    pub fn session_fields(&self, manifest: &Manifest, session: &str) -> Result<BTreeMap<String, Value>, StoreError> {
+        let creation = GroupKey::creation(session);
+        manifest
+            .session_fields
+            .iter()
+            .map(|(name, spec)| Ok((name.clone(), self.field(&creation, &creation.session_field(name), &spec.initial)?)))
+            .collect()
+    }
+
     fn field(&self, group: &GroupKey, key: &[u8], initial: &str) -> Result<Value, StoreError> {
         let raw = self.field_record(group, key)?;
-        let text = raw.as_deref().unwrap_or(initial.as_bytes());
-        serde_json::from_slice(text).map_err(|e| StoreError::Corrupt { key: String::from_utf8_lossy(key).into_owned(), reason: e.to_string() })
+        parse_field(key, raw.as_deref(), initial)
     }
+}
+
+/// A stored field value (or, when none is, the initial one) as JSON; `key` names it if corrupt.
+fn parse_field(key: &[u8], raw: Option<&[u8]>, initial: &str) -> Result<Value, StoreError> {
+    let text = raw.unwrap_or(initial.as_bytes());
+    serde_json::from_slice(text).map_err(|e| StoreError::Corrupt { key: String::from_utf8_lossy(key).into_owned(), reason: e.to_string() })
 }
 
 #[cfg(test)]

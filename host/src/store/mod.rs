@@ -8,7 +8,8 @@
 //!   journal and the write-behind cache) and its field values;
 //! - `error`: [`StoreError`];
 //! - `codes`: [`random_code`], for session and participant codes and tokens;
-//! - `flush`: one fsync of sled shared by concurrent callers, and [`FlushError`].
+//! - `flush`: one fsync of sled shared by concurrent callers, and [`FlushError`];
+//! - `seating`: a participant's group and id in each round, from their position.
 //!
 //! Trees: `live` (group fields, player fields and the live log: see [`crate::live`]),
 //! `sessions` (session code → [`Session`]), `participants` (participant code →
@@ -22,6 +23,7 @@ mod error;
 mod flush;
 mod groups;
 mod records;
+pub(crate) mod seating;
 
 pub use crate::clock::now_ms;
 pub use crate::live::GroupKey;

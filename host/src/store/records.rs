@@ -72,8 +72,24 @@ impl Store {
     }
 
     /// [`Store::create_session`] with treatment `treatment` and its resolved `config` (see
-    /// [`Manifest::session_config`]), kept with the session.
+    /// [`Manifest::session_config`]), kept with the session. The game is not called: a 0.2
+    /// game's sessions are made by [`crate::game::Game::create_session`], which runs its
+    /// `creating-session`.
     pub fn create_session_with(
+        &self,
+        manifest: &Manifest,
+        participants: u32,
+        treatment: Option<String>,
+        config: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(Session, Vec<Participant>), StoreError> {
+        let (session, people) = self.new_session(manifest, participants, treatment, config)?;
+        self.insert_session(&session, &people, Vec::new())?;
+        Ok((session, people))
+    }
+
+    /// A new session and its participants, grouped in order, all on the first page of
+    /// round 1, with a code no stored session has; nothing is stored yet.
+    pub(crate) fn new_session(
         &self,
         manifest: &Manifest,
         participants: u32,
@@ -119,14 +135,23 @@ impl Store {
             treatment,
             config,
         };
+        Ok((session, people))
+    }
+
+    /// Stores a session made by [`Store::new_session`] with the `live` records its creation
+    /// wrote (field values, `creating-session`'s entries): those first, in one batch, and the
+    /// session's own record last, so a session that can be found has all of them.
+    pub(crate) fn insert_session(&self, session: &Session, people: &[Participant], live: crate::live::Records) -> Result<(), StoreError> {
+        self.refuse_if_halted()?;
+        self.live.insert_records(live)?;
         let mut batch = sled::Batch::default();
-        for p in &people {
+        for p in people {
             batch.insert(p.code.as_bytes(), encode(p));
         }
         self.participants.apply_batch(batch)?;
         self.participants_written.fetch_add(1, std::sync::atomic::Ordering::Release);
-        self.sessions.insert(code.as_bytes(), encode(&session))?;
-        Ok((session, people))
+        self.sessions.insert(session.code.as_bytes(), encode(session))?;
+        Ok(())
     }
 
     /// The session's config as JSON text, for every call's context (read once per session and

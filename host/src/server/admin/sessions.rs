@@ -61,7 +61,13 @@ async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, form: Re
         "" => serde_json::Map::new(),
         text => match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(map)) => map,
-            _ => return layout::message(StatusCode::BAD_REQUEST, "The session was not created", &format!("Edited values must be a JSON object, like {{\"endowment\": 50}}, not `{text}`.")),
+            _ => {
+                return layout::message(
+                    StatusCode::BAD_REQUEST,
+                    "The session was not created",
+                    &format!("Edited values must be a JSON object, like {{\"endowment\": 50}}, not `{text}`."),
+                );
+            }
         },
     };
     match api::create_session(&state, &who, &f.game, version, n, treatment, &params).await {

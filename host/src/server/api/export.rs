@@ -1,15 +1,18 @@
 //! Session export: every group and player field per round, and the live log.
 //!
-//! - `format=json`: `{"session", "game", "treatment", "config", "rounds": [{"round", "groups": [{"group", "fields",
-//!   "players": [{"id_in_group", "participant", "fields"}]}]}], "live_log": [{"round", "group",
-//!   "calls": [CallEntry...], "messages": [{"seq", "to", "payload"}]}], "payments": [{"code",
-//!   "points", "money"}]}` (groups with no calls are left out of `live_log`; payments as
-//!   [`super::payments`] computes them).
+//! - `format=json`: `{"session", "game", "treatment", "config", "session_fields", "rounds":
+//!   [{"round", "groups": [{"group", "fields", "players": [{"id_in_group", "participant",
+//!   "fields", "participant_fields"}]}]}], "live_log": [{"round", "group", "calls":
+//!   [CallEntry...], "messages": [{"seq", "to", "payload"}]}], "payments": [{"code", "points",
+//!   "money"}]}` (groups with no calls are left out of `live_log`; a round's group 0 holds its
+//!   `creating-session` call; a player's `participant_fields` are as they were in that round;
+//!   payments as [`super::payments`] computes them).
 //! - `format=csv` (`table=players`, the default): one row per player per round — `session, round,
-//!   group, id_in_group, participant, session.config.KEY..., group.FIELD..., player.FIELD...`,
-//!   each value as JSON text.
-//! - `format=csv&table=log`: one row per live call — `round, group, call, time_ms, page,
-//!   sender, payload, seqs` (`first-last`, empty when none) `, error`.
+//!   group, id_in_group, participant, session.config.KEY..., session.FIELD..., group.FIELD...,
+//!   player.FIELD..., participant.FIELD...`, each value as JSON text.
+//! - `format=csv&table=log`: one row per call in the log (live calls, page hooks, and group 0's
+//!   `creating-session`) — `round, group, call, time_ms, page, sender, payload, seqs`
+//!   (`first-last`, empty when none) `, error`.
 //!
 //! Rounds not reached yet show their fields' initial values. Every export is streamed as it is
 //! read from the store: it holds a few chunks and one group's values in memory at a time.
@@ -19,8 +22,8 @@ use serde_json::{Value, json};
 
 use axum::body::Body;
 use axum::http::{StatusCode, header};
-use bytes::Bytes;
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 
 use crate::manifest::Manifest;
 use crate::server::api::error::ApiError;
@@ -129,13 +132,14 @@ impl Chunks {
     }
 }
 
-/// Every (round, group) key of the session.
-fn groups(manifest: &Manifest, session: &Session) -> impl Iterator<Item = GroupKey> {
+/// Every (round, group) key of the session, groups numbered from `first`: 1 for the groups
+/// of players, 0 to list each round's `creating-session` call (group 0) first.
+fn groups(manifest: &Manifest, session: &Session, first: u32) -> impl Iterator<Item = GroupKey> {
     let count = session.participants.len() as u32 / session.players_per_group.max(1);
     let code = session.code.clone();
     (1..=manifest.num_rounds).flat_map(move |round| {
         let code = code.clone();
-        (1..=count).map(move |group| GroupKey { session: code.clone(), round, group })
+        (first..=count).map(move |group| GroupKey { session: code.clone(), round, group })
     })
 }
 
@@ -154,9 +158,11 @@ fn json_export(store: &Store, manifest: &Manifest, session: &Session, out: &mut 
     out.json(&session.treatment)?;
     out.push(",\"config\":")?;
     out.json(&session.config)?;
+    out.push(",\"session_fields\":")?;
+    out.json(&store.session_fields(manifest, &session.code)?)?;
     out.push(",\"rounds\":[")?;
     let mut round = 0;
-    for key in groups(manifest, session) {
+    for key in groups(manifest, session, 1) {
         if key.round != round {
             out.push(if round == 0 { "{" } else { "]},{" })?;
             round = key.round;
@@ -167,13 +173,14 @@ fn json_export(store: &Store, manifest: &Manifest, session: &Session, out: &mut 
         let mut players = Vec::new();
         for id in 1..=session.players_per_group {
             let fields = store.player_fields(manifest, &key, id)?;
-            players.push(json!({ "id_in_group": id, "participant": code_of(session, key.group, id), "fields": fields }));
+            let participant_fields = store.participant_fields(manifest, &key, id)?;
+            players.push(json!({ "id_in_group": id, "participant": code_of(session, key.group, id), "fields": fields, "participant_fields": participant_fields }));
         }
         out.json(&json!({ "group": key.group, "fields": store.group_fields(manifest, &key)?, "players": players }))?;
     }
     out.push(if round == 0 { "],\"live_log\":[" } else { "]}],\"live_log\":[" })?;
     let mut first = true;
-    for key in groups(manifest, session) {
+    for key in groups(manifest, session, 0) {
         let calls = store.calls(&key)?;
         if calls.is_empty() {
             continue;
@@ -206,17 +213,21 @@ fn players_csv(store: &Store, manifest: &Manifest, session: &Session, out: &mut 
     let head = ["session", "round", "group", "id_in_group", "participant"].map(String::from);
     let config_cols = session.config.keys().map(|k| format!("session.config.{k}"));
     let config_values: Vec<String> = session.config.values().map(Value::to_string).collect();
+    let session_cols = manifest.session_fields.keys().map(|k| format!("session.{k}"));
+    let session_values: Vec<String> = store.session_fields(manifest, &session.code)?.values().map(Value::to_string).collect();
     let group_cols = manifest.group_fields.keys().map(|k| format!("group.{k}"));
     let player_cols = manifest.player_fields.keys().map(|k| format!("player.{k}"));
-    csv_row(out, head.into_iter().chain(config_cols).chain(group_cols).chain(player_cols))?;
-    for key in groups(manifest, session) {
+    let participant_cols = manifest.participant_fields.keys().map(|k| format!("participant.{k}"));
+    csv_row(out, head.into_iter().chain(config_cols).chain(session_cols).chain(group_cols).chain(player_cols).chain(participant_cols))?;
+    for key in groups(manifest, session, 1) {
         let group = store.group_fields(manifest, &key)?;
         for id in 1..=session.players_per_group {
             let player = store.player_fields(manifest, &key, id)?;
+            let participant = store.participant_fields(manifest, &key, id)?;
             let lead =
                 [session.code.clone(), key.round.to_string(), key.group.to_string(), id.to_string(), code_of(session, key.group, id).to_string()];
-            let values = group.values().chain(player.values()).map(Value::to_string);
-            csv_row(out, lead.into_iter().chain(config_values.iter().cloned()).chain(values))?;
+            let values = group.values().chain(player.values()).chain(participant.values()).map(Value::to_string);
+            csv_row(out, lead.into_iter().chain(config_values.iter().cloned()).chain(session_values.iter().cloned()).chain(values))?;
         }
     }
     Ok(())
@@ -224,7 +235,7 @@ fn players_csv(store: &Store, manifest: &Manifest, session: &Session, out: &mut 
 
 fn log_csv(store: &Store, manifest: &Manifest, session: &Session, out: &mut Chunks) -> Result<(), Stop> {
     csv_row(out, ["round", "group", "call", "time_ms", "page", "sender", "payload", "seqs", "error"].map(String::from))?;
-    for key in groups(manifest, session) {
+    for key in groups(manifest, session, 0) {
         for c in store.calls(&key)? {
             let seqs = c.seqs.map(|(a, b)| format!("{a}-{b}")).unwrap_or_default();
             csv_row(

@@ -133,7 +133,11 @@ pub(crate) async fn create_session(
         }
         state.tenants.stored.check(r)?;
     }
-    let (session, people) = state.store.create_session_with(&loaded.manifest, participants, treatment.map(str::to_string), config)?;
+    // creating-session runs the game: on a blocking thread, as every other call does.
+    let (game, store, treatment) = (loaded.clone(), state.store.clone(), treatment.map(str::to_string));
+    let (session, people) = tokio::task::spawn_blocking(move || game.create_session(&store, participants, treatment, config))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("the session's creation was stopped: {e}")))??;
     super::researchers::durable(state).await?;
     for p in &people {
         state.flow.schedule(&loaded, p);
@@ -143,8 +147,14 @@ pub(crate) async fn create_session(
 
 async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let who = caller(&state, &headers)?;
-    let new: NewSession = serde_json::from_slice(&body)
-        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("expected {{\"game\": NAME, \"participants\": N[, \"version\": HASH][, \"config\": TREATMENT][, \"params\": {{KEY: VALUE}}]}}: {e}")))?;
+    let new: NewSession = serde_json::from_slice(&body).map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "expected {{\"game\": NAME, \"participants\": N[, \"version\": HASH][, \"config\": TREATMENT][, \"params\": {{KEY: VALUE}}]}}: {e}"
+            ),
+        )
+    })?;
     let session = create_session(&state, &who, &new.game, new.version.as_deref(), new.participants, new.config.as_deref(), &new.params).await?;
     let info = session_info(&state, &session)?;
     let location = format!("/api/sessions/{}", session.code);

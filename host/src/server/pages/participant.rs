@@ -30,10 +30,10 @@ use serde_json::{Map, Value};
 use crate::game::forms::FormState;
 use crate::game::{Game, Seat};
 use crate::manifest::PageKind;
+use crate::server::flow::{Leave, MoveError};
 use crate::server::live::check::take_token;
 use crate::server::pages::layout::{self, PageView};
 use crate::server::state::AppState;
-use crate::server::flow::{Leave, MoveError};
 use crate::session::{current_page, deadline, finished, form, on_wait_page};
 use crate::store::{Participant, Session, StoreError, now_ms};
 
@@ -144,7 +144,13 @@ async fn render(state: &Arc<AppState>, at: &Current, error: Option<String>, stat
 }
 
 /// [`render`] showing a refused submission's `form` again.
-async fn render_with(state: &Arc<AppState>, at: &Current, error: Option<String>, form: Option<FormState>, status: StatusCode) -> Result<Response, PageError> {
+async fn render_with(
+    state: &Arc<AppState>,
+    at: &Current,
+    error: Option<String>,
+    form: Option<FormState>,
+    status: StatusCode,
+) -> Result<Response, PageError> {
     let manifest = &at.game.manifest;
     let Some(page) = current_page(&at.p, manifest) else {
         return Ok(layout::message(StatusCode::OK, "You have finished", "Thank you for taking part. You can close this page."));
