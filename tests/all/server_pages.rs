@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use crate::server_support::{codes, create_session, eventually, flow_game, get, live_send, position, start_when_released, stored_position, submit};
+use crate::server_support::{
+    codes, create_session, eventually, flow_game, get, live_send, position, request, start_when_released, stored_position, submit,
+};
 use crate::support::TestServer;
 
 const AUCTION: &str = "example-games/auction";
@@ -135,17 +137,42 @@ async fn concurrent_arrivals_on_a_wait_page_are_not_lost() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_page_timeout_moves_the_participant_on_without_any_request() {
+async fn a_page_timeout_counts_from_each_participants_first_view_and_fires_without_another_request() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = flow_server(&dir, 1).await;
-    let people = codes(&create_session(&server, "pages-flow", 3).await);
+    let server = flow_server(&dir, 2).await;
+    let info = create_session(&server, "pages-flow", 3).await;
+    let people = codes(&info);
     let intro = get(&server, &format!("/p/{}", people[0])).await;
     assert!(intro.body.contains("id=\"stoa-timer\""), "a timed page shows a countdown: {}", intro.body);
-    assert_eq!(stored_position(&server, &people[1]), (1, 0));
-    // Nobody asks for a page: the server's own timer moves everyone to Bid.
-    for c in &people {
-        eventually(Duration::from_secs(5), "the Intro timeout", || async { (stored_position(&server, c) == (1, 1)).then_some(()) }).await;
+    // The second participant arrives a second later; the third never loads the page.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(get(&server, &format!("/p/{}", people[1])).await.status, 200);
+    // Nobody asks for a page: the server's own timer moves the first on, 2 s after their view...
+    eventually(Duration::from_secs(5), "the first Intro timeout", || async { (stored_position(&server, &people[0]) == (1, 1)).then_some(()) }).await;
+    // ...while the second, who saw it a second later, still has about a second.
+    assert_eq!(stored_position(&server, &people[1]), (1, 0), "the late arrival's clock started at their own view");
+    eventually(Duration::from_secs(5), "the second Intro timeout", || async { (stored_position(&server, &people[1]) == (1, 1)).then_some(()) }).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(stored_position(&server, &people[2]), (1, 0), "no clock runs on a page never loaded");
+
+    // The page times: arrival, first view, departure and whether the timeout left it.
+    let code = info["code"].as_str().expect("code");
+    let times = server.state.store.page_times(code).expect("page times");
+    let intro: Vec<_> = times.iter().filter(|t| t.page == "Intro").collect();
+    assert_eq!(intro.len(), 2, "{times:?}");
+    for t in &intro {
+        let viewed = t.viewed_ms.expect("viewed");
+        assert!(t.timeout_happened);
+        assert!((1900..3500).contains(&(t.left_ms - viewed)), "left {} ms after the view: {t:?}", t.left_ms - viewed);
     }
+    assert!(intro[1].viewed_ms.expect("viewed") - intro[1].arrived_ms >= 900, "the second viewed it a second after arriving: {:?}", intro[1]);
+    let csv = crate::server_support::get_admin(&server, &format!("/api/sessions/{code}/export?format=csv&table=pages")).await.body;
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "session,participant,position,round,page,arrived_ms,viewed_ms,left_ms,seconds_on_page,timeout_happened");
+    assert_eq!(rows.len(), 3, "{csv}");
+    assert!(rows[1].starts_with(&format!("{code},{},1,1,Intro,", people[0])) && rows[1].ends_with(",true"), "{csv}");
+    let json = crate::server_support::get_admin(&server, &format!("/api/sessions/{code}/export?format=json")).await.json();
+    assert_eq!(json["page_times"].as_array().map(Vec::len), Some(2), "{}", json["page_times"]);
     server.stop().await;
 }
 
@@ -154,9 +181,12 @@ async fn a_pending_timeout_fires_after_a_restart_on_the_same_data() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = flow_server(&dir, 2).await;
     let people = codes(&create_session(&server, "pages-flow", 3).await);
+    for c in &people {
+        assert_eq!(get(&server, &format!("/p/{c}")).await.status, 200);
+    }
     server.stop().await;
     let server = flow_server(&dir, 2).await;
-    assert_eq!(stored_position(&server, &people[0]), (1, 0), "not yet: the deadline is 2 s after the session started");
+    assert_eq!(stored_position(&server, &people[0]), (1, 0), "not yet: the deadline is 2 s after the first view");
     for c in &people {
         eventually(Duration::from_secs(6), "the rescheduled Intro timeout", || async { (stored_position(&server, c) == (1, 1)).then_some(()) }).await;
     }
@@ -205,5 +235,62 @@ async fn a_restart_keeps_page_positions() {
     assert_eq!(position(&server, &people[1]).await, (1, "Bid".to_string()));
     let page = get(&server, &format!("/p/{}", people[1])).await;
     assert!(page.body.contains("<title>Bid</title>"), "{}", page.body);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_monitor_advances_the_slowest_participants_as_if_their_page_timed_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = flow_server(&dir, 600).await;
+    let info = create_session(&server, "pages-flow", 6).await;
+    let (code, people) = (info["code"].as_str().expect("code").to_string(), codes(&info));
+    // Group 1 leaves Intro for Bid; group 2 loads Intro and stays.
+    for c in &people[..3] {
+        assert!(submit(&server, c, "Intro", 1).await.status < 400);
+    }
+    for c in &people[3..] {
+        assert_eq!(get(&server, &format!("/p/{c}")).await.status, 200);
+    }
+    let monitor = crate::server_support::get_admin(&server, &format!("/api/sessions/{code}")).await.json();
+    assert!(monitor["participants"][3]["seconds_on_page"].is_u64(), "{monitor}");
+
+    let auth = format!("Bearer {}", crate::support::TOKEN);
+    let post = |body: &'static str| {
+        let auth = auth.clone();
+        let server = &server;
+        let path = format!("/api/sessions/{code}/advance");
+        async move { request(server, axum::http::Method::POST, &path, &[("authorization", &auth), ("content-type", "application/json")], body).await }
+    };
+    let a = post("{}").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["advanced"], serde_json::json!(people[3..]), "the slowest: group 2, on Intro");
+    for c in &people {
+        assert_eq!(stored_position(&server, c), (1, 1), "everyone on Bid now");
+    }
+    // Each left Intro as on a timeout: before-next-page was told so, and the page times say so.
+    let p = server.state.store.participant(&people[4]).expect("store").expect("participant");
+    let calls = server.state.store.calls(&p.group_key()).expect("calls");
+    let hook = calls.iter().find(|c| c.sender == p.id_in_group && c.page == "Intro").expect("the hook call");
+    assert!(hook.payload.get().contains(r#""timeout_happened":true"#), "{}", hook.payload.get());
+    let times = server.state.store.page_times(&code).expect("page times");
+    assert!(times.iter().filter(|t| t.page == "Intro").all(|t| t.timeout_happened == (t.position > 3)), "{times:?}");
+
+    // Named participants; an unknown one is refused; a participant on a wait page is not moved alone.
+    let a = post(r#"{"participants": ["nobody"]}"#).await;
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert!(a.body.contains("`nobody` is not a participant"), "{}", a.body);
+    assert!(submit(&server, &people[0], "Bid", 1).await.status < 400);
+    assert_eq!(stored_position(&server, &people[0]), (1, 2), "on Wait, alone");
+    let named = format!(r#"{{"participants": ["{}"]}}"#, people[0]);
+    let a = request(
+        &server,
+        axum::http::Method::POST,
+        &format!("/api/sessions/{code}/advance"),
+        &[("authorization", &auth), ("content-type", "application/json")],
+        &named,
+    )
+    .await;
+    assert_eq!(a.json()["advanced"], serde_json::json!([]), "{}", a.body);
+    assert_eq!(stored_position(&server, &people[0]), (1, 2), "a wait page is left by the whole group");
     server.stop().await;
 }

@@ -7,8 +7,10 @@
 //! page at once cannot both miss that the group is complete. A move is durable before the
 //! participant is told about it (the redirect), like a live call.
 //!
-//! Timeouts are the host's: entering a page with `timeout_seconds` schedules a task that moves
-//! the participant on at `page_entered_ms + timeout`, skipping `error-message` as oTree does.
+//! Timeouts are the host's: a participant's first view of a page with `timeout_seconds`
+//! ([`Flow::viewed`]) schedules a task that moves them on at `page_viewed_ms + timeout`,
+//! skipping `error-message` as oTree does. Every move records the page time of the page left
+//! ([`crate::store::PageTime`]).
 //! The deadline is derived from the stored position, so [`Flow::start_timers`] rebuilds every
 //! timer after a restart (past-due ones fire at once). A timer holds the flow weakly: a
 //! stopped server's timers do nothing.
@@ -20,8 +22,8 @@ use std::time::Duration;
 use crate::game::{Game, Hook, Seat, World};
 use crate::manifest::PageKind;
 use crate::server::actors::hub::GroupHub;
-use crate::session::{current_page, deadline, finished, on_wait_page, release_wait, step};
-use crate::store::{FlushError, Participant, Session, Store, StoreError, now_ms};
+use crate::session::{current_page, deadline, finished, on_wait_page, release_wait, step, view};
+use crate::store::{FlushError, PageTime, Participant, Session, Store, StoreError, now_ms};
 
 /// How a page was left: its form's typed values (a timeout keeps those that parse).
 pub(crate) enum Leave {
@@ -104,7 +106,11 @@ impl Flow {
             if game.world() == World::V0_2 {
                 self.hub.hook(game, &first.group_key(), &page, 0, Hook::Arrive).await.map_err(MoveError::Hook)?;
             }
-            if !release_wait(&mut members, manifest, now_ms()) {
+            let now = now_ms();
+            for m in &members {
+                self.store.record_page_time(m, m.page_index, &PageTime::of(m, &page, now, false))?;
+            }
+            if !release_wait(&mut members, manifest, now) {
                 break;
             }
             for m in members.iter_mut() {
@@ -161,6 +167,7 @@ impl Flow {
         if (p.round, p.page_index) != (from.round, from.page_index) || finished(&p, &game.manifest) {
             return Ok(false);
         }
+        let timed_out = matches!(leave, Leave::TimedOut(_));
         if let Some(page) = current_page(&p, &game.manifest)
             && game.submits_with_hook(page)
         {
@@ -174,7 +181,11 @@ impl Flow {
                 .await
                 .map_err(MoveError::Hook)?;
         }
-        step(&mut p, &game.manifest, now_ms());
+        let now = now_ms();
+        if let Some(page) = current_page(&p, &game.manifest) {
+            self.store.record_page_time(&p, p.page_index, &PageTime::of(&p, &page.name, now, timed_out))?;
+        }
+        step(&mut p, &game.manifest, now);
         let p = self.skip_hidden(game, session, &p).await;
         self.store.put_participant(&p)?;
         let mut moved = self.release_locked(game, session, from.group).await?;
@@ -184,6 +195,23 @@ impl Flow {
         }
         self.after_move(game, moved).await?;
         Ok(true)
+    }
+
+    /// Records `from`'s first view of its current page (if this is it, and it is still there)
+    /// and starts that page's timeout; the participant as stored after.
+    pub(crate) async fn viewed(self: &Arc<Self>, game: &Arc<Game>, session: &Session, from: &Participant) -> Result<Participant, MoveError> {
+        if from.page_viewed_ms.is_some() {
+            return Ok(from.clone());
+        }
+        let guard = self.lock(&session.code, from.group).await;
+        let Some(mut p) = self.store.participant(&from.code)? else { return Ok(from.clone()) };
+        if (p.round, p.page_index) != (from.round, from.page_index) || finished(&p, &game.manifest) || !view(&mut p, now_ms()) {
+            return Ok(p);
+        }
+        self.store.put_participant(&p)?;
+        drop(guard);
+        self.schedule(game, &p);
+        Ok(p)
     }
 
     /// Releases the group if all of it stands on one wait page (self-healing on page loads: a

@@ -29,14 +29,25 @@ pub(crate) fn on_wait_page(p: &Participant, manifest: &Manifest) -> bool {
     current_page(p, manifest).is_some_and(|page| page.kind == PageKind::Wait)
 }
 
-/// When the participant's current page times out (ms since the epoch), if it has a timeout.
+/// When the participant's current page times out (ms since the epoch), if it has a timeout:
+/// `timeout_seconds` after their first view of it (oTree's rule: none before they load it).
 /// Wait pages never time out: a group waits for all its members.
 pub(crate) fn deadline(p: &Participant, manifest: &Manifest) -> Option<u64> {
     let page = current_page(p, manifest)?;
-    match (page.kind, page.timeout_seconds) {
-        (PageKind::Normal, Some(s)) => Some(p.page_entered_ms.saturating_add(u64::from(s) * 1000)),
+    match (page.kind, page.timeout_seconds, p.page_viewed_ms) {
+        (PageKind::Normal, Some(s), Some(viewed)) => Some(viewed.saturating_add(u64::from(s) * 1000)),
         _ => None,
     }
+}
+
+/// Whether `p`'s first view of its current page, at `now`, is still to be recorded: then it
+/// is, and the page's timeout starts.
+pub(crate) fn view(p: &mut Participant, now: u64) -> bool {
+    if p.page_viewed_ms.is_some() {
+        return false;
+    }
+    p.page_viewed_ms = Some(now);
+    true
 }
 
 /// Puts `p` on the page after its current one at time `now`, rolling over to the next round;
@@ -51,6 +62,7 @@ pub(crate) fn step(p: &mut Participant, manifest: &Manifest, now: u64) {
         p.page_index = 0;
     }
     p.page_entered_ms = now;
+    p.page_viewed_ms = None;
 }
 
 /// Moves the whole `group` past the wait page all of it stands on. Returns whether it moved:

@@ -22,6 +22,7 @@ fn participant(id_in_group: u32) -> Participant {
         round: 1,
         page_index: 0,
         page_entered_ms: 1000,
+        page_viewed_ms: Some(1000),
     }
 }
 
@@ -49,6 +50,20 @@ fn only_normal_pages_have_a_deadline() {
     assert_eq!(deadline(&p, &m), None, "a wait page waits for the group, not the clock");
     p.page_index = 2;
     assert_eq!(deadline(&p, &m), None);
+}
+
+#[test]
+fn a_timeout_counts_from_the_first_view_of_the_page_not_the_arrival() {
+    let m = manifest(1);
+    let mut p = participant(1);
+    p.page_viewed_ms = None;
+    assert_eq!(deadline(&p, &m), None, "not loaded yet: no clock runs");
+    assert!(view(&mut p, 4000));
+    assert_eq!(deadline(&p, &m), Some(9000), "5 s from the first view at 4 s, not from the arrival at 1 s");
+    assert!(!view(&mut p, 8000), "a reload does not restart the clock");
+    assert_eq!(deadline(&p, &m), Some(9000));
+    step(&mut p, &m, 9000);
+    assert_eq!(p.page_viewed_ms, None, "the next page is not seen yet");
 }
 
 #[test]

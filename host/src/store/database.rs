@@ -18,6 +18,8 @@ pub struct Store {
     /// their current value ([`Store::participant_since`]).
     pub(super) participants_written: Arc<std::sync::atomic::AtomicU64>,
     meta: sled::Tree,
+    /// Each participant's arrival, first view and departure per page (`page_times`).
+    pub(super) page_times: sled::Tree,
     flush: Arc<SharedFlush>,
     /// The `live` tree: group fields and the live log, with the journal that makes live
     /// calls durable and the cache of what is not yet written back (see [`crate::live`]).
@@ -63,6 +65,7 @@ impl Store {
             participants: db.open_tree("participants")?,
             participants_written: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             meta: db.open_tree("meta")?,
+            page_times: db.open_tree("page_times")?,
             flush: Arc::new(SharedFlush::new(db.clone())),
             live,
             db,

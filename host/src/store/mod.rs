@@ -9,11 +9,12 @@
 //! - `error`: [`StoreError`];
 //! - `codes`: [`random_code`], for session and participant codes and tokens;
 //! - `flush`: one fsync of sled shared by concurrent callers, and [`FlushError`];
+//! - `page_times`: [`PageTime`], when each participant arrived on, first saw and left each page;
 //! - `seating`: a participant's group and id in each round, from their position.
 //!
 //! Trees: `live` (group fields, player fields and the live log: see [`crate::live`]),
 //! `sessions` (session code → [`Session`]), `participants` (participant code →
-//! [`Participant`]), `meta` (host settings such as the admin token), and those other modules
+//! [`Participant`]), `page_times` (see [`PageTime`]), `meta` (host settings such as the admin token), and those other modules
 //! open with [`Store::tree`]. Field values are stored only once written; a read of an
 //! unwritten field gives the manifest's initial value.
 
@@ -22,6 +23,7 @@ mod database;
 mod error;
 mod flush;
 mod groups;
+mod page_times;
 mod records;
 pub(crate) mod seating;
 
@@ -31,5 +33,6 @@ pub use codes::random_code;
 pub use database::Store;
 pub use error::StoreError;
 pub use flush::FlushError;
+pub use page_times::PageTime;
 pub use records::{Participant, Session};
 pub(crate) use records::{decode, encode};

@@ -54,6 +54,10 @@ pub struct Participant {
     pub page_index: u32,
     /// When the participant arrived on the current page, ms since the Unix epoch.
     pub page_entered_ms: u64,
+    /// When they first loaded the current page, if they have: its timeout counts from here
+    /// (oTree's rule), so a late arrival loses no time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_viewed_ms: Option<u64>,
 }
 
 impl Participant {
@@ -124,6 +128,7 @@ impl Store {
                 round: 1,
                 page_index: 0,
                 page_entered_ms: now,
+                page_viewed_ms: None,
             })
             .collect();
         let session = Session {

@@ -27,6 +27,24 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/admin/sessions/{code}/monitor", get(monitor))
         .route("/admin/sessions/{code}/export", get(export_session))
         .route("/admin/sessions/{code}/payments", get(payments))
+        .route("/admin/sessions/{code}/advance", axum::routing::post(advance))
+}
+
+/// `POST /admin/sessions/{code}/advance`: the monitor's button, advancing the slowest
+/// participants (see [`crate::server::api::advance`]) → 303 back to the session's page.
+async fn advance(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(code): Path<String>) -> Response {
+    let who = match guard_form(&state, &headers) {
+        Ok(who) => who,
+        Err(refused) => return refused,
+    };
+    let session = match api::find(&state, &who, &code) {
+        Ok(s) => s,
+        Err(ApiError(status, why)) => return layout::message(status, "No such session", &why),
+    };
+    match crate::server::api::advance::advance(&state, &session, Default::default()).await {
+        Ok(_) => Redirect::to(&format!("/admin/sessions/{code}")).into_response(),
+        Err(ApiError(status, why)) => layout::message(status, "Nobody was advanced", &why),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,13 +3,16 @@
 //! - `format=json`: `{"session", "game", "treatment", "config", "session_fields", "rounds":
 //!   [{"round", "groups": [{"group", "fields", "players": [{"id_in_group", "participant",
 //!   "fields", "participant_fields"}]}]}], "live_log": [{"round", "group", "calls":
-//!   [CallEntry...], "messages": [{"seq", "to", "payload"}]}], "payments": [{"code", "points",
-//!   "money"}]}` (groups with no calls are left out of `live_log`; a round's group 0 holds its
+//!   [CallEntry...], "messages": [{"seq", "to", "payload"}]}], "page_times": [PageTime...],
+//!   "payments": [{"code", "points", "money"}]}` (groups with no calls are left out of `live_log`; a round's group 0 holds its
 //!   `creating-session` call; a player's `participant_fields` are as they were in that round;
 //!   payments as [`super::payments`] computes them).
 //! - `format=csv` (`table=players`, the default): one row per player per round — `session, round,
 //!   group, id_in_group, participant, session.config.KEY..., session.FIELD..., group.FIELD...,
 //!   player.FIELD..., participant.FIELD...`, each value as JSON text.
+//! - `format=csv&table=pages`: one row per page a participant left — `session, participant,
+//!   position, round, page, arrived_ms, viewed_ms, left_ms, seconds_on_page` (from the first
+//!   view, else the arrival) `, timeout_happened`; the JSON export has the same as `page_times`.
 //! - `format=csv&table=log`: one row per call in the log (live calls, page hooks, and group 0's
 //!   `creating-session`) — `round, group, call, time_ms, page, sender, payload, seqs`
 //!   (`first-last`, empty when none) `, error`.
@@ -43,6 +46,7 @@ enum Kind {
     Json,
     PlayersCsv,
     LogCsv,
+    PagesCsv,
 }
 
 /// Chunks of an export in flight: the writer blocks past this many (each about
@@ -63,10 +67,17 @@ pub(crate) async fn respond(state: &AppState, session: &Session, query: &ExportQ
         ("json", _) => (Kind::Json, "application/json"),
         ("csv", "players") => (Kind::PlayersCsv, "text/csv; charset=utf-8"),
         ("csv", "log") => (Kind::LogCsv, "text/csv; charset=utf-8"),
-        ("csv", other) => return Err(ApiError(StatusCode::BAD_REQUEST, format!("unknown table `{other}`: use table=players or table=log"))),
+        ("csv", "pages") => (Kind::PagesCsv, "text/csv; charset=utf-8"),
+        ("csv", other) => {
+            return Err(ApiError(StatusCode::BAD_REQUEST, format!("unknown table `{other}`: use table=players, table=pages or table=log")));
+        }
         (other, _) => return Err(ApiError(StatusCode::BAD_REQUEST, format!("unknown format `{other}`: use format=json or format=csv"))),
     };
-    let suffix = if matches!(kind, Kind::LogCsv) { "-log" } else { "" };
+    let suffix = match kind {
+        Kind::LogCsv => "-log",
+        Kind::PagesCsv => "-pages",
+        Kind::Json | Kind::PlayersCsv => "",
+    };
     let disposition = format!("attachment; filename=\"stoa-{}{suffix}.{format}\"", session.code);
     let (store, manifest, session) = (state.store.clone(), game.manifest.clone(), session.clone());
     let (tx, rx) = tokio::sync::mpsc::channel(CHUNKS_IN_FLIGHT);
@@ -77,6 +88,7 @@ pub(crate) async fn respond(state: &AppState, session: &Session, query: &ExportQ
             Kind::Json => json_export(&store, &manifest, &session, &mut out),
             Kind::PlayersCsv => players_csv(&store, &manifest, &session, &mut out),
             Kind::LogCsv => log_csv(&store, &manifest, &session, &mut out),
+            Kind::PagesCsv => pages_csv(&store, &session, &mut out),
         }
         .and_then(|()| out.send());
         if let Err(Stop::Failed(e)) = written {
@@ -193,7 +205,9 @@ fn json_export(store: &Store, manifest: &Manifest, session: &Session, out: &mut 
         out.push(if std::mem::take(&mut first) { "" } else { "," })?;
         out.json(&json!({ "round": key.round, "group": key.group, "calls": calls, "messages": messages }))?;
     }
-    out.push("],\"payments\":")?;
+    out.push("],\"page_times\":")?;
+    out.json(&store.page_times(&session.code)?)?;
+    out.push(",\"payments\":")?;
     out.json(&crate::server::api::payments::payments(store, manifest, session)?["participants"])?;
     out.push("}")
 }
@@ -229,6 +243,31 @@ fn players_csv(store: &Store, manifest: &Manifest, session: &Session, out: &mut 
             let values = group.values().chain(player.values()).chain(participant.values()).map(Value::to_string);
             csv_row(out, lead.into_iter().chain(config_values.iter().cloned()).chain(session_values.iter().cloned()).chain(values))?;
         }
+    }
+    Ok(())
+}
+
+fn pages_csv(store: &Store, session: &Session, out: &mut Chunks) -> Result<(), Stop> {
+    let head = ["session", "participant", "position", "round", "page", "arrived_ms", "viewed_ms", "left_ms", "seconds_on_page", "timeout_happened"];
+    csv_row(out, head.map(String::from))?;
+    for t in store.page_times(&session.code)? {
+        let from = t.viewed_ms.unwrap_or(t.arrived_ms);
+        let seconds = t.left_ms.saturating_sub(from) as f64 / 1000.0;
+        csv_row(
+            out,
+            [
+                session.code.clone(),
+                t.participant,
+                t.position.to_string(),
+                t.round.to_string(),
+                t.page,
+                t.arrived_ms.to_string(),
+                t.viewed_ms.map(|v| v.to_string()).unwrap_or_default(),
+                t.left_ms.to_string(),
+                format!("{seconds:.3}"),
+                t.timeout_happened.to_string(),
+            ],
+        )?;
     }
     Ok(())
 }

@@ -2,10 +2,11 @@
 //! researcher's). Every error is `{"error": "..."}`.
 //!
 //! - `sessions`: `/api/sessions` — create, list, inspect; `export`: a session's data as JSON
-//!   or CSV.
+//!   or CSV; `advance`: the monitor's advance of the slowest participants; `payments`.
 //! - `researchers`: shared hosting — `/api/games`, `/api/researchers`, `/api/me`.
 //! - `caller`: who the token is (401, 403); `error`: [`ApiError`](error::ApiError).
 
+pub(crate) mod advance;
 pub(crate) mod caller;
 pub(crate) mod error;
 pub(crate) mod export;

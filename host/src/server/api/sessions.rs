@@ -8,9 +8,11 @@
 //!   operator names a game from `--games DIR`, or a researcher's game as `owner/name`;
 //! - `GET /api/sessions` → `{"sessions": [{"code", "game", "participants", "created_ms"}]}`;
 //! - `GET /api/sessions/{code}` → the session info: `{"code", "game", "participants": [{"code",
-//!   "url", "group", "id_in_group", "page", "round", "live": {"connected", "sent", "received",
-//!   "errors"}}]}`, `page` being the current page's name or `"finished"`;
-//! - `GET /api/sessions/{code}/export?format=json|csv[&table=players|log]`: see [`export`].
+//!   "url", "group", "id_in_group", "page", "round", "seconds_on_page", "live": {"connected",
+//!   "sent", "received", "errors"}}]}`, `page` being the current page's name or `"finished"`;
+//! - `GET /api/sessions/{code}/export?format=json|csv[&table=players|pages|log]`: see [`export`];
+//! - `POST /api/sessions/{code}/advance` `{}` or `{"participants": [...]}`: the slowest (or
+//!   those) leave their page as on a timeout, see [`super::advance`].
 //!
 //! A hosted game's sessions show its key, `owner/name@version`, as their `game`.
 //!
@@ -36,7 +38,7 @@ use crate::server::api::export::{self, ExportQuery};
 use crate::server::state::AppState;
 use crate::server::who::Who;
 use crate::session::{current_page, finished};
-use crate::store::Session;
+use crate::store::{Session, now_ms};
 
 /// The session routes.
 pub(crate) fn routes() -> Router<Arc<AppState>> {
@@ -45,6 +47,19 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/api/sessions/{code}", get(info))
         .route("/api/sessions/{code}/export", get(export_session))
         .route("/api/sessions/{code}/payments", get(payments))
+        .route("/api/sessions/{code}/advance", axum::routing::post(advance))
+}
+
+/// `POST /api/sessions/{code}/advance` (see [`super::advance`]).
+async fn advance(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(code): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let who = caller(&state, &headers)?;
+    let session = find(&state, &who, &code)?;
+    let what = match body.iter().all(u8::is_ascii_whitespace) {
+        true => super::advance::Advance::default(),
+        false => serde_json::from_slice(&body)
+            .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("expected {{}} or {{\"participants\": [CODE, ...]}}: {e}")))?,
+    };
+    Ok(Json(super::advance::advance(&state, &session, what).await?))
 }
 
 /// What `POST /api/sessions` takes.
@@ -203,6 +218,8 @@ pub(crate) fn session_info(state: &AppState, session: &Session) -> Result<Value,
             "id_in_group": p.id_in_group,
             "page": page,
             "round": p.round,
+            // Since the first view of the page (else the arrival on it), as the monitor shows.
+            "seconds_on_page": manifest.is_some_and(|m| !finished(&p, m)).then(|| now_ms().saturating_sub(p.page_viewed_ms.unwrap_or(p.page_entered_ms)) / 1000),
             "live": state.monitor.get(&p.code),
         }));
     }

@@ -127,7 +127,12 @@ async fn current(state: &Arc<AppState>, code: &str) -> Result<Current, PageError
 
 async fn show(State(state): State<Arc<AppState>>, Path(code): Path<String>) -> Response {
     match current(&state, &code).await {
-        Ok(at) => {
+        Ok(mut at) => {
+            // The first view of a page starts its timeout.
+            match state.flow.viewed(&at.game, &at.session, &at.p).await {
+                Ok(p) => at.p = p,
+                Err(e) => return PageError::from(e).into_response(),
+            }
             // A render starts an instance: it takes one of the participant's rate tokens.
             if let Err(reason) = take_token(&state, &at.p.code) {
                 return layout::message(StatusCode::TOO_MANY_REQUESTS, "Too many requests", &reason);
