@@ -151,3 +151,28 @@ async fn participant_fields_written_by_live_calls_survive_a_sigkill() {
     assert_eq!(fields["total"], json!(20), "every acknowledged add is kept");
     assert_eq!(fields["role"], json!("odd"), "creating-session's value too");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_timeout_seconds_ends_a_page_the_manifest_gives_no_timeout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(&[STUDY_FIELDS], &dir.path().join("data")).await;
+    let timed = create(&server, json!({"game": "study-fields", "participants": 2, "params": {"timed_seconds": 1.5}})).await;
+    let untimed = create(&server, json!({"game": "study-fields", "participants": 2})).await;
+    let (timed, untimed) = (codes(&timed.json())[0].clone(), codes(&untimed.json())[0].clone());
+    for code in [&timed, &untimed] {
+        let a = submit(&server, code, "Play", 1).await;
+        assert!(a.status == 303 || a.status == 302, "{} {}", a.status, a.body);
+        let page = get(&server, &format!("/p/{code}")).await;
+        assert!(page.body.contains("Round 1 done"), "{}", page.body);
+        assert_eq!(page.body.contains("id=\"stoa-timer\""), *code == timed, "only the timed page counts down: {}", page.body);
+    }
+    let position = |code: &str| {
+        let p = server.state.store.participant(code).expect("store").expect("participant");
+        (p.round, p.page_index)
+    };
+    crate::server_support::eventually(std::time::Duration::from_secs(5), "the game's timeout", || async {
+        (position(&timed) == (2, 0)).then_some(())
+    })
+    .await;
+    assert_eq!(position(&untimed), (1, 1), "no timeout from the game, none in the manifest");
+}

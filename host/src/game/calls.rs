@@ -279,6 +279,27 @@ impl Game {
         self.run(&mut None, store, seat.group, seat.players, Mode::ReadOnly("is-displayed"), |g, s| g.is_displayed(s, &ctx, seat.id_in_group)).0
     }
 
+    /// `get-timeout-seconds` for the player at `seat`: seconds from now until the page times
+    /// out, or `None` for the manifest's `timeout_seconds` (0.1 games: always). On a fresh
+    /// instance. A value that is not a number of seconds from 0 to a year is refused.
+    pub fn get_timeout_seconds(&self, store: &Store, seat: Seat<'_>) -> Result<Option<f64>, CallError> {
+        if self.world() == crate::game::World::V0_1 {
+            return Ok(None);
+        }
+        let ctx = self.context(store, seat.group, seat.players, seat.page);
+        let seconds = self
+            .run(&mut None, store, seat.group, seat.players, Mode::ReadOnly("get-timeout-seconds"), |g, s| {
+                g.get_timeout_seconds(s, &ctx, seat.id_in_group)
+            })
+            .0?;
+        match seconds {
+            Some(s) if !(0.0..=MAX_TIMEOUT_SECONDS).contains(&s) => {
+                Err(CallError::Output(format!("get-timeout-seconds returned {s}: a timeout is 0 to {MAX_TIMEOUT_SECONDS} seconds")))
+            }
+            other => Ok(other),
+        }
+    }
+
     /// `bot-submissions` for the player at `seat` in bot case `case`: the form submissions its
     /// bot makes on the page, in order (0.1 games: one `{}`).
     pub fn bot_submissions(
@@ -336,6 +357,9 @@ impl Game {
         (env.calls, verdict)
     }
 }
+
+/// The longest timeout `get-timeout-seconds` may give: a year.
+const MAX_TIMEOUT_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
 
 /// The text of wasmtime's error when a lift runs out of hostcall fuel (its type is private).
 const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";

@@ -158,6 +158,13 @@ impl Exports {
         }
     }
 
+    pub(crate) fn get_timeout_seconds(&self, store: &mut WasmStore<CallState>, ctx: &Context, id: u32) -> wasmtime::Result<Option<f64>> {
+        match self {
+            Exports::V0_1(_) => Ok(None),
+            Exports::V0_2(g) => g.call_get_timeout_seconds(store, ctx, id),
+        }
+    }
+
     pub(crate) fn bot_submissions(
         &self,
         store: &mut WasmStore<CallState>,

@@ -8,8 +8,9 @@
 //! participant is told about it (the redirect), like a live call.
 //!
 //! Timeouts are the host's: a participant's first view of a page with `timeout_seconds`
-//! ([`Flow::viewed`]) schedules a task that moves them on at `page_viewed_ms + timeout`,
-//! skipping `error-message` as oTree does. Every move records the page time of the page left
+//! ([`Flow::viewed`]) asks the game's `get-timeout-seconds`, then schedules a task that moves
+//! them on at the moment it gave, else at `page_viewed_ms + timeout`, skipping
+//! `error-message` as oTree does. Every move records the page time of the page left
 //! ([`crate::store::PageTime`]).
 //! The deadline is derived from the stored position, so [`Flow::start_timers`] rebuilds every
 //! timer after a restart (past-due ones fire at once). A timer holds the flow weakly: a
@@ -205,8 +206,28 @@ impl Flow {
         }
         let guard = self.lock(&session.code, from.group).await;
         let Some(mut p) = self.store.participant(&from.code)? else { return Ok(from.clone()) };
-        if (p.round, p.page_index) != (from.round, from.page_index) || finished(&p, &game.manifest) || !view(&mut p, now_ms()) {
+        let now = now_ms();
+        if (p.round, p.page_index) != (from.round, from.page_index) || finished(&p, &game.manifest) || !view(&mut p, now) {
             return Ok(p);
+        }
+        if let Some(page) = current_page(&p, &game.manifest)
+            && page.kind == PageKind::Normal
+            && game.world() == World::V0_2
+        {
+            // The game may end the page at a moment of its own (a trading period).
+            let (g, store, at, players, name) = (game.clone(), self.store.clone(), p.clone(), session.players_per_group, page.name.clone());
+            let seconds = tokio::task::spawn_blocking(move || {
+                g.get_timeout_seconds(&store, Seat { group: &at.group_key(), players, page: &name, id_in_group: at.id_in_group })
+            })
+            .await;
+            match seconds {
+                Ok(Ok(Some(s))) => p.page_deadline_ms = Some(now.saturating_add((s * 1000.0) as u64)),
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(participant = %p.code, page = %page.name, "get-timeout-seconds failed, the page's own timeout holds: {e}")
+                }
+                Err(e) => tracing::warn!(participant = %p.code, page = %page.name, "get-timeout-seconds failed, the page's own timeout holds: {e}"),
+            }
         }
         self.store.put_participant(&p)?;
         drop(guard);

@@ -30,12 +30,14 @@ pub(crate) fn on_wait_page(p: &Participant, manifest: &Manifest) -> bool {
 }
 
 /// When the participant's current page times out (ms since the epoch), if it has a timeout:
-/// `timeout_seconds` after their first view of it (oTree's rule: none before they load it).
-/// Wait pages never time out: a group waits for all its members.
+/// the moment the game's `get-timeout-seconds` gave at their first view, else
+/// `timeout_seconds` after that view (oTree's rule: none before they load it). Wait pages
+/// never time out: a group waits for all its members.
 pub(crate) fn deadline(p: &Participant, manifest: &Manifest) -> Option<u64> {
     let page = current_page(p, manifest)?;
-    match (page.kind, page.timeout_seconds, p.page_viewed_ms) {
-        (PageKind::Normal, Some(s), Some(viewed)) => Some(viewed.saturating_add(u64::from(s) * 1000)),
+    match (page.kind, p.page_deadline_ms, page.timeout_seconds, p.page_viewed_ms) {
+        (PageKind::Normal, Some(at), _, _) => Some(at),
+        (PageKind::Normal, None, Some(s), Some(viewed)) => Some(viewed.saturating_add(u64::from(s) * 1000)),
         _ => None,
     }
 }
@@ -63,6 +65,7 @@ pub(crate) fn step(p: &mut Participant, manifest: &Manifest, now: u64) {
     }
     p.page_entered_ms = now;
     p.page_viewed_ms = None;
+    p.page_deadline_ms = None;
 }
 
 /// Moves the whole `group` past the wait page all of it stands on. Returns whether it moved:

@@ -23,6 +23,7 @@ fn participant(id_in_group: u32) -> Participant {
         page_index: 0,
         page_entered_ms: 1000,
         page_viewed_ms: Some(1000),
+        page_deadline_ms: None,
     }
 }
 
@@ -62,8 +63,10 @@ fn a_timeout_counts_from_the_first_view_of_the_page_not_the_arrival() {
     assert_eq!(deadline(&p, &m), Some(9000), "5 s from the first view at 4 s, not from the arrival at 1 s");
     assert!(!view(&mut p, 8000), "a reload does not restart the clock");
     assert_eq!(deadline(&p, &m), Some(9000));
+    p.page_deadline_ms = Some(7500);
+    assert_eq!(deadline(&p, &m), Some(7500), "get-timeout-seconds' moment wins");
     step(&mut p, &m, 9000);
-    assert_eq!(p.page_viewed_ms, None, "the next page is not seen yet");
+    assert_eq!((p.page_viewed_ms, p.page_deadline_ms), (None, None), "the next page is not seen yet");
 }
 
 #[test]

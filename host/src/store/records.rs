@@ -58,6 +58,10 @@ pub struct Participant {
     /// (oTree's rule), so a late arrival loses no time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_viewed_ms: Option<u64>,
+    /// When the current page times out, if the game's `get-timeout-seconds` set it at the
+    /// first view (it overrides the page's `timeout_seconds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_deadline_ms: Option<u64>,
 }
 
 impl Participant {
@@ -129,6 +133,7 @@ impl Store {
                 page_index: 0,
                 page_entered_ms: now,
                 page_viewed_ms: None,
+                page_deadline_ms: None,
             })
             .collect();
         let session = Session {
