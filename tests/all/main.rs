@@ -16,6 +16,7 @@ mod hardening;
 mod languages;
 mod load;
 mod sandbox;
+mod rooms;
 mod scaffold;
 mod server_api;
 mod server_live;

@@ -6,13 +6,15 @@
 //!   and the JSON codec of stored records;
 //! - `groups`: each group's live log (through [`crate::live`], which owns the `live` tree, the
 //!   journal and the write-behind cache) and its field values;
+//! - [`rooms`]: [`Rooms`] in the `rooms` tree — rooms, the session open in each, and which
+//!   participant each arrival (and each label) was given;
 //! - `error`: [`StoreError`];
 //! - `codes`: [`random_code`], for session and participant codes and tokens;
 //! - `flush`: one fsync of sled shared by concurrent callers, and [`FlushError`].
 //!
 //! Trees: `live` (group fields, player fields and the live log: see [`crate::live`]),
 //! `sessions` (session code → [`Session`]), `participants` (participant code →
-//! [`Participant`]), `meta` (host settings such as the admin token), and those other modules
+//! [`Participant`]), `meta` (host settings such as the admin token), `rooms`, and those other modules
 //! open with [`Store::tree`]. Field values are stored only once written; a read of an
 //! unwritten field gives the manifest's initial value.
 
@@ -22,6 +24,7 @@ mod error;
 mod flush;
 mod groups;
 mod records;
+pub mod rooms;
 
 pub use crate::clock::now_ms;
 pub use crate::live::GroupKey;
@@ -30,4 +33,5 @@ pub use database::Store;
 pub use error::StoreError;
 pub use flush::FlushError;
 pub use records::{Participant, Session};
+pub use rooms::{Room, RoomError, Rooms, Seat};
 pub(crate) use records::{decode, encode};

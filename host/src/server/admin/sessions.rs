@@ -41,6 +41,9 @@ struct CreateForm {
     /// Edited config values, a JSON object, or empty.
     #[serde(default)]
     params: String,
+    /// The room to open the session in, or empty.
+    #[serde(default)]
+    room: String,
 }
 
 /// `POST /admin/sessions`: the "create session" form → 303 to the new session's page.
@@ -64,7 +67,9 @@ async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, form: Re
             _ => return layout::message(StatusCode::BAD_REQUEST, "The session was not created", &format!("Edited values must be a JSON object, like {{\"endowment\": 50}}, not `{text}`.")),
         },
     };
-    match api::create_session(&state, &who, &f.game, version, n, treatment, &params).await {
+    let room = Some(f.room.trim()).filter(|v| !v.is_empty());
+    let opening = api::Opening { game: &f.game, version, participants: n, treatment, params: &params, room };
+    match api::create_session(&state, &who, opening).await {
         Ok(session) => Redirect::to(&format!("/admin/sessions/{}", session.code)).into_response(),
         Err(ApiError(status, why)) => layout::message(status, "The session was not created", &why),
     }
@@ -90,7 +95,7 @@ async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
 }
 
 /// `http://host` of this request, for absolute participant links.
-fn base_url(headers: &HeaderMap) -> String {
+pub(super) fn base_url(headers: &HeaderMap) -> String {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     let https = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()) == Some("https");
     format!("{}://{host}", if https { "https" } else { "http" })
