@@ -16,7 +16,7 @@ use crate::server_support::{Answer, codes, eventually, get, request, submit, try
 use crate::support::{TOKEN, TestServer, root};
 
 /// Writes game "room-game" into `dir`: the auction's component under a manifest of one page,
-/// `Intro`, one round, groups of `ppg`, and a config with a Prolific-style completion URL.
+/// `Intro` (the fields the component reads), one round, groups of `ppg`, and a config with a Prolific-style completion URL.
 fn room_game(dir: &Path, ppg: u32) -> PathBuf {
     let game = dir.join("room-game");
     std::fs::create_dir_all(game.join("templates")).expect("mkdir");
@@ -29,6 +29,11 @@ component = "auction.wasm"
 [config]
 completion_url = "https://app.prolific.example/submissions/complete?cc=C0DE&pid="
 participation_fee = 2.5
+[group.fields]
+max_bid = {{ type = "integer", initial = 0 }}
+highest_bidder = {{ type = "integer", initial = 0 }}
+[player.fields]
+bids = {{ type = "integer", initial = 0 }}
 [[page]]
 name = "Intro"
 template = "templates/Intro.hbs"
@@ -175,7 +180,8 @@ async fn a_finished_participant_goes_to_the_completion_url_with_the_label_which_
     let pid = "5f3a9c0e1b2d4e6f7a8b9c0d";
     let me = redirected(&get(&server, &format!("/room/online?participant_label={pid}")).await);
     assert_eq!(me, people[0]);
-    assert_eq!(get(&server, &format!("/p/{me}")).await.status, 200, "not finished yet: the page");
+    let page = get(&server, &format!("/p/{me}")).await;
+    assert_eq!(page.status, 200, "not finished yet: the page: {}", page.body);
     assert_eq!(submit(&server, &me, "Intro", 1).await.status, 303);
     let done = get(&server, &format!("/p/{me}")).await;
     assert_eq!(done.status, 302, "{}", done.body);
