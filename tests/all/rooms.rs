@@ -12,36 +12,17 @@ use std::time::Duration;
 use axum::http::Method;
 use serde_json::{Value, json};
 
-use crate::server_support::{Answer, codes, eventually, get, request, submit, try_request_at};
-use crate::support::{TOKEN, TestServer, root};
+use crate::server_support::{Answer, auction_game, codes, eventually, get, request, submit, try_request_at};
+use crate::support::{TOKEN, TestServer};
 
-/// Writes game "room-game" into `dir`: the auction's component under a manifest of one page,
-/// `Intro` (the fields the component reads), one round, groups of `ppg`, and a config with a Prolific-style completion URL.
+/// Writes game "room-game" into `dir` ([`auction_game`]): one page, `Intro`, one round,
+/// groups of `ppg`, and a config with a Prolific-style completion URL.
 fn room_game(dir: &Path, ppg: u32) -> PathBuf {
-    let game = dir.join("room-game");
-    std::fs::create_dir_all(game.join("templates")).expect("mkdir");
-    let wasm = root().join("example-games/auction/target/auction.wasm");
-    std::fs::copy(&wasm, game.join("auction.wasm")).unwrap_or_else(|e| panic!("copy {} (run `make rust-games`): {e}", wasm.display()));
-    let manifest = format!(
-        r#"name = "room-game"
-players_per_group = {ppg}
-component = "auction.wasm"
-[config]
-completion_url = "https://app.prolific.example/submissions/complete?cc=C0DE&pid="
-participation_fee = 2.5
-[group.fields]
-max_bid = {{ type = "integer", initial = 0 }}
-highest_bidder = {{ type = "integer", initial = 0 }}
-[player.fields]
-bids = {{ type = "integer", initial = 0 }}
-[[page]]
-name = "Intro"
-template = "templates/Intro.hbs"
-"#
+    let keys = format!(
+        "players_per_group = {ppg}\n[config]\ncompletion_url = \"https://app.prolific.example/submissions/complete?cc=C0DE&pid=\"\nparticipation_fee = 2.5\n"
     );
-    std::fs::write(game.join("game.toml"), manifest).expect("write game.toml");
-    std::fs::write(game.join("templates/Intro.hbs"), "<p id=\"intro\">Welcome, player {{player.id_in_group}}.</p><button>Go</button>").expect("write");
-    game
+    let pages = "[[page]]\nname = \"Intro\"\ntemplate = \"templates/Intro.hbs\"\n";
+    auction_game(dir, "room-game", &keys, pages, &[("Intro", "<p id=\"intro\">Welcome, player {{player.id_in_group}}.</p><button>Go</button>")])
 }
 
 /// A request with bearer `token` and a JSON body.
@@ -133,7 +114,9 @@ async fn a_label_gets_its_participant_back_after_stoa_serve_is_killed_and_unknow
         let (addr, path) = (server.addr.clone(), path.to_string());
         async move {
             let auth = format!("Bearer {TOKEN}");
-            try_request_at(&addr, method, &path, &[("authorization", &auth), ("content-type", "application/json")], &body.to_string()).await.expect("answer")
+            try_request_at(&addr, method, &path, &[("authorization", &auth), ("content-type", "application/json")], &body.to_string())
+                .await
+                .expect("answer")
         }
     };
     let made = call(Method::POST, "/api/rooms", json!({ "name": "econ101", "labels": ["A1", "A2", "A3"] })).await;
@@ -308,7 +291,8 @@ async fn the_admin_pages_create_a_room_from_pasted_labels_open_a_session_in_it_a
     assert_eq!(closed.status, 303, "{}", closed.body);
     assert_eq!(api(&server, Method::GET, "/api/rooms/econ101", TOKEN, Value::Null).await.json()["session"], Value::Null);
     // The close form, like every admin form, only from this site.
-    let other = request(&server, Method::POST, "/admin/rooms/econ101/close", &[("authorization", &auth), ("origin", "http://evil.example")], "").await;
+    let other =
+        request(&server, Method::POST, "/admin/rooms/econ101/close", &[("authorization", &auth), ("origin", "http://evil.example")], "").await;
     assert_eq!(other.status, 403, "{}", other.body);
     server.stop().await;
 }
@@ -350,7 +334,12 @@ async fn in_a_browser_the_waiting_page_moves_on_by_itself_when_a_session_opens_a
     let srv = &server;
     crate::browser::with_browser(|b| async move {
         b.goto(&format!("{base}/room/lab")).await.expect("open the room");
-        crate::browser::wait_text(&b, "#stoa-room-waiting", "Please wait: the session has not started yet. This page moves on by itself once it does.").await;
+        crate::browser::wait_text(
+            &b,
+            "#stoa-room-waiting",
+            "Please wait: the session has not started yet. This page moves on by itself once it does.",
+        )
+        .await;
         let info = api(srv, Method::POST, "/api/sessions", TOKEN, json!({ "game": "room-game", "participants": 2, "room": "lab" })).await;
         let people = codes(&info.json());
         let at = |b: fantoccini::Client| async move { b.current_url().await.ok().map(|u| u.path().to_string()) };

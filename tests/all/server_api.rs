@@ -112,7 +112,7 @@ async fn the_exports_hold_the_fields_and_the_live_log_after_live_calls() {
     let group = &doc["rounds"][0]["groups"][0];
     assert_eq!(group["fields"]["max_bid"], 25);
     assert_eq!(group["fields"]["highest_bidder"], 2);
-    assert_eq!(group["players"][2], json!({"id_in_group": 3, "participant": people[2], "fields": {"bids": 1, "payoff": 0}}), "every game has the built-in payoff");
+    assert_eq!(group["players"][2], json!({"id_in_group": 3, "participant": people[2], "label": null, "fields": {"bids": 1, "payoff": 0}}), "every game has the built-in payoff");
     let log = &doc["live_log"][0];
     assert_eq!((log["round"].as_u64(), log["group"].as_u64()), (Some(1), Some(1)));
     assert_eq!(log["calls"].as_array().map(Vec::len), Some(3));

@@ -55,7 +55,9 @@ pub(super) fn run(action: Action) -> anyhow::Result<ExitCode> {
     match action {
         Action::Add { name, data, display_name, labels, researcher } => {
             let labels = match labels {
-                Some(file) => labels_from_lines(&std::fs::read_to_string(&file).with_context(|| format!("cannot read the labels file `{}`", file.display()))?),
+                Some(file) => {
+                    labels_from_lines(&std::fs::read_to_string(&file).with_context(|| format!("cannot read the labels file `{}`", file.display()))?)
+                }
                 None => Vec::new(),
             };
             let (store, rooms) = open(&data.data)?;

@@ -33,5 +33,5 @@ pub use database::Store;
 pub use error::StoreError;
 pub use flush::FlushError;
 pub use records::{Participant, Session};
-pub use rooms::{Room, RoomError, Rooms, Seat};
 pub(crate) use records::{decode, encode};
+pub use rooms::{Room, RoomError, Rooms, Seat};

@@ -79,16 +79,23 @@ pub fn check_name(name: &str) -> Result<(), String> {
         && name.len() <= MAX_NAME_CHARS
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if ok { Ok(()) } else { Err(format!("bad room name `{}`: use 1 to {MAX_NAME_CHARS} letters, digits, `_` or `-`, starting with a letter or digit", shown(name))) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("bad room name `{}`: use 1 to {MAX_NAME_CHARS} letters, digits, `_` or `-`, starting with a letter or digit", shown(name)))
+    }
 }
 
 /// Whether `label` may be a participant label: 1–100 of `A-Z a-z 0-9 _ - . @` (every one of
 /// them safe in a URL's query and a CSV cell, so a label never needs escaping where it goes).
 pub fn check_label(label: &str) -> Result<(), String> {
-    let ok = !label.is_empty()
-        && label.len() <= MAX_LABEL_CHARS
-        && label.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@'));
-    if ok { Ok(()) } else { Err(format!("bad participant label `{}`: use 1 to {MAX_LABEL_CHARS} letters, digits, `_`, `-`, `.` or `@`", shown(label))) }
+    let ok =
+        !label.is_empty() && label.len() <= MAX_LABEL_CHARS && label.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("bad participant label `{}`: use 1 to {MAX_LABEL_CHARS} letters, digits, `_`, `-`, `.` or `@`", shown(label)))
+    }
 }
 
 /// At most 40 characters of what was sent, for an error message.

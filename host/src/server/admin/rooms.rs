@@ -49,7 +49,10 @@ async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
         Ok(rooms) => rooms,
         Err(ApiError(status, why)) => return layout::message(status, "Something went wrong", &why),
     };
-    let rows: Vec<Value> = rooms.iter().map(|r| json!({ "name": r.name, "display_name": r.display_name, "labels": r.labels.len(), "session": r.session, "owner": r.owner })).collect();
+    let rows: Vec<Value> = rooms
+        .iter()
+        .map(|r| json!({ "name": r.name, "display_name": r.display_name, "labels": r.labels.len(), "session": r.session, "owner": r.owner }))
+        .collect();
     layout::html(StatusCode::OK, "admin_rooms", &json!({ "rooms": rows, "operator": who.researcher().is_none() }))
 }
 

@@ -40,10 +40,7 @@ use crate::store::rooms::new_room;
 
 /// The room routes.
 pub(crate) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/api/rooms", get(list).post(create))
-        .route("/api/rooms/{name}", get(one))
-        .route("/api/rooms/{name}/close", post(close))
+    Router::new().route("/api/rooms", get(list).post(create)).route("/api/rooms/{name}", get(one)).route("/api/rooms/{name}/close", post(close))
 }
 
 /// What `POST /api/rooms` takes.
@@ -98,7 +95,9 @@ pub(crate) fn room_for_session(state: &AppState, who: &Who, name: &str, game_key
     if let Some(open) = &room.session {
         return Err(ApiError(
             StatusCode::CONFLICT,
-            format!("room `{name}` holds session `{open}` already: close it first (POST /api/rooms/{name}/close), a room holds one session at a time"),
+            format!(
+                "room `{name}` holds session `{open}` already: close it first (POST /api/rooms/{name}/close), a room holds one session at a time"
+            ),
         ));
     }
     let game_owner = parse_key(game_key).map(|(owner, _, _)| owner);
@@ -106,7 +105,11 @@ pub(crate) fn room_for_session(state: &AppState, who: &Who, name: &str, game_key
         let whose = |o: Option<&str>| o.map_or("the operator's".to_string(), |o| format!("researcher `{o}`'s"));
         return Err(ApiError(
             StatusCode::BAD_REQUEST,
-            format!("room `{name}` is {}, and game `{game_key}` is {}: a room holds sessions of its owner's games", whose(room.owner.as_deref()), whose(game_owner)),
+            format!(
+                "room `{name}` is {}, and game `{game_key}` is {}: a room holds sessions of its owner's games",
+                whose(room.owner.as_deref()),
+                whose(game_owner)
+            ),
         ));
     }
     Ok(room)
@@ -114,8 +117,9 @@ pub(crate) fn room_for_session(state: &AppState, who: &Who, name: &str, game_key
 
 async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let who = caller(&state, &headers)?;
-    let new: NewRoom = serde_json::from_slice(&body)
-        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("expected {{\"name\": NAME[, \"display_name\": TEXT][, \"labels\": [LABEL...]]}}: {e}")))?;
+    let new: NewRoom = serde_json::from_slice(&body).map_err(|e| {
+        ApiError(StatusCode::BAD_REQUEST, format!("expected {{\"name\": NAME[, \"display_name\": TEXT][, \"labels\": [LABEL...]]}}: {e}"))
+    })?;
     let room = create_room(&state, &who, &new.name, new.display_name.as_deref(), new.labels).await?;
     let location = format!("/api/rooms/{}", room.name);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(room_json(&state, &room))).into_response())

@@ -40,10 +40,7 @@ const COOKIE_SECONDS: u64 = 30 * 24 * 3600;
 
 /// The room routes.
 pub(crate) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/room/{name}", get(enter))
-        .route("/room/{name}/status", get(status))
-        .layer(axum::middleware::map_response(sandboxed))
+    Router::new().route("/room/{name}", get(enter)).route("/room/{name}/status", get(status)).layer(axum::middleware::map_response(sandboxed))
 }
 
 async fn sandboxed(mut response: Response) -> Response {
@@ -75,10 +72,17 @@ fn page(status: StatusCode, room: &Room, waiting: bool, ask: Option<&str>) -> Re
     layout::html(status, "room", &data)
 }
 
-async fn enter(State(state): State<Arc<AppState>>, Path(name): Path<String>, headers: HeaderMap, query: Result<Query<Arrival>, QueryRejection>) -> Response {
+async fn enter(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<Arrival>, QueryRejection>,
+) -> Response {
     let room = match state.rooms.get(&name) {
         Ok(Some(room)) => room,
-        Ok(None) => return layout::message(StatusCode::NOT_FOUND, "No such room", "There is no room at this address. Check the link you were given."),
+        Ok(None) => {
+            return layout::message(StatusCode::NOT_FOUND, "No such room", "There is no room at this address. Check the link you were given.");
+        }
         Err(e) => return failed(e),
     };
     let Ok(Query(arrival)) = query else {
@@ -122,7 +126,10 @@ async fn enter(State(state): State<Arc<AppState>>, Path(name): Path<String>, hea
             to
         }
         Ok(Seat::Full) => {
-            let why = format!("All {} places of this session are taken. Thank you for your interest; please contact the experimenter.", session.participants.len());
+            let why = format!(
+                "All {} places of this session are taken. Thank you for your interest; please contact the experimenter.",
+                session.participants.len()
+            );
             layout::message(StatusCode::CONFLICT, "This session is full", &why)
         }
         Err(StoreError::Halted(why)) => layout::message(StatusCode::SERVICE_UNAVAILABLE, "Not available", &why),
