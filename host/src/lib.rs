@@ -11,11 +11,12 @@
 //!   runners, the API, the admin pages, tenants and rate limits.
 //! - [`bots`]: headless bot runs (`stoa bots`): the page sequence walked by the game's bots.
 //! - [`load`]: `stoa load`, the load-test client, and `stoa echo`, its ceilings.
-//! - [`session`]: the page sequence of a participant, pure: current page, step, deadlines.
+//! - [`session`]: the page sequence of a participant, pure: current page, step, deadlines,
+//!   and where a finished participant goes (the completion URL).
 //! - [`hosting`]: researchers' accounts and quotas, and the game packages they upload.
 //! - [`game`]: a loaded game — its templates, the linker, one file per WIT interface's
 //!   host side (`fields`, `bot-driver`, a deadline-bound `wasi:io/poll`) — and the calls into it.
-//! - [`store`]: the sled database — sessions, participants, host settings, shared flushes;
+//! - [`store`]: the sled database — sessions, participants, rooms, host settings, shared flushes;
 //!   field reads and commits through the live log.
 //! - [`live`]: one group's live log and its commit protocol — entries, keys, commit, reads,
 //!   write-behind to sled, recovery after a crash.

@@ -388,6 +388,12 @@ impl Manifest {
         }
         for (key, value) in params {
             let Some(old) = config.get(key) else {
+                // The host's own key (`crate::session::completion`): a session may be given
+                // a completion URL whether or not the game's config names one.
+                if key == "completion_url" && value.is_string() {
+                    config.insert(key.clone(), value.clone());
+                    continue;
+                }
                 let keys: Vec<&str> = config.keys().map(String::as_str).collect();
                 return Err(format!(
                     "`{key}` is not a key of this session's config (it has {})",

@@ -15,6 +15,7 @@ mod example_games;
 mod hardening;
 mod languages;
 mod load;
+mod rooms;
 mod sandbox;
 mod scaffold;
 mod server_api;

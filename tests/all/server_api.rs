@@ -114,7 +114,7 @@ async fn the_exports_hold_the_fields_and_the_live_log_after_live_calls() {
     assert_eq!(group["fields"]["highest_bidder"], 2);
     assert_eq!(
         group["players"][2],
-        json!({"id_in_group": 3, "participant": people[2], "fields": {"bids": 1, "payoff": 0}, "participant_fields": {}}),
+        json!({"id_in_group": 3, "participant": people[2], "label": null, "fields": {"bids": 1, "payoff": 0}, "participant_fields": {}}),
         "every game has the built-in payoff"
     );
     // The log starts with round 1's creating-session (group 0), then group 1's calls.
@@ -129,9 +129,9 @@ async fn the_exports_hold_the_fields_and_the_live_log_after_live_calls() {
     assert_eq!(csv.status, 200);
     assert!(csv.header("content-type").starts_with("text/csv"));
     let lines: Vec<&str> = csv.body.lines().collect();
-    assert_eq!(lines[0], "session,round,group,id_in_group,participant,group.highest_bidder,group.max_bid,player.bids,player.payoff");
+    assert_eq!(lines[0], "session,round,group,id_in_group,participant,participant.label,group.highest_bidder,group.max_bid,player.bids,player.payoff");
     assert_eq!(lines.len(), 4, "one row per player: {}", csv.body);
-    assert_eq!(lines[2], format!("{code},1,1,2,{},2,25,1,0", people[1]));
+    assert_eq!(lines[2], format!("{code},1,1,2,{},,2,25,1,0", people[1]));
 
     let log = get_admin(&server, &format!("/api/sessions/{code}/export?format=csv&table=log")).await;
     let rows: Vec<&str> = log.body.lines().collect();

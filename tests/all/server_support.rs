@@ -141,25 +141,31 @@ pub(crate) async fn start_when_released(games: &[&str], data: &Path) -> TestServ
     TestServer::start(games, data).await
 }
 
-/// Writes the "pages-flow" game into `dir`: the auction's component (copied; manifests may
-/// not point outside their folder) with pages `Intro` (timeout `intro_timeout` s), `Bid`
-/// (live), `Wait` (wait page) and `Results`, two rounds, groups of 3. Returns its folder.
-pub(crate) fn flow_game(dir: &Path, intro_timeout: u32) -> PathBuf {
-    let game = dir.join("pages-flow");
+/// Writes game package `name` into `dir`: the auction's component (copied; manifests may not
+/// point outside their folder), a manifest of `keys` (what comes after `name`), the fields the
+/// component reads, then `pages`, and `templates` (page name, text) under `templates/`.
+/// Returns its folder.
+pub(crate) fn auction_game(dir: &Path, name: &str, keys: &str, pages: &str, templates: &[(&str, &str)]) -> PathBuf {
+    let game = dir.join(name);
     std::fs::create_dir_all(game.join("templates")).expect("mkdir");
     let wasm = root().join("example-games/auction/target/auction.wasm");
     std::fs::copy(&wasm, game.join("auction.wasm")).unwrap_or_else(|e| panic!("copy {} (run `make rust-games`): {e}", wasm.display()));
-    let manifest = format!(
-        r#"name = "pages-flow"
-players_per_group = 3
-num_rounds = 2
-component = "auction.wasm"
-[group.fields]
-max_bid = {{ type = "integer", initial = 0 }}
-highest_bidder = {{ type = "integer", initial = 0 }}
-[player.fields]
-bids = {{ type = "integer", initial = 0 }}
-[[page]]
+    let fields = "[group.fields]\nmax_bid = { type = \"integer\", initial = 0 }\nhighest_bidder = { type = \"integer\", initial = 0 }\n\
+        [player.fields]\nbids = { type = \"integer\", initial = 0 }\n";
+    let manifest = format!("name = \"{name}\"\ncomponent = \"auction.wasm\"\n{keys}{fields}{pages}");
+    std::fs::write(game.join("game.toml"), manifest).expect("write game.toml");
+    for (page, text) in templates {
+        std::fs::write(game.join(format!("templates/{page}.hbs")), text).expect("write template");
+    }
+    game
+}
+
+/// Writes the "pages-flow" game into `dir` ([`auction_game`]) with pages `Intro` (timeout
+/// `intro_timeout` s), `Bid` (live), `Wait` (wait page) and `Results`, two rounds, groups of 3.
+/// Returns its folder.
+pub(crate) fn flow_game(dir: &Path, intro_timeout: u32) -> PathBuf {
+    let pages = format!(
+        r#"[[page]]
 name = "Intro"
 template = "templates/Intro.hbs"
 timeout_seconds = {intro_timeout}
@@ -176,15 +182,11 @@ name = "Results"
 template = "templates/Results.hbs"
 "#
     );
-    std::fs::write(game.join("game.toml"), manifest).expect("write game.toml");
     let templates = [
         ("Intro", "<p id=\"intro\">Round {{round_number}}: welcome, player {{player.id_in_group}}.</p><button type=\"submit\">Start</button>"),
         ("Bid", "<p>Highest bid: <strong id=\"max-bid\">{{group.max_bid}}</strong></p><button type=\"submit\">Done</button>"),
         ("Wait", "<p id=\"waiting\">Waiting for the other players of group {{group.id}}.</p>"),
         ("Results", "<p id=\"result\">Round {{round_number}}: the highest bid was {{max_bid}}.</p><button type=\"submit\">Next</button>"),
     ];
-    for (name, text) in templates {
-        std::fs::write(game.join(format!("templates/{name}.hbs")), text).expect("write template");
-    }
-    game
+    auction_game(dir, "pages-flow", "players_per_group = 3\nnum_rounds = 2\n", &pages, &templates)
 }

@@ -1,6 +1,6 @@
 //! The `stoa` command line: [`Cli`] parses it, [`run`] runs it. One file per subcommand
 //! holds its arguments and what it does: `serve`, `bots`, `check`, `new` (with [`scaffold`],
-//! the templates it writes), `researcher`, `load` and `echo`.
+//! the templates it writes), `researcher`, `room`, `load` and `echo`.
 
 mod bots;
 mod check;
@@ -9,6 +9,7 @@ mod echo;
 mod load;
 mod new;
 mod researcher;
+mod room;
 pub mod scaffold;
 mod serve;
 
@@ -38,6 +39,12 @@ enum Command {
         #[command(subcommand)]
         action: researcher::Action,
     },
+    /// Manage rooms, the links that outlive sessions (run while the server is stopped, as
+    /// `researcher`; use the API or the admin pages then).
+    Room {
+        #[command(subcommand)]
+        action: room::Action,
+    },
     /// Write a new game package (a live counter with a bot) to DIR/NAME, ready to build.
     New(new::NewArgs),
     /// Load-test a server's live channel: open participants' sockets, send, time the replies.
@@ -59,6 +66,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bots(args) => bots::run(args),
         Command::Check(args) => check::run(args),
         Command::Researcher { action } => researcher::run(action),
+        Command::Room { action } => room::run(action),
         Command::New(args) => new::run(args),
         Command::Load(args) => load::run(args),
         Command::Echo(args) => echo::run(args),

@@ -36,7 +36,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The value of cookie `name`, if the request has it.
-fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+pub(crate) fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()

@@ -2,10 +2,11 @@
 //!
 //! Handlers on top, what they share below; dependencies point down this list:
 //!
-//! - `admin/`: `/admin` pages — games, sessions, links, live monitor, researchers, export.
-//! - `api/`: `/api/sessions` (create, inspect, export) and the shared-hosting API
+//! - `admin/`: `/admin` pages — games, sessions, rooms, links, live monitor, researchers, export.
+//! - `api/`: `/api/sessions` (create, inspect, export), `/api/rooms` and the shared-hosting API
 //!   (`/api/games`, `/api/researchers`, `/api/me`), errors as `{"error": ...}`.
-//! - `pages/`: `/p/{participant}` pages, the host layout and `/static/live.js`.
+//! - `pages/`: `/p/{participant}` pages, `/room/{name}` links, the host layout and
+//!   `/static/live.js`.
 //! - `live/`: the `/live/{participant}` WebSocket — frame checks, forwarding.
 //! - `connections`: the accept loop — hyper's HTTP/1 per connection, the connection cap and
 //!   the header-read timeout.
@@ -50,7 +51,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/live/{participant}", get(live::socket))
         .route("/static/live.js", get(pages::assets::live_js))
         .merge(pages::participant::routes())
+        .merge(pages::room::routes())
         .merge(api::sessions::routes())
+        .merge(api::rooms::routes())
         .merge(admin::routes())
         .merge(api::researchers::routes())
         .with_state(state)

@@ -13,7 +13,7 @@ use crate::server::actors::GroupHub;
 use crate::server::flow::Flow;
 use crate::server::monitor::Monitor;
 use crate::server::tenants::Tenants;
-use crate::store::Store;
+use crate::store::{Rooms, Store};
 
 /// Server settings (client-facing limits).
 #[derive(Debug, Clone)]
@@ -76,6 +76,8 @@ pub struct AppState {
     pub(crate) flow: Arc<Flow>,
     /// Researcher accounts, their uploaded games and quotas (shared hosting).
     pub tenants: Tenants,
+    /// Rooms, their open sessions and who was seated where.
+    pub rooms: Rooms,
 }
 
 impl std::fmt::Debug for AppState {
@@ -106,6 +108,7 @@ impl AppState {
             },
         };
         let tenants = Tenants::new(runtime.clone(), &store)?;
+        let rooms = Rooms::open(&store)?;
         let hub = Arc::new(GroupHub::new(store.clone(), config.replay_messages));
         Ok(Arc::new(AppState {
             tenants,
@@ -117,6 +120,7 @@ impl AppState {
             admin_token,
             config,
             monitor: Monitor::default(),
+            rooms,
         }))
     }
 

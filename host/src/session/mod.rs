@@ -6,6 +6,7 @@
 //! participant has finished (`page_index == pages.len()` in the last round). Groups are fixed
 //! across rounds. A wait page is left by the whole group at once, when all of it stands there.
 
+pub(crate) mod completion;
 pub(crate) mod form;
 
 use crate::manifest::{Manifest, Page, PageKind};

@@ -6,6 +6,8 @@
 //!   and the JSON codec of stored records;
 //! - `groups`: each group's live log (through [`crate::live`], which owns the `live` tree, the
 //!   journal and the write-behind cache) and its field values;
+//! - [`rooms`]: [`Rooms`] in the `rooms` tree — rooms, the session open in each, and which
+//!   participant each arrival (and each label) was given;
 //! - `error`: [`StoreError`];
 //! - `codes`: [`random_code`], for session and participant codes and tokens;
 //! - `flush`: one fsync of sled shared by concurrent callers, and [`FlushError`];
@@ -14,7 +16,7 @@
 //!
 //! Trees: `live` (group fields, player fields and the live log: see [`crate::live`]),
 //! `sessions` (session code → [`Session`]), `participants` (participant code →
-//! [`Participant`]), `page_times` (see [`PageTime`]), `meta` (host settings such as the admin token), and those other modules
+//! [`Participant`]), `page_times` (see [`PageTime`]), `meta` (host settings such as the admin token), `rooms`, and those other modules
 //! open with [`Store::tree`]. Field values are stored only once written; a read of an
 //! unwritten field gives the manifest's initial value.
 
@@ -26,6 +28,7 @@ mod groups;
 mod page_times;
 mod records;
 pub(crate) mod seating;
+pub mod rooms;
 
 pub use crate::clock::now_ms;
 pub use crate::live::GroupKey;
@@ -36,3 +39,4 @@ pub use flush::FlushError;
 pub use page_times::PageTime;
 pub use records::{Participant, Session};
 pub(crate) use records::{decode, encode};
+pub use rooms::{Room, RoomError, Rooms, Seat};

@@ -60,12 +60,18 @@ async fn home(State(state): State<Arc<AppState>>, headers: HeaderMap, query: Res
         games.push(row(value.clone(), value, &g, Some(newest.short())));
     }
     let session_count = state.store.sessions().map(|s| s.iter().filter(|s| who.owns(s)).count()).unwrap_or(0);
+    let rooms: Vec<Value> = crate::server::api::rooms::visible_rooms(&state, &who)
+        .unwrap_or_default()
+        .iter()
+        .map(|r| json!({ "name": r.name, "display_name": r.display_name, "busy": r.session.is_some() }))
+        .collect();
     let default_participants = games.first().and_then(|g| g["players_per_group"].as_u64()).unwrap_or(1);
     layout::html(
         StatusCode::OK,
         "admin_home",
         &json!({
             "games": games,
+            "rooms": rooms,
             "session_count": session_count,
             "default_participants": default_participants,
             "researcher": who.researcher(),

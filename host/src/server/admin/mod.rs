@@ -14,6 +14,9 @@
 //! - `GET /admin/researchers` (operator): researchers and their quotas, the "add researcher"
 //!   form (`POST /admin/researchers` → a page showing the new token once) and a quota form
 //!   per researcher (`POST /admin/researchers/{name}/quotas`);
+//! - `GET /admin/rooms`: the rooms and the "create room" form (`POST /admin/rooms`, labels
+//!   pasted one per line → 303 to `/admin/rooms/{name}`); `GET /admin/rooms/{name}`: its link,
+//!   its labels' links, its open session and `POST /admin/rooms/{name}/close`;
 //! - `GET /admin/sessions`: every session;
 //! - `GET /admin/sessions/{code}`: absolute participant links, the monitor table (refreshed
 //!   every 2 s from `GET /admin/sessions/{code}/monitor`, the API's session info) and export
@@ -21,8 +24,8 @@
 //!
 //! - `access`: the sign-in page and form, and the guards of every page (signed in, same
 //!   origin, the operator).
-//! - `home`: `/admin` and the upload form; `sessions`: the session pages; `researchers`: the
-//!   operator's researcher pages.
+//! - `home`: `/admin` and the upload form; `sessions`: the session pages; `rooms`: the room
+//!   pages; `researchers`: the operator's researcher pages.
 
 use std::sync::Arc;
 
@@ -33,9 +36,10 @@ use crate::server::state::AppState;
 mod access;
 mod home;
 mod researchers;
+mod rooms;
 mod sessions;
 
 /// The admin routes.
 pub(crate) fn routes() -> Router<Arc<AppState>> {
-    Router::new().merge(access::routes()).merge(home::routes()).merge(sessions::routes()).merge(researchers::routes())
+    Router::new().merge(access::routes()).merge(home::routes()).merge(sessions::routes()).merge(rooms::routes()).merge(researchers::routes())
 }

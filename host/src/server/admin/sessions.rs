@@ -59,6 +59,9 @@ struct CreateForm {
     /// Edited config values, a JSON object, or empty.
     #[serde(default)]
     params: String,
+    /// The room to open the session in, or empty.
+    #[serde(default)]
+    room: String,
 }
 
 /// `POST /admin/sessions`: the "create session" form → 303 to the new session's page.
@@ -88,7 +91,9 @@ async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, form: Re
             }
         },
     };
-    match api::create_session(&state, &who, &f.game, version, n, treatment, &params).await {
+    let room = Some(f.room.trim()).filter(|v| !v.is_empty());
+    let opening = api::Opening { game: &f.game, version, participants: n, treatment, params: &params, room };
+    match api::create_session(&state, &who, opening).await {
         Ok(session) => Redirect::to(&format!("/admin/sessions/{}", session.code)).into_response(),
         Err(ApiError(status, why)) => layout::message(status, "The session was not created", &why),
     }
@@ -114,7 +119,7 @@ async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
 }
 
 /// `http://host` of this request, for absolute participant links.
-fn base_url(headers: &HeaderMap) -> String {
+pub(super) fn base_url(headers: &HeaderMap) -> String {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     let https = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()) == Some("https");
     format!("{}://{host}", if https { "https" } else { "http" })

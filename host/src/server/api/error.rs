@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::hosting::accounts::AccountError;
-use crate::store::StoreError;
+use crate::store::{RoomError, StoreError};
 
 /// An API failure: its status and the text of `{"error": ...}`.
 #[derive(Debug)]
@@ -36,6 +36,17 @@ impl From<AccountError> for ApiError {
             AccountError::NotFound(why) => ApiError(StatusCode::NOT_FOUND, why),
             AccountError::Quota(why) => ApiError(StatusCode::FORBIDDEN, why),
             AccountError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<RoomError> for ApiError {
+    fn from(e: RoomError) -> Self {
+        match e {
+            RoomError::Invalid(why) => ApiError(StatusCode::BAD_REQUEST, why),
+            RoomError::Exists(why) | RoomError::Busy(why) => ApiError(StatusCode::CONFLICT, why),
+            RoomError::NotFound(why) => ApiError(StatusCode::NOT_FOUND, why),
+            RoomError::Store(e) => e.into(),
         }
     }
 }

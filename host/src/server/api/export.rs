@@ -1,15 +1,17 @@
 //! Session export: every group and player field per round, and the live log.
 //!
-//! - `format=json`: `{"session", "game", "treatment", "config", "session_fields", "rounds":
-//!   [{"round", "groups": [{"group", "fields", "players": [{"id_in_group", "participant",
-//!   "fields", "participant_fields"}]}]}], "live_log": [{"round", "group", "calls":
-//!   [CallEntry...], "messages": [{"seq", "to", "payload"}]}], "page_times": [PageTime...],
-//!   "payments": [{"code", "points", "money"}]}` (groups with no calls are left out of `live_log`; a round's group 0 holds its
+//! - `format=json`: `{"session", "game", "treatment", "config", "session_fields",
+//!   "participants": [{"code", "label"}], "rounds": [{"round", "groups": [{"group", "fields",
+//!   "players": [{"id_in_group", "participant", "label", "fields", "participant_fields"}]}]}],
+//!   "live_log": [{"round", "group", "calls": [CallEntry...], "messages": [{"seq", "to",
+//!   "payload"}]}], "page_times": [PageTime...], "payments": [{"code", "points", "money"}]}`
+//!   (groups with no calls are left out of `live_log`; a round's group 0 holds its
 //!   `creating-session` call; a player's `participant_fields` are as they were in that round;
 //!   payments as [`super::payments`] computes them).
 //! - `format=csv` (`table=players`, the default): one row per player per round — `session, round,
-//!   group, id_in_group, participant, session.config.KEY..., session.FIELD..., group.FIELD...,
-//!   player.FIELD..., participant.FIELD...`, each value as JSON text.
+//!   group, id_in_group, participant, participant.label, session.config.KEY...,
+//!   session.FIELD..., group.FIELD..., player.FIELD..., participant.FIELD...`, each value as
+//!   JSON text (the label as it is, empty when none).
 //! - `format=csv&table=pages`: one row per page a participant left — `session, participant,
 //!   position, round, page, arrived_ms, viewed_ms, left_ms, seconds_on_page` (from the first
 //!   view, else the arrival) `, timeout_happened`; the JSON export has the same as `page_times`.
@@ -31,7 +33,7 @@ use bytes::Bytes;
 use crate::manifest::Manifest;
 use crate::server::api::error::ApiError;
 use crate::server::state::AppState;
-use crate::store::{GroupKey, Session, Store, StoreError};
+use crate::store::{GroupKey, Rooms, Session, Store, StoreError};
 
 /// `?format=json|csv&table=players|log`.
 #[derive(Debug, Deserialize)]
@@ -155,10 +157,19 @@ fn groups(manifest: &Manifest, session: &Session, first: u32) -> impl Iterator<I
     })
 }
 
+/// The position in the session of player `id` in group `group`.
+fn index_of(session: &Session, group: u32, id: u32) -> usize {
+    (group as usize).saturating_sub(1) * session.players_per_group as usize + (id as usize).saturating_sub(1)
+}
+
 /// The participant code of player `id` in group `group`.
 fn code_of(session: &Session, group: u32, id: u32) -> &str {
-    let index = (group as usize).saturating_sub(1) * session.players_per_group as usize + (id as usize).saturating_sub(1);
-    session.participants.get(index).map_or("", String::as_str)
+    session.participants.get(index_of(session, group, id)).map_or("", String::as_str)
+}
+
+/// The label of player `id` in group `group`, from `labels` (the session's, in order).
+fn label_of<'a>(labels: &'a [Option<String>], session: &Session, group: u32, id: u32) -> Option<&'a str> {
+    labels.get(index_of(session, group, id)).and_then(Option::as_deref)
 }
 
 fn json_export(store: &Store, manifest: &Manifest, session: &Session, out: &mut Chunks) -> Result<(), Stop> {
@@ -172,6 +183,10 @@ fn json_export(store: &Store, manifest: &Manifest, session: &Session, out: &mut 
     out.json(&session.config)?;
     out.push(",\"session_fields\":")?;
     out.json(&store.session_fields(manifest, &session.code)?)?;
+    let labels = Rooms::open(store)?.labels_of(session)?;
+    out.push(",\"participants\":")?;
+    let people: Vec<Value> = session.participants.iter().zip(&labels).map(|(code, label)| json!({ "code": code, "label": label })).collect();
+    out.json(&people)?;
     out.push(",\"rounds\":[")?;
     let mut round = 0;
     for key in groups(manifest, session, 1) {
@@ -186,7 +201,8 @@ fn json_export(store: &Store, manifest: &Manifest, session: &Session, out: &mut 
         for id in 1..=session.players_per_group {
             let fields = store.player_fields(manifest, &key, id)?;
             let participant_fields = store.participant_fields(manifest, &key, id)?;
-            players.push(json!({ "id_in_group": id, "participant": code_of(session, key.group, id), "fields": fields, "participant_fields": participant_fields }));
+            let (code, label) = (code_of(session, key.group, id), label_of(&labels, session, key.group, id));
+            players.push(json!({ "id_in_group": id, "participant": code, "label": label, "fields": fields, "participant_fields": participant_fields }));
         }
         out.json(&json!({ "group": key.group, "fields": store.group_fields(manifest, &key)?, "players": players }))?;
     }
@@ -224,7 +240,8 @@ fn csv_row(out: &mut Chunks, fields: impl IntoIterator<Item = String>) -> Result
 }
 
 fn players_csv(store: &Store, manifest: &Manifest, session: &Session, out: &mut Chunks) -> Result<(), Stop> {
-    let head = ["session", "round", "group", "id_in_group", "participant"].map(String::from);
+    let head = ["session", "round", "group", "id_in_group", "participant", "participant.label"].map(String::from);
+    let labels = Rooms::open(store)?.labels_of(session)?;
     let config_cols = session.config.keys().map(|k| format!("session.config.{k}"));
     let config_values: Vec<String> = session.config.values().map(Value::to_string).collect();
     let session_cols = manifest.session_fields.keys().map(|k| format!("session.{k}"));
@@ -238,8 +255,14 @@ fn players_csv(store: &Store, manifest: &Manifest, session: &Session, out: &mut 
         for id in 1..=session.players_per_group {
             let player = store.player_fields(manifest, &key, id)?;
             let participant = store.participant_fields(manifest, &key, id)?;
-            let lead =
-                [session.code.clone(), key.round.to_string(), key.group.to_string(), id.to_string(), code_of(session, key.group, id).to_string()];
+            let lead = [
+                session.code.clone(),
+                key.round.to_string(),
+                key.group.to_string(),
+                id.to_string(),
+                code_of(session, key.group, id).to_string(),
+                label_of(&labels, session, key.group, id).unwrap_or_default().to_string(),
+            ];
             let values = group.values().chain(player.values()).chain(participant.values()).map(Value::to_string);
             csv_row(out, lead.into_iter().chain(config_values.iter().cloned()).chain(session_values.iter().cloned()).chain(values))?;
         }

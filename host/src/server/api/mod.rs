@@ -3,6 +3,7 @@
 //!
 //! - `sessions`: `/api/sessions` — create, list, inspect; `export`: a session's data as JSON
 //!   or CSV; `advance`: the monitor's advance of the slowest participants; `payments`.
+//! - `rooms`: `/api/rooms` — create, list, inspect, close a room's session.
 //! - `researchers`: shared hosting — `/api/games`, `/api/researchers`, `/api/me`.
 //! - `caller`: who the token is (401, 403); `error`: [`ApiError`](error::ApiError).
 
@@ -12,4 +13,5 @@ pub(crate) mod error;
 pub(crate) mod export;
 pub(crate) mod payments;
 pub(crate) mod researchers;
+pub(crate) mod rooms;
 pub(crate) mod sessions;

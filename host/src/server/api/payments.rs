@@ -3,21 +3,23 @@
 //! participation_fee` from the session's config (oTree's defaults when it has none: 1 and 0).
 //!
 //! - `GET /api/sessions/{code}/payments` → `{"session", "real_world_currency_per_point",
-//!   "participation_fee", "participants": [{"code", "points", "money"}]}`;
+//!   "participation_fee", "participants": [{"code", "label", "points", "money"}]}` (`label`:
+//!   the participant label given in a room, else null);
 //! - `GET /admin/sessions/{code}/payments`: the same as a page.
 
 use serde_json::{Value, json};
 
 use crate::manifest::Manifest;
-use crate::store::{GroupKey, Session, Store, StoreError};
+use crate::store::{GroupKey, Rooms, Session, Store, StoreError};
 
 /// The payments of `session` of `manifest`'s game.
 pub(crate) fn payments(store: &Store, manifest: &Manifest, session: &Session) -> Result<Value, StoreError> {
     let number = |key: &str, default: f64| session.config.get(key).and_then(Value::as_f64).unwrap_or(default);
     let (rate, fee) = (number("real_world_currency_per_point", 1.0), number("participation_fee", 0.0));
     let ppg = session.players_per_group.max(1);
+    let labels = Rooms::open(store)?.labels_of(session)?;
     let mut people = Vec::with_capacity(session.participants.len());
-    for (index, code) in session.participants.iter().enumerate() {
+    for ((index, code), label) in session.participants.iter().enumerate().zip(labels) {
         let index = index as u32;
         let (group, id) = (index / ppg + 1, index % ppg + 1);
         let mut points = 0.0;
@@ -26,7 +28,7 @@ pub(crate) fn payments(store: &Store, manifest: &Manifest, session: &Session) ->
             points += store.player_fields(manifest, &key, id)?.get("payoff").and_then(Value::as_f64).unwrap_or(0.0);
         }
         let money = (points * rate + fee) * 100.0;
-        people.push(json!({ "code": code, "points": points, "money": money.round() / 100.0 }));
+        people.push(json!({ "code": code, "label": label, "points": points, "money": money.round() / 100.0 }));
     }
     Ok(json!({
         "session": session.code,

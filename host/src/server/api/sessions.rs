@@ -6,6 +6,7 @@
 //!   201 with the session info. A researcher names one of their uploaded games; `version`
 //!   (optional, 8+ hex digits of the upload's hash) picks a version, else the newest. The
 //!   operator names a game from `--games DIR`, or a researcher's game as `owner/name`;
+//!   `"config"`, `"params"` and `"room"` (a room of the caller's: [`super::rooms`]) are optional;
 //! - `GET /api/sessions` → `{"sessions": [{"code", "game", "participants", "created_ms"}]}`;
 //! - `GET /api/sessions/{code}` → the session info: `{"code", "game", "participants": [{"code",
 //!   "url", "group", "id_in_group", "page", "round", "seconds_on_page", "live": {"connected",
@@ -74,6 +75,22 @@ struct NewSession {
     /// Config values edited over it.
     #[serde(default)]
     params: serde_json::Map<String, Value>,
+    /// The room to open it in.
+    room: Option<String>,
+}
+
+/// What a new session is: its game, size, treatment, edited config values and room.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Opening<'a> {
+    /// The game as `who` names it (see [`resolve`]), and its version (else the newest).
+    pub(crate) game: &'a str,
+    pub(crate) version: Option<&'a str>,
+    pub(crate) participants: u32,
+    /// A `[[session_config]]` by name.
+    pub(crate) treatment: Option<&'a str>,
+    pub(crate) params: &'a serde_json::Map<String, Value>,
+    /// The room the session opens in (see [`super::rooms::room_for_session`]).
+    pub(crate) room: Option<&'a str>,
 }
 
 /// The game key `who` means by `game` (and `version`): a researcher's own uploaded game, or
@@ -117,24 +134,23 @@ fn running_sessions(state: &AppState, owner: &Who) -> Result<u32, ApiError> {
     Ok(running)
 }
 
-/// Creates a session of `game` (at `version`, else its newest) for `who` with
-/// `participants` participants, within `who`'s session quota, and starts the timer of its
-/// first page if that page has a timeout; the errors say what is wrong. Returns once the
-/// session is on disk: a session acknowledged, its links handed out, survives a crash.
-pub(crate) async fn create_session(
-    state: &Arc<AppState>,
-    who: &Who,
-    game: &str,
-    version: Option<&str>,
-    participants: u32,
-    treatment: Option<&str>,
-    params: &serde_json::Map<String, Value>,
-) -> Result<Session, ApiError> {
+/// Creates the session `opening` describes for `who`, within `who`'s session quota, opens it
+/// in its room if it names one, and starts the timer of its first page if that page has a
+/// timeout; the errors say what is wrong. Returns once the session is on disk: a session
+/// acknowledged, its links handed out, survives a crash.
+pub(crate) async fn create_session(state: &Arc<AppState>, who: &Who, opening: Opening<'_>) -> Result<Session, ApiError> {
+    let Opening { game, version, participants, treatment, params, room } = opening;
+    // Someone else's room is a 404 before anything else is said about the request.
+    if let Some(name) = room {
+        super::rooms::find_room(state, who, name)?;
+    }
     let key = resolve(state, who, game, version)?;
     let loaded = state
         .game(&key)
         .ok_or_else(|| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("game `{key}` could not be loaded (see the server log)")))?;
     let config = loaded.manifest.session_config(treatment, params).map_err(|why| ApiError(StatusCode::BAD_REQUEST, why))?;
+    crate::session::completion::configured(&config).map_err(|why| ApiError(StatusCode::BAD_REQUEST, why))?;
+    let room = room.map(|name| super::rooms::room_for_session(state, who, name, &key)).transpose()?;
     if let Who::Researcher(r) = who {
         let running = running_sessions(state, who)?;
         if running >= r.quotas.sessions {
@@ -153,6 +169,10 @@ pub(crate) async fn create_session(
     let (session, people) = tokio::task::spawn_blocking(move || game.create_session(&store, participants, treatment, config))
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("the session's creation was stopped: {e}")))??;
+    if let Some(room) = room {
+        // Checked above; another session opened in the room meanwhile is refused here.
+        state.rooms.open_session(&room.name, &session.code)?;
+    }
     super::researchers::durable(state).await?;
     for p in &people {
         state.flow.schedule(&loaded, p);
@@ -162,15 +182,17 @@ pub(crate) async fn create_session(
 
 async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let who = caller(&state, &headers)?;
-    let new: NewSession = serde_json::from_slice(&body).map_err(|e| {
-        ApiError(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "expected {{\"game\": NAME, \"participants\": N[, \"version\": HASH][, \"config\": TREATMENT][, \"params\": {{KEY: VALUE}}]}}: {e}"
-            ),
-        )
-    })?;
-    let session = create_session(&state, &who, &new.game, new.version.as_deref(), new.participants, new.config.as_deref(), &new.params).await?;
+    let new: NewSession = serde_json::from_slice(&body)
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("expected {{\"game\": NAME, \"participants\": N[, \"version\": HASH][, \"config\": TREATMENT][, \"params\": {{KEY: VALUE}}][, \"room\": ROOM]}}: {e}")))?;
+    let opening = Opening {
+        game: &new.game,
+        version: new.version.as_deref(),
+        participants: new.participants,
+        treatment: new.config.as_deref(),
+        params: &new.params,
+        room: new.room.as_deref(),
+    };
+    let session = create_session(&state, &who, opening).await?;
     let info = session_info(&state, &session)?;
     let location = format!("/api/sessions/{}", session.code);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(info)).into_response())

@@ -17,6 +17,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("base", include_str!("../../../templates/base.hbs")),
     ("page", include_str!("../../../templates/page.hbs")),
     ("message", include_str!("../../../templates/message.hbs")),
+    ("room", include_str!("../../../templates/room.hbs")),
     ("admin_login", include_str!("../../../templates/admin_login.hbs")),
     ("admin_confirm", include_str!("../../../templates/admin_confirm.hbs")),
     ("admin_home", include_str!("../../../templates/admin_home.hbs")),
@@ -24,6 +25,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("admin_session", include_str!("../../../templates/admin_session.hbs")),
     ("admin_payments", include_str!("../../../templates/admin_payments.hbs")),
     ("admin_researchers", include_str!("../../../templates/admin_researchers.hbs")),
+    ("admin_rooms", include_str!("../../../templates/admin_rooms.hbs")),
+    ("admin_room", include_str!("../../../templates/admin_room.hbs")),
 ];
 
 /// Compiled once. Strict mode: a variable missing from the data is a bug in the host, not a

@@ -9,6 +9,8 @@
 //!   participant moves on. The form names its page and round (`stoa_page`, `stoa_round`): a
 //!   submit for a page the participant has left (a double submit, a late timeout) moves nobody.
 //!   Either way the answer is a 303 to `GET /p/{participant}`.
+//!   A finished participant's `GET` is a `302` to the session's `completion_url`, if it has
+//!   one (`pages::room`).
 //! - `GET /p/{participant}/position`: `{"round", "page", "finished"}`, polled by wait pages.
 //!
 //! Every answer carries [`SANDBOX`]: a page runs a researcher's template and scripts, which
@@ -128,6 +130,11 @@ async fn current(state: &Arc<AppState>, code: &str) -> Result<Current, PageError
 async fn show(State(state): State<Arc<AppState>>, Path(code): Path<String>) -> Response {
     match current(&state, &code).await {
         Ok(mut at) => {
+            if finished(&at.p, &at.game.manifest)
+                && let Some(to) = super::room::completion_target(&state, &at.p.code, &at.session)
+            {
+                return super::room::found(&to);
+            }
             // The first view of a page starts its timeout.
             match state.flow.viewed(&at.game, &at.session, &at.p).await {
                 Ok(p) => at.p = p,
