@@ -29,7 +29,7 @@ fn micros(d: Duration) -> String {
 /// Runs `calls` live calls spread over groups of one session, `per_group` calls each, and
 /// returns each call's duration.
 fn per_call(game: &Arc<Game>, store: &Store, calls: usize, per_group: usize, durable: bool, warm_up: bool) -> Vec<Duration> {
-    let ppg = game.manifest.players_per_group;
+    let ppg = game.manifest.group_size(1);
     let groups = calls.div_ceil(per_group) as u32;
     let (session, _) = store.create_session(&game.manifest, groups * ppg).expect("session");
     let mut times = Vec::with_capacity(calls);
@@ -115,7 +115,7 @@ fn main() {
             t.sort();
             let total: Duration = t.iter().sum();
             // The same calls' wasm part alone: a fresh instance running a read-only export.
-            let (session, _) = store.create_session(&game.manifest, game.manifest.players_per_group).expect("session");
+            let (session, _) = store.create_session(&game.manifest, game.manifest.group_size(1)).expect("session");
             let key = GroupKey { session: session.code, round: 1, group: 1 };
             let mut w: Vec<Duration> = (0..n / 4)
                 .map(|_| {
@@ -123,7 +123,7 @@ fn main() {
                     game.vars_for_template(
                         &mut None,
                         &store,
-                        Seat { group: &key, players: game.manifest.players_per_group, page: "Results", id_in_group: 1 },
+                        Seat { group: &key, players: game.manifest.group_size(1), page: "Results", id_in_group: 1 },
                     )
                     .expect("vars");
                     t.elapsed()

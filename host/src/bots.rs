@@ -88,7 +88,7 @@ impl BotReport {
 pub fn run(game: &Arc<Game>, store: &Store, participants: u32, case: Option<&str>, threads: usize) -> Result<BotReport, String> {
     let started = Instant::now();
     let (session, _) = game.create_default_session(store, participants).map_err(|e| e.to_string())?;
-    let ppg = game.manifest.players_per_group;
+    let ppg = game.manifest.group_size(participants);
     let groups = participants / ppg;
     let jobs: Vec<(u32, u32)> = (1..=game.manifest.num_rounds).flat_map(|round| (1..=groups).map(move |group| (round, group))).collect();
     let next = AtomicUsize::new(0);
@@ -99,7 +99,7 @@ pub fn run(game: &Arc<Game>, store: &Store, participants: u32, case: Option<&str
                     let mut done = Vec::new();
                     while let Some(&(round, group)) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
                         let key = GroupKey { session: session.code.clone(), round, group };
-                        done.push(run_group(game, store, key, case));
+                        done.push(run_group(game, store, key, ppg, case));
                     }
                     done
                 })
@@ -120,8 +120,7 @@ pub fn run(game: &Arc<Game>, store: &Store, participants: u32, case: Option<&str
     })
 }
 
-fn run_group(game: &Arc<Game>, store: &Store, key: GroupKey, case: Option<&str>) -> GroupReport {
-    let ppg = game.manifest.players_per_group;
+fn run_group(game: &Arc<Game>, store: &Store, key: GroupKey, ppg: u32, case: Option<&str>) -> GroupReport {
     let mut report = GroupReport {
         round: key.round,
         group: key.group,

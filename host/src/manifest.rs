@@ -131,8 +131,9 @@ pub struct Page {
 pub struct Manifest {
     /// The game's key in the API and on disk.
     pub name: String,
-    /// Players in each group.
-    pub players_per_group: u32,
+    /// Players in each group; `None` (left out of game.toml): the whole session is one group,
+    /// oTree's `None` (a market). See [`Manifest::group_size`].
+    pub players_per_group: Option<u32>,
     /// Rounds the page sequence is played.
     pub num_rounds: u32,
     /// The component, relative to the game directory.
@@ -174,7 +175,7 @@ pub struct Treatment {
 #[serde(deny_unknown_fields)]
 struct RawManifest {
     name: String,
-    players_per_group: u32,
+    players_per_group: Option<u32>,
     #[serde(default = "one")]
     num_rounds: u32,
     component: PathBuf,
@@ -281,7 +282,7 @@ impl Manifest {
         if raw.name.is_empty() || !raw.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return Err(err("name", format!("`{}` must be non-empty ASCII letters, digits, `-` or `_`", raw.name)));
         }
-        if raw.players_per_group == 0 || raw.players_per_group > 10_000 {
+        if raw.players_per_group.is_some_and(|n| n == 0 || n > 10_000) {
             return Err(err("players_per_group", "must be between 1 and 10000".into()));
         }
         if raw.num_rounds == 0 || raw.num_rounds > 10_000 {
@@ -410,6 +411,12 @@ impl Manifest {
             config.insert(key.clone(), value.clone());
         }
         Ok(config)
+    }
+
+    /// The size of a session's groups with `participants` participants: `players_per_group`,
+    /// or all of them when the game has none (one group).
+    pub fn group_size(&self, participants: u32) -> u32 {
+        self.players_per_group.unwrap_or(participants).max(1)
     }
 
     /// The page named `name` and its index in the sequence.

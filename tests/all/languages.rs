@@ -19,7 +19,7 @@ fn python_and_js_example_games_pass_their_bots_in_every_case() {
             if g.manifest.bot_cases.is_empty() { vec![None] } else { g.manifest.bot_cases.iter().map(|c| Some(c.as_str())).collect() };
         for case in cases {
             let store = Store::temporary().expect("store");
-            let report = bots::run(&g, &store, g.manifest.players_per_group * 2, case, 2).expect("run");
+            let report = bots::run(&g, &store, g.manifest.group_size(0) * 2, case, 2).expect("run");
             assert!(report.passed, "{path} case {case:?}: {:?}", report.failures());
             assert_eq!(report.groups.len(), 2, "{path}");
             assert!(report.groups.iter().all(|r| !r.calls.is_empty()), "{path}: every group's bot played");

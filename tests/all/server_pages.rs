@@ -294,3 +294,33 @@ async fn the_monitor_advances_the_slowest_participants_as_if_their_page_timed_ou
     assert_eq!(stored_position(&server, &people[0]), (1, 2), "a wait page is left by the whole group");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_game_without_players_per_group_makes_the_whole_session_one_group() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pages = "[[page]]\nname = \"Bid\"\ntemplate = \"templates/Bid.hbs\"\nlive = true\n[[page]]\nname = \"Wait\"\ntemplate = \"templates/Wait.hbs\"\nkind = \"wait\"\n";
+    let templates = [("Bid", "<p id=\"who\">player {{player.id_in_group}} of group {{group.id}}</p>"), ("Wait", "<p>Waiting</p>")];
+    let game = crate::server_support::auction_game(dir.path(), "market", "", pages, &templates);
+    let server = TestServer::start(&[game.to_str().expect("path")], &dir.path().join("data")).await;
+    // Any number of participants: one group of 7.
+    let info = create_session(&server, "market", 7).await;
+    let people = codes(&info);
+    assert_eq!(info["players_per_group"], 7, "{info}");
+    let page = get(&server, &format!("/p/{}", people[6])).await;
+    assert!(page.body.contains("player 7 of group 1"), "{}", page.body);
+    // A bid reaches the whole market.
+    let url = format!("ws://{}/live/{}?page=Bid", server.addr, people[0]);
+    let mut far = tokio_tungstenite::connect_async(url).await.expect("connect").0;
+    let reply = live_send(&server, &people[6], "Bid", r#"{"bid": 30}"#).await;
+    assert_eq!(reply["data"]["max_bid"], 30, "{reply}");
+    let seen = crate::ws::expect(&mut far).await;
+    assert_eq!(seen["data"]["max_bid"], 30, "player 1 of 7 sees player 7's bid: {seen}");
+    // The wait page waits for all seven.
+    for c in &people[..6] {
+        assert!(submit(&server, c, "Bid", 1).await.status < 400);
+    }
+    assert_eq!(stored_position(&server, &people[0]), (1, 1), "six of seven wait");
+    assert!(submit(&server, &people[6], "Bid", 1).await.status < 400);
+    eventually(Duration::from_secs(5), "the market to leave the wait page", || async { (stored_position(&server, &people[0]) == (1, 2)).then_some(()) }).await;
+    server.stop().await;
+}

@@ -147,7 +147,7 @@ async fn participant_fields_written_by_live_calls_survive_a_sigkill() {
     let store = stoa::Store::open(&data).expect("reopen");
     let game = crate::support::game(STUDY_FIELDS);
     let p = store.participant(&code).expect("store").expect("participant");
-    let fields = store.participant_fields(&game.manifest, &p.group_key(), p.id_in_group).expect("fields");
+    let fields = store.participant_fields(&game.manifest, &p.group_key(), 2, p.id_in_group).expect("fields");
     assert_eq!(fields["total"], json!(20), "every acknowledged add is kept");
     assert_eq!(fields["role"], json!("odd"), "creating-session's value too");
 }

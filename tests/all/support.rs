@@ -38,7 +38,7 @@ pub(crate) fn store() -> (tempfile::TempDir, Store) {
 /// in round 1.
 pub(crate) fn session_group(game: &Game, store: &Store, participants: u32, group: u32) -> Group {
     let (session, _) = store.create_session(&game.manifest, participants).expect("session");
-    store.group(GroupKey { session: session.code, round: 1, group }, game.manifest.players_per_group).expect("group")
+    store.group(GroupKey { session: session.code, round: 1, group }, session.players_per_group).expect("group")
 }
 
 /// Parses JSON text, panicking with the text on failure.

@@ -17,9 +17,9 @@ pub(super) fn run(a: CheckArgs) -> anyhow::Result<ExitCode> {
     let m = &game.manifest;
     let pages: Vec<String> = m.pages.iter().map(|p| if p.live { format!("{} (live)", p.name) } else { p.name.clone() }).collect();
     println!(
-        "{}: ok — {} players per group, {} round(s), pages {}, {} group and {} player fields; component implements {}",
+        "{}: ok — {}, {} round(s), pages {}, {} group and {} player fields; component implements {}",
         m.name,
-        m.players_per_group,
+        m.players_per_group.map_or_else(|| "the whole session one group".to_string(), |n| format!("{n} players per group")),
         m.num_rounds,
         pages.join(", "),
         m.group_fields.len(),

@@ -52,7 +52,7 @@ impl Game {
     /// with the session (field values, and each round's entry and marker).
     fn creating_session(&self, store: &Store, session: &Session) -> Result<Records, String> {
         let n = session.participants.len() as u32;
-        let groups = seating::groups(n, self.manifest.players_per_group);
+        let groups = seating::groups(n, session.players_per_group);
         let config = serde_json::Value::Object(session.config.clone()).to_string();
         let key = GroupKey::creation(&session.code);
         let mut earlier: HashMap<Vec<u8>, Box<RawValue>> = HashMap::new();
@@ -68,7 +68,7 @@ impl Game {
                 num_rounds: self.manifest.num_rounds,
                 config: config.clone(),
             };
-            let creation = Creation { round, groups: groups.clone(), earlier: std::mem::take(&mut earlier) };
+            let creation = Creation { round, players: session.players_per_group, groups: groups.clone(), earlier: std::mem::take(&mut earlier) };
             let (result, Effects { writes, mode }) =
                 self.run(&mut slot, store, &key, n, Mode::Creating(Box::new(creation)), |g, s| g.creating_session(s, &ctx));
             let failed = |e: CallError| format!("game `{}`: creating-session failed in round {round}: {e}", self.manifest.name);

@@ -51,7 +51,7 @@ impl CallState {
         let g = &self.group;
         if let Mode::Creating(c) = &self.mode {
             // The whole round: players and participants by position in the session.
-            let ppg = self.manifest.players_per_group;
+            let ppg = c.players;
             return match owner {
                 Owner::Group => {
                     Err("creating-session runs for the whole round, not one group: write a group's fields with fields.group-set-in".into())
@@ -99,7 +99,7 @@ impl CallState {
         let committed = match owner {
             // A participant's value may come from any earlier round, or from the creation.
             Owner::Participant(id) if !matches!(self.mode, Mode::Creating(_)) => {
-                self.store.participant_record(&self.group, self.manifest.players_per_group, id, name)
+                self.store.participant_record(&self.group, self.players, id, name)
             }
             _ => self.store.field_record(&self.group, &key),
         };

@@ -54,8 +54,8 @@ fn template_data_with(
     data.insert("num_rounds".into(), json!(game.manifest.num_rounds));
     let mut participant_fields = Map::new();
     participant_fields.insert("code".into(), json!(participant));
-    participant_fields.insert("id_in_session".into(), json!(position(seat.group.group, seat.id_in_group, game.manifest.players_per_group)));
-    for (k, v) in store.participant_fields(&game.manifest, seat.group, seat.id_in_group)? {
+    participant_fields.insert("id_in_session".into(), json!(position(seat.group.group, seat.id_in_group, seat.players)));
+    for (k, v) in store.participant_fields(&game.manifest, seat.group, seat.players, seat.id_in_group)? {
         participant_fields.insert(k, v);
     }
     let mut session = Map::new();

@@ -63,6 +63,8 @@ pub(crate) enum Mode {
 /// (the session is stored only once every round's call has run).
 pub(crate) struct Creation {
     pub(crate) round: u32,
+    /// Players per group in the session.
+    pub(crate) players: u32,
     /// Each group's positions in the session, group 1 first.
     pub(crate) groups: Vec<Vec<u32>>,
     /// The earlier rounds' writes, by key.

@@ -117,8 +117,9 @@ impl Store {
 
     /// The participant fields of player `id_in_group` of `group`, as they are in `group`'s
     /// round, with initial values for those never written.
-    pub fn participant_fields(&self, manifest: &Manifest, group: &GroupKey, id_in_group: u32) -> Result<BTreeMap<String, Value>, StoreError> {
-        let ppg = manifest.players_per_group;
+    /// `players`: the size of the session's groups.
+    pub fn participant_fields(&self, manifest: &Manifest, group: &GroupKey, players: u32, id_in_group: u32) -> Result<BTreeMap<String, Value>, StoreError> {
+        let ppg = players;
         manifest
             .participant_fields
             .iter()

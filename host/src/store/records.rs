@@ -104,7 +104,7 @@ impl Store {
         treatment: Option<String>,
         config: serde_json::Map<String, serde_json::Value>,
     ) -> Result<(Session, Vec<Participant>), StoreError> {
-        let ppg = manifest.players_per_group;
+        let ppg = manifest.group_size(participants);
         if participants == 0 || !participants.is_multiple_of(ppg) {
             return Err(StoreError::Invalid(format!(
                 "game `{}` has groups of {ppg}: the number of participants must be a positive multiple of {ppg}, not {participants}",

@@ -174,7 +174,12 @@ impl Actor {
         let mut guard = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
         let calls = &mut *guard;
         if calls.group.is_none() {
-            match self.store.group(self.key.clone(), self.game.manifest.players_per_group) {
+            // The group's size is the session's (a game without players_per_group has one group).
+            let players = match self.store.session(&self.key.session) {
+                Ok(Some(s)) => s.players_per_group,
+                _ => self.game.manifest.players_per_group.unwrap_or(1),
+            };
+            match self.store.group(self.key.clone(), players) {
                 Ok(g) => calls.group = Some(g),
                 Err(e) => tracing::error!(key = %self.key, "cannot open the group's log: {e}"),
             }

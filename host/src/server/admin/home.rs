@@ -47,7 +47,7 @@ async fn home(State(state): State<Arc<AppState>>, headers: HeaderMap, query: Res
         let m = &g.manifest;
         let pages: Vec<&str> = m.pages.iter().map(|p| p.name.as_str()).collect();
         let treatments: Vec<&str> = m.treatments.iter().map(|t| t.name.as_str()).collect();
-        json!({ "name": shown, "value": value, "version": version, "players_per_group": m.players_per_group, "num_rounds": m.num_rounds, "pages": pages.join(", "), "treatments": treatments.join(", ") })
+        json!({ "name": shown, "value": value, "version": version, "players_per_group": m.players_per_group.map_or_else(|| json!("the whole session"), |n| json!(n)), "num_rounds": m.num_rounds, "pages": pages.join(", "), "treatments": treatments.join(", ") })
     };
     let mut games: Vec<Value> = Vec::new();
     if who.researcher().is_none() {

@@ -200,7 +200,7 @@ fn json_export(store: &Store, manifest: &Manifest, session: &Session, out: &mut 
         let mut players = Vec::new();
         for id in 1..=session.players_per_group {
             let fields = store.player_fields(manifest, &key, id)?;
-            let participant_fields = store.participant_fields(manifest, &key, id)?;
+            let participant_fields = store.participant_fields(manifest, &key, session.players_per_group, id)?;
             let (code, label) = (code_of(session, key.group, id), label_of(&labels, session, key.group, id));
             players.push(json!({ "id_in_group": id, "participant": code, "label": label, "fields": fields, "participant_fields": participant_fields }));
         }
@@ -254,7 +254,7 @@ fn players_csv(store: &Store, manifest: &Manifest, session: &Session, out: &mut 
         let group = store.group_fields(manifest, &key)?;
         for id in 1..=session.players_per_group {
             let player = store.player_fields(manifest, &key, id)?;
-            let participant = store.participant_fields(manifest, &key, id)?;
+            let participant = store.participant_fields(manifest, &key, session.players_per_group, id)?;
             let lead = [
                 session.code.clone(),
                 key.round.to_string(),
