@@ -105,7 +105,8 @@ async fn session(http: &Http, base: &str, n: u32) -> (Duration, Vec<Duration>) {
     let (status, info) = call(http, "POST", &format!("{base}/api/sessions"), &headers, body).await;
     assert_eq!(status, 201, "{info}");
     let info: serde_json::Value = serde_json::from_str(&info).expect("json");
-    let codes: Vec<String> = info["participants"].as_array().expect("participants").iter().map(|p| p["code"].as_str().expect("code").to_string()).collect();
+    let codes: Vec<String> =
+        info["participants"].as_array().expect("participants").iter().map(|p| p["code"].as_str().expect("code").to_string()).collect();
     let started = Instant::now();
     let tasks: Vec<_> = codes.into_iter().map(|c| tokio::spawn(participant(http.clone(), base.to_string(), c, 3))).collect();
     let mut all = Vec::new();

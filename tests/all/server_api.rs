@@ -129,7 +129,10 @@ async fn the_exports_hold_the_fields_and_the_live_log_after_live_calls() {
     assert_eq!(csv.status, 200);
     assert!(csv.header("content-type").starts_with("text/csv"));
     let lines: Vec<&str> = csv.body.lines().collect();
-    assert_eq!(lines[0], "session,round,group,id_in_group,participant,participant.label,group.highest_bidder,group.max_bid,player.bids,player.payoff");
+    assert_eq!(
+        lines[0],
+        "session,round,group,id_in_group,participant,participant.label,group.highest_bidder,group.max_bid,player.bids,player.payoff"
+    );
     assert_eq!(lines.len(), 4, "one row per player: {}", csv.body);
     assert_eq!(lines[2], format!("{code},1,1,2,{},,2,25,1,0", people[1]));
 

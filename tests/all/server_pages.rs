@@ -321,6 +321,9 @@ async fn a_game_without_players_per_group_makes_the_whole_session_one_group() {
     }
     assert_eq!(stored_position(&server, &people[0]), (1, 1), "six of seven wait");
     assert!(submit(&server, &people[6], "Bid", 1).await.status < 400);
-    eventually(Duration::from_secs(5), "the market to leave the wait page", || async { (stored_position(&server, &people[0]) == (1, 2)).then_some(()) }).await;
+    eventually(Duration::from_secs(5), "the market to leave the wait page", || async {
+        (stored_position(&server, &people[0]) == (1, 2)).then_some(())
+    })
+    .await;
     server.stop().await;
 }

@@ -130,7 +130,14 @@ async fn plays_public_goods(path: &str, name: &str) {
     let rows: Vec<(Value, Value)> = pay["participants"].as_array().expect("rows").iter().map(|p| (p["points"].clone(), p["money"].clone())).collect();
     assert_eq!(rows, [(json!(170.0), json!(6.7)), (json!(290.0), json!(7.9)), (json!(300.0), json!(8.0))]);
     let page = crate::server_support::get_admin(&server, &format!("/admin/sessions/{code}/payments")).await;
-    assert!(page.body.contains(&format!("<tr><td><code>{}</code></td><td class=\"label\"></td><td class=\"num\">170.0</td><td class=\"num\">6.7</td></tr>", people[0])), "{}", page.body);
+    assert!(
+        page.body.contains(&format!(
+            "<tr><td><code>{}</code></td><td class=\"label\"></td><td class=\"num\">170.0</td><td class=\"num\">6.7</td></tr>",
+            people[0]
+        )),
+        "{}",
+        page.body
+    );
     let export = crate::server_support::get_admin(&server, &format!("/api/sessions/{code}/export?format=json")).await;
     let export: Value = serde_json::from_str(&export.body).expect("json");
     assert_eq!(export["payments"], pay["participants"]);

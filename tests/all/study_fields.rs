@@ -176,3 +176,27 @@ async fn get_timeout_seconds_ends_a_page_the_manifest_gives_no_timeout() {
     .await;
     assert_eq!(position(&untimed), (1, 1), "no timeout from the game, none in the manifest");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_calls_clock_is_the_time_its_log_entry_records_and_its_random_is_its_own() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(&[STUDY_FIELDS], &dir.path().join("data")).await;
+    let info = create(&server, json!({"game": "study-fields", "participants": 2})).await.json();
+    let code = codes(&info)[0].clone();
+    let mut replies = Vec::new();
+    for _ in 0..3 {
+        replies.push(live_send(&server, &code, "Play", r#"{"try": "clock"}"#).await["data"].clone());
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let p = server.state.store.participant(&code).expect("store").expect("participant");
+    let calls: Vec<_> = server.state.store.calls(&p.group_key()).expect("calls").into_iter().filter(|c| c.payload.get().contains("clock")).collect();
+    assert_eq!(calls.len(), 3);
+    for (reply, call) in replies.iter().zip(&calls) {
+        assert_eq!(reply["now_ms"], json!(call.time_ms), "the game's clock is the entry's time: {reply}");
+        assert_eq!(reply["later_ms"], reply["now_ms"], "the clock stands still for the whole call (a 30 ms sleep inside it): {reply}");
+    }
+    // Each call draws at its own position: three calls, three different draws.
+    let draws: std::collections::BTreeSet<String> = replies.iter().map(|r| r["random"].as_str().expect("draw").to_string()).collect();
+    assert_eq!(draws.len(), 3, "{replies:?}");
+    server.stop().await;
+}

@@ -8,6 +8,7 @@ use std::time::Duration;
 use wasmtime::Store as WasmStore;
 
 use crate::engine::arm_deadline;
+use crate::game::determinism::Position;
 use crate::game::error::CallError;
 use crate::game::json::{raw_json, shorten};
 use crate::game::state::{BotCall, BotEnv, CallState, Instance, MAX_RESOURCES, Mode, Owner, Write};
@@ -22,6 +23,18 @@ pub(super) struct Effects {
     /// Each write with its key.
     pub(super) writes: Vec<(Vec<u8>, Write)>,
     pub(super) mode: Mode,
+}
+
+/// When and where a call runs: what its game's clock reads (its log entry's time) and the
+/// position its random is drawn at (see [`crate::game::determinism`]).
+pub(super) struct At<'a> {
+    pub(super) time_ms: u64,
+    /// The call's number in the group's log (0: not logged).
+    pub(super) call: u64,
+    /// The export, or what of it runs.
+    pub(super) what: &'a str,
+    /// The session's seed when it is not stored yet (creating-session).
+    pub(super) seed: Option<u64>,
 }
 
 /// A group call's writes as the log keeps them, by group, player and participant (a group
@@ -53,12 +66,8 @@ impl Game {
         }
     }
 
-    /// Runs `f` for `group` in `mode` on the instance in `slot` when the mode allows and it
-    /// belongs to `group`, else on a fresh instance in a fresh store; then logs the game's
-    /// output. A live call keeps its instance when the manifest says `warm_instances`, a
-    /// read-only call always, a bot run never; a kept instance that did not trap goes back
-    /// into `slot` for the group's next call. A bot run has the bot deadline, every other
-    /// call the call deadline.
+    /// [`Game::run_at`] for a call that is not logged (a read-only export): its clock reads
+    /// now and its random is drawn at call 0 of the group under the export's name.
     pub(super) fn run<R>(
         &self,
         slot: &mut Option<Instance>,
@@ -68,6 +77,35 @@ impl Game {
         mode: Mode,
         f: impl FnOnce(&Exports, &mut WasmStore<CallState>) -> wasmtime::Result<R>,
     ) -> (Result<R, CallError>, Effects) {
+        let what = match &mode {
+            Mode::ReadOnly(export) => *export,
+            Mode::Live => "live-method",
+            Mode::Bot(_) => "call-live-method",
+            Mode::Creating(_) => "creating-session",
+        };
+        self.run_at(slot, store, group, players, mode, At { time_ms: crate::clock::now_ms(), call: 0, what, seed: None }, f)
+    }
+
+    /// Runs `f` for `group` in `mode` on the instance in `slot` when the mode allows and it
+    /// belongs to `group`, else on a fresh instance in a fresh store; then logs the game's
+    /// output. A live call keeps its instance when the manifest says `warm_instances`, a
+    /// read-only call always, a bot run never; a kept instance that did not trap goes back
+    /// into `slot` for the group's next call. A bot run has the bot deadline, every other
+    /// call the call deadline.
+    /// `at`: when and where the call runs, for the clock and random the game sees.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn run_at<R>(
+        &self,
+        slot: &mut Option<Instance>,
+        store: &Store,
+        group: &GroupKey,
+        players: u32,
+        mode: Mode,
+        at: At<'_>,
+        f: impl FnOnce(&Exports, &mut WasmStore<CallState>) -> wasmtime::Result<R>,
+    ) -> (Result<R, CallError>, Effects) {
+        let seed = at.seed.unwrap_or_else(|| store.session_seed(&group.session));
+        let position = Position { seed, session: &group.session, round: group.round, group: group.group, call: at.call, what: at.what };
         let (reuse, deadline) = match mode {
             Mode::Live => (self.manifest.warm_instances, self.limits.deadline),
             // One instance for every round's creating-session call of a session.
@@ -83,6 +121,8 @@ impl Game {
                     Err(refusal) => return (Err(CallError::Host(refusal)), Effects { writes: Vec::new(), mode }),
                 };
                 let state = CallState::new(self.manifest.clone(), self.limits, store.clone(), group.clone(), players, Mode::ReadOnly("start"));
+                // The start function (a language runtime seeding its random) draws at the call's position too.
+                state.determinism.start(at.time_ms, position);
                 let mut wasm_store = WasmStore::new(&self.engine, state);
                 wasm_store.limiter(|s| s);
                 wasm_store.set_hostcall_fuel(copy_bytes(&self.limits));
@@ -105,6 +145,7 @@ impl Game {
             }
         };
         let state = instance.wasm_store.data_mut();
+        state.determinism.start(at.time_ms, position);
         state.mode = mode;
         state.players = players;
         state.writes.clear();
@@ -233,7 +274,9 @@ impl Game {
         // Checked once here; the log stores it as it is.
         let stored = raw_json(payload.to_string()).map_err(|e| CallError::BadInput(format!("payload is not JSON: {e}")))?;
         let ctx = self.context(store, &group.key, group.players, page);
-        let (result, effects) = self.run(slot, store, &group.key, group.players, Mode::Live, |g, s| g.live_method(s, &ctx, id, payload));
+        let at = At { time_ms: crate::clock::now_ms(), call: group.next_call, what: "live-method", seed: None };
+        let time_ms = at.time_ms;
+        let (result, effects) = self.run_at(slot, store, &group.key, group.players, Mode::Live, at, |g, s| g.live_method(s, &ctx, id, payload));
         let messages = result?.map_err(CallError::Refused)?;
         if messages.len() > self.limits.messages {
             return Err(CallError::Output(format!("it routed {} messages, above the limit of {}", messages.len(), self.limits.messages)));
@@ -258,7 +301,7 @@ impl Game {
             };
             out.push((m.to, payload));
         }
-        let (call, messages) = store.commit_call(group, page, id, stored, field_writes(effects.writes), out)?;
+        let (call, messages) = store.commit_call_at(time_ms, group, page, id, stored, field_writes(effects.writes), out)?;
         Ok(Committed { call, messages })
     }
 

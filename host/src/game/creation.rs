@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 
 use crate::game::Game;
 use crate::game::World;
-use crate::game::calls::Effects;
+use crate::game::calls::{At, Effects};
 use crate::game::error::CallError;
 use crate::game::json::raw_json;
 use crate::game::state::{Creation, Mode, Owner, Write};
@@ -69,15 +69,18 @@ impl Game {
                 config: config.clone(),
             };
             let creation = Creation { round, players: session.players_per_group, groups: groups.clone(), earlier: std::mem::take(&mut earlier) };
+            let what = format!("creating-session {round}");
+            let at = At { time_ms: now_ms(), call: 1, what: &what, seed: Some(session.seed) };
+            let time_ms = at.time_ms;
             let (result, Effects { writes, mode }) =
-                self.run(&mut slot, store, &key, n, Mode::Creating(Box::new(creation)), |g, s| g.creating_session(s, &ctx));
+                self.run_at(&mut slot, store, &key, n, Mode::Creating(Box::new(creation)), at, |g, s| g.creating_session(s, &ctx));
             let failed = |e: CallError| format!("game `{}`: creating-session failed in round {round}: {e}", self.manifest.name);
             result.map_err(failed)?.map_err(|e| failed(CallError::Refused(e)))?;
             if let Mode::Creating(c) = mode {
                 earlier = c.earlier;
             }
             let round_key = GroupKey { session: session.code.clone(), round, group: 0 };
-            let entry = creation_entry(writes.iter().map(|(_, w)| w));
+            let entry = creation_entry(time_ms, writes.iter().map(|(_, w)| w));
             let entry = serde_json::to_vec(&entry).map_err(|e| e.to_string())?;
             records.insert(round_key.call(1), entry);
             records.insert(round_key.marker(), 1u64.to_be_bytes().to_vec());
@@ -91,7 +94,7 @@ impl Game {
 }
 
 /// A round's `creating-session` entry: call 1 of the round's group 0, holding what it wrote.
-fn creation_entry<'a>(writes: impl Iterator<Item = &'a Write>) -> CallEntry {
+fn creation_entry<'a>(time_ms: u64, writes: impl Iterator<Item = &'a Write>) -> CallEntry {
     let mut out = FieldWrites::default();
     for w in writes {
         let value = w.value.clone();
@@ -106,7 +109,7 @@ fn creation_entry<'a>(writes: impl Iterator<Item = &'a Write>) -> CallEntry {
     }
     CallEntry {
         call: 1,
-        time_ms: now_ms(),
+        time_ms,
         page: String::new(),
         sender: 0,
         payload: raw_json(r#"{"hook":"creating-session"}"#.to_string()).unwrap_or_else(|_| RawValue::NULL.to_owned()),

@@ -98,9 +98,7 @@ impl CallState {
         }
         let committed = match owner {
             // A participant's value may come from any earlier round, or from the creation.
-            Owner::Participant(id) if !matches!(self.mode, Mode::Creating(_)) => {
-                self.store.participant_record(&self.group, self.players, id, name)
-            }
+            Owner::Participant(id) if !matches!(self.mode, Mode::Creating(_)) => self.store.participant_record(&self.group, self.players, id, name),
             _ => self.store.field_record(&self.group, &key),
         };
         match committed {

@@ -6,7 +6,7 @@
 
 use serde_json::value::RawValue;
 
-use crate::game::calls::field_writes;
+use crate::game::calls::{At, field_writes};
 use crate::game::error::CallError;
 use crate::game::json::raw_json;
 use crate::game::state::{Instance, Mode, Owner, Write};
@@ -99,7 +99,9 @@ impl Game {
         payload: &str,
     ) -> Result<Committed, CallError> {
         let ctx = self.context(store, &group.key, group.players, page);
-        let (result, effects) = self.run(slot, store, &group.key, group.players, Mode::Live, |g, s| match hook {
+        let at = At { time_ms: crate::clock::now_ms(), call: group.next_call, what: hook.name(), seed: None };
+        let time_ms = at.time_ms;
+        let (result, effects) = self.run_at(slot, store, &group.key, group.players, Mode::Live, at, |g, s| match hook {
             Hook::Submit { values, timeout_happened } => {
                 for (name, value) in values {
                     s.data_mut()
@@ -112,7 +114,7 @@ impl Game {
         });
         result?.map_err(CallError::Refused)?;
         let stored = raw_json(payload.to_string()).map_err(|e| CallError::Host(format!("hook payload: {e}")))?;
-        let (call, messages) = store.commit_call(group, page, id, stored, field_writes(effects.writes), Vec::new())?;
+        let (call, messages) = store.commit_call_at(time_ms, group, page, id, stored, field_writes(effects.writes), Vec::new())?;
         Ok(Committed { call, messages })
     }
 }

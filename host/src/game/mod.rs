@@ -10,6 +10,7 @@ pub mod bindings;
 mod bot_driver;
 mod calls;
 mod creation;
+pub(crate) mod determinism;
 mod error;
 mod fields;
 pub mod forms;

@@ -139,6 +139,8 @@ pub(crate) struct CallState {
     pub(crate) refusal_logged: bool,
     pub(crate) stdout: GuestOutput,
     pub(crate) stderr: GuestOutput,
+    /// The clock and random the game sees, set for each call ([`crate::game::determinism`]).
+    pub(crate) determinism: crate::game::determinism::Determinism,
 }
 
 /// One field write: whose field, its name and its JSON value, checked once when written and
@@ -199,6 +201,7 @@ impl CallState {
             refusal_logged: false,
             stdout: GuestOutput::new(OUTPUT_CAP),
             stderr: GuestOutput::new(OUTPUT_CAP),
+            determinism: Default::default(),
         }
     }
 
@@ -215,9 +218,16 @@ impl CallState {
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        let (stdout, stderr) = (&self.stdout, &self.stderr);
-        // No preopened dirs, no env, no args, sockets denied: the game gets nothing.
-        let ctx = self.wasi.get_or_insert_with(|| WasiCtx::builder().stdout(stdout.clone()).stderr(stderr.clone()).build());
+        let (stdout, stderr, d) = (&self.stdout, &self.stderr, &self.determinism);
+        // No preopened dirs, no env, no args, sockets denied: the game gets nothing. Its
+        // clocks and random are the call's (reproducible from its log entry).
+        let ctx = self.wasi.get_or_insert_with(|| {
+            let mut b = WasiCtx::builder();
+            b.stdout(stdout.clone()).stderr(stderr.clone());
+            b.wall_clock(d.clock()).monotonic_clock(d.clock()).secure_random(d.random(0)).insecure_random(d.random(1));
+            b.insecure_random_seed(d.seed_u128());
+            b.build()
+        });
         WasiCtxView { ctx, table: &mut self.table }
     }
 }

@@ -15,6 +15,7 @@ impl LiveLog {
     /// writes and messages); its field values are written back later.
     pub(crate) fn commit_call(
         &self,
+        time_ms: u64,
         group: &mut Group,
         page: &str,
         sender: u32,
@@ -30,6 +31,7 @@ impl LiveLog {
             messages,
             ..stamped(call, page, sender, payload)
         };
+        let entry = CallEntry { time_ms, ..entry };
         self.log_entry(&group.key, &entry, true)?;
         group.next_call += 1;
         group.next_seq += entry.messages.len() as u64;

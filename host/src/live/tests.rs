@@ -37,7 +37,8 @@ fn entry_writes() -> FieldWrites {
 fn bid(log: &LiveLog, group: &mut Group, n: i64) {
     let mut w = FieldWrites::default();
     w.group.insert("max_bid".into(), raw(&n.to_string()).expect("json"));
-    log.commit_call(group, "Bid", 1, raw(&n.to_string()).expect("json"), w, vec![(0, raw(&n.to_string()).expect("json"))]).expect("commit");
+    log.commit_call(crate::clock::now_ms(), group, "Bid", 1, raw(&n.to_string()).expect("json"), w, vec![(0, raw(&n.to_string()).expect("json"))])
+        .expect("commit");
 }
 
 fn max_bid(log: &LiveLog, key: &GroupKey) -> Option<Vec<u8>> {
@@ -76,7 +77,7 @@ fn after_a_failed_journal_write_no_call_is_taken_and_nothing_staged_reaches_sled
         log.wait_durable().expect_err("the call entry was not written");
         // ... every later call is refused before anything is staged ...
         let err = log
-            .commit_call(&mut group, "Bid", 1, raw("30").expect("json"), FieldWrites::default(), vec![])
+            .commit_call(crate::clock::now_ms(), &mut group, "Bid", 1, raw("30").expect("json"), FieldWrites::default(), vec![])
             .expect_err("a call after the failure")
             .to_string();
         assert!(err.contains("No space left") && err.contains("restart the server after fixing the disk"), "{err}");
@@ -100,6 +101,7 @@ fn reopening_recovers_a_committed_call_whose_derived_records_were_lost() {
         let log = open(dir.path()).expect("open");
         let mut group = log.group(key.clone(), 3).expect("group");
         log.commit_call(
+            crate::clock::now_ms(),
             &mut group,
             "Bid",
             2,

@@ -26,8 +26,9 @@ pub struct Store {
     pub(crate) live: LiveLog,
     /// The database, for trees kept by other modules (researcher accounts, uploads).
     db: sled::Db,
-    /// Sessions' configs as JSON text, read once each ([`Store::session_config_text`]).
-    pub(super) configs: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<str>>>>,
+    /// Sessions' configs as JSON text and their seeds, read once each
+    /// ([`Store::session_config_text`], [`Store::session_seed`]).
+    pub(super) configs: Arc<std::sync::Mutex<std::collections::HashMap<String, (Arc<str>, u64)>>>,
 }
 
 impl std::fmt::Debug for Store {

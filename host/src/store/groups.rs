@@ -19,7 +19,9 @@ impl Store {
     }
 
     /// Commits a successful call: its call entry (the atomic commit record, holding the field
-    /// writes and messages); its field values are written back later.
+    /// writes and messages); its field values are written back later. Stamped now (tests;
+    /// the game's calls use [`Store::commit_call_at`]).
+    #[cfg(test)]
     pub(crate) fn commit_call(
         &self,
         group: &mut Group,
@@ -29,7 +31,22 @@ impl Store {
         writes: FieldWrites,
         messages: Vec<(u32, Box<RawValue>)>,
     ) -> Result<(u64, Vec<Routed>), StoreError> {
-        Ok(self.live.commit_call(group, page, sender, payload, writes, messages)?)
+        self.commit_call_at(crate::clock::now_ms(), group, page, sender, payload, writes, messages)
+    }
+
+    /// [`Store::commit_call`] of a call that ran at `time_ms` (what its game's clock read).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn commit_call_at(
+        &self,
+        time_ms: u64,
+        group: &mut Group,
+        page: &str,
+        sender: u32,
+        payload: Box<RawValue>,
+        writes: FieldWrites,
+        messages: Vec<(u32, Box<RawValue>)>,
+    ) -> Result<(u64, Vec<Routed>), StoreError> {
+        Ok(self.live.commit_call(time_ms, group, page, sender, payload, writes, messages)?)
     }
 
     /// Logs a failed call: its entry with the reason, nothing else.
@@ -118,7 +135,13 @@ impl Store {
     /// The participant fields of player `id_in_group` of `group`, as they are in `group`'s
     /// round, with initial values for those never written.
     /// `players`: the size of the session's groups.
-    pub fn participant_fields(&self, manifest: &Manifest, group: &GroupKey, players: u32, id_in_group: u32) -> Result<BTreeMap<String, Value>, StoreError> {
+    pub fn participant_fields(
+        &self,
+        manifest: &Manifest,
+        group: &GroupKey,
+        players: u32,
+        id_in_group: u32,
+    ) -> Result<BTreeMap<String, Value>, StoreError> {
         let ppg = players;
         manifest
             .participant_fields

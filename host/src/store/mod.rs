@@ -27,8 +27,8 @@ mod flush;
 mod groups;
 mod page_times;
 mod records;
-pub(crate) mod seating;
 pub mod rooms;
+pub(crate) mod seating;
 
 pub use crate::clock::now_ms;
 pub use crate::live::GroupKey;

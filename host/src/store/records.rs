@@ -33,6 +33,10 @@ pub struct Session {
     /// (sessions made before configs existed have none: `{}`).
     #[serde(default)]
     pub config: serde_json::Map<String, serde_json::Value>,
+    /// The session's secret seed: the random a game draws in a call comes from it and the
+    /// call's position (see `crate::game::determinism`). Sessions made before seeds: 0.
+    #[serde(default)]
+    pub seed: u64,
 }
 
 /// One participant: where they are in the page sequence.
@@ -144,6 +148,7 @@ impl Store {
             created_ms: now,
             treatment,
             config,
+            seed: rand::random(),
         };
         Ok((session, people))
     }
@@ -167,16 +172,26 @@ impl Store {
     /// The session's config as JSON text, for every call's context (read once per session and
     /// kept: a session's config never changes).
     pub fn session_config_text(&self, code: &str) -> Arc<str> {
+        self.session_constants(code).0
+    }
+
+    /// The session's seed (read once per session and kept); 0 for an unknown session.
+    pub fn session_seed(&self, code: &str) -> u64 {
+        self.session_constants(code).1
+    }
+
+    /// What never changes in a session and every call reads: its config as text, its seed.
+    fn session_constants(&self, code: &str) -> (Arc<str>, u64) {
         let mut known = self.configs.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(text) = known.get(code) {
-            return text.clone();
+        if let Some(known) = known.get(code) {
+            return known.clone();
         }
-        let text: Arc<str> = match self.session(code) {
-            Ok(Some(s)) => serde_json::Value::Object(s.config).to_string().into(),
-            _ => return "{}".into(),
+        let constants: (Arc<str>, u64) = match self.session(code) {
+            Ok(Some(s)) => (serde_json::Value::Object(s.config).to_string().into(), s.seed),
+            _ => return ("{}".into(), 0),
         };
-        known.insert(code.to_string(), text.clone());
-        text
+        known.insert(code.to_string(), constants.clone());
+        constants
     }
 
     /// The session with this code.

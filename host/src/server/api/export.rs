@@ -202,7 +202,8 @@ fn json_export(store: &Store, manifest: &Manifest, session: &Session, out: &mut 
             let fields = store.player_fields(manifest, &key, id)?;
             let participant_fields = store.participant_fields(manifest, &key, session.players_per_group, id)?;
             let (code, label) = (code_of(session, key.group, id), label_of(&labels, session, key.group, id));
-            players.push(json!({ "id_in_group": id, "participant": code, "label": label, "fields": fields, "participant_fields": participant_fields }));
+            players
+                .push(json!({ "id_in_group": id, "participant": code, "label": label, "fields": fields, "participant_fields": participant_fields }));
         }
         out.json(&json!({ "group": key.group, "fields": store.group_fields(manifest, &key)?, "players": players }))?;
     }
