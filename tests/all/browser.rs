@@ -102,7 +102,32 @@ where
     }
 }
 
-/// The text of the element at `css`, once it equals `expected` (polled, 10 s at most).
+/// [`with_browser`] with `n` browsers at once, each its own chromedriver, Chromium and
+/// profile (so its own cookies): as many separate computers. Every browser is closed
+/// afterwards, even when the test fails.
+pub(crate) async fn with_browsers<F, Fut>(n: usize, test: F)
+where
+    F: FnOnce(Vec<Client>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut drivers = Vec::with_capacity(n);
+    let mut clients = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (driver, client) = browser().await;
+        drivers.push(driver);
+        clients.push(client);
+    }
+    let outcome = std::panic::AssertUnwindSafe(test(clients.clone())).catch_unwind().await;
+    for client in clients {
+        let _ = client.close().await;
+    }
+    drop(drivers);
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// The text of the element at `css`, once it equals `expected` (polled, 20 s at most).
 pub(crate) async fn wait_text(client: &Client, css: &str, expected: &str) {
     let mut last = String::new();
     let found = tokio::time::timeout(Duration::from_secs(20), async {
