@@ -419,6 +419,12 @@ impl Manifest {
         self.players_per_group.unwrap_or(participants).max(1)
     }
 
+    /// Participants of a session made without a number (a demo, a bot run): two groups, or
+    /// four players when the whole session is one group.
+    pub fn default_participants(&self) -> u32 {
+        self.players_per_group.map_or(4, |n| n * 2)
+    }
+
     /// The page named `name` and its index in the sequence.
     pub fn page(&self, name: &str) -> Option<(usize, &Page)> {
         self.pages.iter().enumerate().find(|(_, p)| p.name == name)

@@ -29,7 +29,7 @@ pub(super) struct BotsArgs {
 pub(super) fn run(a: BotsArgs) -> anyhow::Result<ExitCode> {
     let runtime = Runtime::new(RuntimeConfig::default())?;
     let game = Game::load(&runtime, &a.game_dir)?;
-    let participants = a.participants.unwrap_or(game.manifest.players_per_group.map_or(4, |n| n * 2));
+    let participants = a.participants.unwrap_or(game.manifest.default_participants());
     let cases: Vec<Option<String>> = match a.case {
         Some(c) => vec![Some(c)],
         None if game.manifest.bot_cases.is_empty() => vec![None],

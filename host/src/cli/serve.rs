@@ -108,7 +108,7 @@ pub(super) fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         if let Some(name) = a.demo {
             let game = state.games.get(&name).with_context(|| format!("--demo: no game named `{name}`"))?;
-            let (session, people) = game.create_default_session(&state.store, game.manifest.players_per_group.map_or(4, |n| n * 2))?;
+            let (session, people) = game.create_default_session(&state.store, game.manifest.default_participants())?;
             println!("demo session {} of `{name}`; participant links:", session.code);
             for p in people {
                 println!("  group {} player {}: {base}/p/{}", p.group, p.id_in_group, p.code);

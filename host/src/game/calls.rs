@@ -114,14 +114,18 @@ impl Game {
             Mode::Bot(_) => (false, self.limits.bot_deadline),
         };
         let mut instance = match slot.take() {
-            Some(i) if reuse && i.wasm_store.data().group == *group => i,
+            Some(i) if reuse && i.wasm_store.data().group == *group => {
+                i.wasm_store.data().determinism.start(at.time_ms, position);
+                i
+            }
             _ => {
                 let held = match self.share().take() {
                     Ok(held) => held,
                     Err(refusal) => return (Err(CallError::Host(refusal)), Effects { writes: Vec::new(), mode }),
                 };
                 let state = CallState::new(self.manifest.clone(), self.limits, store.clone(), group.clone(), players, Mode::ReadOnly("start"));
-                // The start function (a language runtime seeding its random) draws at the call's position too.
+                // The call's clock and random start here: the start function (a language
+                // runtime seeding its own random) draws at the call's position too.
                 state.determinism.start(at.time_ms, position);
                 let mut wasm_store = WasmStore::new(&self.engine, state);
                 wasm_store.limiter(|s| s);
@@ -145,7 +149,6 @@ impl Game {
             }
         };
         let state = instance.wasm_store.data_mut();
-        state.determinism.start(at.time_ms, position);
         state.mode = mode;
         state.players = players;
         state.writes.clear();
@@ -301,7 +304,7 @@ impl Game {
             };
             out.push((m.to, payload));
         }
-        let (call, messages) = store.commit_call_at(time_ms, group, page, id, stored, field_writes(effects.writes), out)?;
+        let (call, messages) = store.commit_call(time_ms, group, page, id, stored, field_writes(effects.writes), out)?;
         Ok(Committed { call, messages })
     }
 

@@ -96,8 +96,8 @@ impl Determinism {
                 now.left[stream] = h.finalize().to_vec();
             }
             let take = (dst.len() - at).min(now.left[stream].len());
-            let block: Vec<u8> = now.left[stream].drain(..take).collect();
-            dst[at..at + take].copy_from_slice(&block);
+            dst[at..at + take].copy_from_slice(&now.left[stream][..take]);
+            now.left[stream].drain(..take);
             at += take;
         }
     }

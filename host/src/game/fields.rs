@@ -336,7 +336,7 @@ mod tests {
         let mut writes = crate::live::FieldWrites::default();
         writes.group.insert("a".into(), raw_json("5".into()).expect("json"));
         writes.players.entry(2).or_default().insert("b".into(), raw_json("7".into()).expect("json"));
-        store.commit_call(&mut group, "P", 1, raw_json("{}".into()).expect("json"), writes, Vec::new()).expect("commit");
+        store.commit_call(crate::clock::now_ms(), &mut group, "P", 1, raw_json("{}".into()).expect("json"), writes, Vec::new()).expect("commit");
         let mut state = CallState::new(manifest, Limits::DEFAULT, store, round(2), 2, Mode::Live);
         assert_eq!(fields::Host::group_get_in_round(&mut state, 1, "a".into()).as_deref(), Ok("5"));
         assert_eq!(fields::Host::player_get_in_round(&mut state, 1, 2, "b".into()).as_deref(), Ok("7"));

@@ -114,7 +114,7 @@ impl Game {
         });
         result?.map_err(CallError::Refused)?;
         let stored = raw_json(payload.to_string()).map_err(|e| CallError::Host(format!("hook payload: {e}")))?;
-        let (call, messages) = store.commit_call_at(time_ms, group, page, id, stored, field_writes(effects.writes), Vec::new())?;
+        let (call, messages) = store.commit_call(time_ms, group, page, id, stored, field_writes(effects.writes), Vec::new())?;
         Ok(Committed { call, messages })
     }
 }

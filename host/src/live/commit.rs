@@ -11,8 +11,9 @@ use crate::live::log::LiveLog;
 use crate::live::{Group, Routed};
 
 impl LiveLog {
-    /// Commits a successful call: its call entry (the atomic commit record, holding the field
-    /// writes and messages); its field values are written back later.
+    /// Commits a successful call that ran at `time_ms`: its call entry (the atomic commit
+    /// record, holding the field writes and messages); its field values are written back later.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn commit_call(
         &self,
         time_ms: u64,
@@ -29,9 +30,8 @@ impl LiveLog {
             seqs: (!messages.is_empty()).then(|| (first, first + messages.len() as u64 - 1)),
             writes,
             messages,
-            ..stamped(call, page, sender, payload)
+            ..stamped(time_ms, call, page, sender, payload)
         };
-        let entry = CallEntry { time_ms, ..entry };
         self.log_entry(&group.key, &entry, true)?;
         group.next_call += 1;
         group.next_seq += entry.messages.len() as u64;
@@ -48,7 +48,7 @@ impl LiveLog {
     pub(crate) fn log_failure(&self, group: &mut Group, page: &str, sender: u32, payload: &str, reason: &str) -> Result<u64, LiveError> {
         let call = group.next_call;
         let payload = raw(payload).or_else(|_| raw(&serde_json::Value::String(payload.to_string()).to_string()))?;
-        let entry = CallEntry { error: Some(reason.to_string()), ..stamped(call, page, sender, payload) };
+        let entry = CallEntry { error: Some(reason.to_string()), ..stamped(now_ms(), call, page, sender, payload) };
         self.log_entry(&group.key, &entry, false)?;
         group.next_call += 1;
         Ok(call)
@@ -72,12 +72,12 @@ impl LiveLog {
     }
 }
 
-/// The entry of call `call`, sent by `sender` on `page`, stamped now: nothing routed, written
-/// or refused yet.
-fn stamped(call: u64, page: &str, sender: u32, payload: Box<RawValue>) -> CallEntry {
+/// The entry of call `call`, sent by `sender` on `page` at `time_ms`: nothing routed,
+/// written or refused yet.
+fn stamped(time_ms: u64, call: u64, page: &str, sender: u32, payload: Box<RawValue>) -> CallEntry {
     CallEntry {
         call,
-        time_ms: now_ms(),
+        time_ms,
         page: page.to_string(),
         sender,
         payload,

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::game::{Game, Hook, Seat, World};
+use crate::game::{CallError, Game, Hook, Seat, World};
 use crate::manifest::PageKind;
 use crate::server::actors::hub::GroupHub;
 use crate::session::{current_page, deadline, finished, on_wait_page, release_wait, step, view};
@@ -109,7 +109,7 @@ impl Flow {
             }
             let now = now_ms();
             for m in &members {
-                self.store.record_page_time(m, m.page_index, &PageTime::of(m, &page, now, false))?;
+                self.store.record_page_time(m, &PageTime::of(m, &page, now, false))?;
             }
             if !release_wait(&mut members, manifest, now) {
                 break;
@@ -128,6 +128,24 @@ impl Flow {
         Ok(members)
     }
 
+    /// Runs the read-only game call `call` for `p` on `page`, on a blocking thread; the error
+    /// is the call's (or the task's) reason.
+    async fn at_seat<T: Send + 'static>(
+        &self,
+        game: &Arc<Game>,
+        session: &Session,
+        p: &Participant,
+        page: &str,
+        call: fn(&Game, &Store, Seat<'_>) -> Result<T, CallError>,
+    ) -> Result<T, String> {
+        let (g, store, at, players, name) = (game.clone(), self.store.clone(), p.clone(), session.players_per_group, page.to_string());
+        let seat = move || call(&g, &store, Seat { group: &at.group_key(), players, page: &name, id_in_group: at.id_in_group });
+        match tokio::task::spawn_blocking(seat).await {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     /// Steps `p` past the pages its game does not display to it (`is-displayed` false; wait
     /// pages are always shown). A failing `is-displayed` shows the page, and is logged.
     async fn skip_hidden(&self, game: &Arc<Game>, session: &Session, p: &Participant) -> Participant {
@@ -136,18 +154,9 @@ impl Flow {
             && let Some(page) = current_page(&p, &game.manifest)
             && page.kind == PageKind::Normal
         {
-            let (g, store, at, players, name) = (game.clone(), self.store.clone(), p.clone(), session.players_per_group, page.name.clone());
-            let shown = tokio::task::spawn_blocking(move || {
-                g.is_displayed(&store, Seat { group: &at.group_key(), players, page: &name, id_in_group: at.id_in_group })
-            })
-            .await;
-            match shown {
-                Ok(Ok(false)) => step(&mut p, &game.manifest, now_ms()),
-                Ok(Ok(true)) => break,
-                Ok(Err(e)) => {
-                    tracing::warn!(participant = %p.code, page = %page.name, "is-displayed failed, the page is shown: {e}");
-                    break;
-                }
+            match self.at_seat(game, session, &p, &page.name, Game::is_displayed).await {
+                Ok(false) => step(&mut p, &game.manifest, now_ms()),
+                Ok(true) => break,
                 Err(e) => {
                     tracing::warn!(participant = %p.code, page = %page.name, "is-displayed failed, the page is shown: {e}");
                     break;
@@ -184,7 +193,7 @@ impl Flow {
         }
         let now = now_ms();
         if let Some(page) = current_page(&p, &game.manifest) {
-            self.store.record_page_time(&p, p.page_index, &PageTime::of(&p, &page.name, now, timed_out))?;
+            self.store.record_page_time(&p, &PageTime::of(&p, &page.name, now, timed_out))?;
         }
         step(&mut p, &game.manifest, now);
         let p = self.skip_hidden(game, session, &p).await;
@@ -215,17 +224,9 @@ impl Flow {
             && game.world() == World::V0_2
         {
             // The game may end the page at a moment of its own (a trading period).
-            let (g, store, at, players, name) = (game.clone(), self.store.clone(), p.clone(), session.players_per_group, page.name.clone());
-            let seconds = tokio::task::spawn_blocking(move || {
-                g.get_timeout_seconds(&store, Seat { group: &at.group_key(), players, page: &name, id_in_group: at.id_in_group })
-            })
-            .await;
-            match seconds {
-                Ok(Ok(Some(s))) => p.page_deadline_ms = Some(now.saturating_add((s * 1000.0) as u64)),
-                Ok(Ok(None)) => {}
-                Ok(Err(e)) => {
-                    tracing::warn!(participant = %p.code, page = %page.name, "get-timeout-seconds failed, the page's own timeout holds: {e}")
-                }
+            match self.at_seat(game, session, &p, &page.name, Game::get_timeout_seconds).await {
+                Ok(Some(s)) => p.page_deadline_ms = Some(now.saturating_add((s * 1000.0) as u64)),
+                Ok(None) => {}
                 Err(e) => tracing::warn!(participant = %p.code, page = %page.name, "get-timeout-seconds failed, the page's own timeout holds: {e}"),
             }
         }

@@ -9,6 +9,9 @@ use crate::live::LiveLog;
 use crate::store::error::StoreError;
 use crate::store::flush::{FlushError, SharedFlush};
 
+/// Each session's config as JSON text and its seed, by code.
+pub(super) type SessionConstants = std::collections::HashMap<String, (Arc<str>, u64)>;
+
 /// The sled database and its trees. Cheap to clone; clones share everything.
 #[derive(Clone)]
 pub struct Store {
@@ -28,7 +31,7 @@ pub struct Store {
     db: sled::Db,
     /// Sessions' configs as JSON text and their seeds, read once each
     /// ([`Store::session_config_text`], [`Store::session_seed`]).
-    pub(super) configs: Arc<std::sync::Mutex<std::collections::HashMap<String, (Arc<str>, u64)>>>,
+    pub(super) configs: Arc<std::sync::Mutex<SessionConstants>>,
 }
 
 impl std::fmt::Debug for Store {

@@ -18,25 +18,11 @@ impl Store {
         Ok(self.live.group(key, players)?)
     }
 
-    /// Commits a successful call: its call entry (the atomic commit record, holding the field
-    /// writes and messages); its field values are written back later. Stamped now (tests;
-    /// the game's calls use [`Store::commit_call_at`]).
-    #[cfg(test)]
-    pub(crate) fn commit_call(
-        &self,
-        group: &mut Group,
-        page: &str,
-        sender: u32,
-        payload: Box<RawValue>,
-        writes: FieldWrites,
-        messages: Vec<(u32, Box<RawValue>)>,
-    ) -> Result<(u64, Vec<Routed>), StoreError> {
-        self.commit_call_at(crate::clock::now_ms(), group, page, sender, payload, writes, messages)
-    }
-
-    /// [`Store::commit_call`] of a call that ran at `time_ms` (what its game's clock read).
+    /// Commits a successful call that ran at `time_ms` (what its game's clock read): its call
+    /// entry (the atomic commit record, holding the field writes and messages); its field
+    /// values are written back later.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn commit_call_at(
+    pub(crate) fn commit_call(
         &self,
         time_ms: u64,
         group: &mut Group,
@@ -188,7 +174,7 @@ mod tests {
     fn bid(store: &Store, group: &mut Group, n: i64) {
         let mut w = FieldWrites::default();
         w.group.insert("max_bid".into(), raw(&n.to_string()));
-        store.commit_call(group, "Bid", 1, raw(&n.to_string()), w, vec![(0, raw(&n.to_string()))]).expect("commit");
+        store.commit_call(crate::clock::now_ms(), group, "Bid", 1, raw(&n.to_string()), w, vec![(0, raw(&n.to_string()))]).expect("commit");
     }
 
     fn max_bid(store: &Store, key: &GroupKey) -> Option<Vec<u8>> {

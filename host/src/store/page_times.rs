@@ -58,9 +58,9 @@ fn key(session: &str, position: u32, round: u32, page_index: u32) -> Vec<u8> {
 }
 
 impl Store {
-    /// Records that `p` leaves its current page (index `page_index` of its round) as `time` says.
-    pub(crate) fn record_page_time(&self, p: &Participant, page_index: u32, time: &PageTime) -> Result<(), StoreError> {
-        self.page_times.insert(key(&p.session, p.index + 1, p.round, page_index), encode(time))?;
+    /// Records that `p` leaves its current page as `time` says.
+    pub(crate) fn record_page_time(&self, p: &Participant, time: &PageTime) -> Result<(), StoreError> {
+        self.page_times.insert(key(&p.session, p.index + 1, p.round, p.page_index), encode(time))?;
         Ok(())
     }
 

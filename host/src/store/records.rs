@@ -12,6 +12,7 @@ use crate::manifest::Manifest;
 use crate::store::codes::random_code;
 use crate::store::database::Store;
 use crate::store::error::StoreError;
+use crate::store::seating;
 
 /// A session of one game.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -127,12 +128,13 @@ impl Store {
         };
         let now = now_ms();
         let people: Vec<Participant> = (0..participants)
-            .map(|index| Participant {
+            .map(|index| (index, seating::seat(index + 1, ppg)))
+            .map(|(index, (group, id_in_group))| Participant {
                 code: random_code(16),
                 session: code.clone(),
                 index,
-                group: index / ppg + 1,
-                id_in_group: index % ppg + 1,
+                group,
+                id_in_group,
                 round: 1,
                 page_index: 0,
                 page_entered_ms: now,

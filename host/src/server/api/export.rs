@@ -159,7 +159,7 @@ fn groups(manifest: &Manifest, session: &Session, first: u32) -> impl Iterator<I
 
 /// The position in the session of player `id` in group `group`.
 fn index_of(session: &Session, group: u32, id: u32) -> usize {
-    (group as usize).saturating_sub(1) * session.players_per_group as usize + (id as usize).saturating_sub(1)
+    crate::store::seating::position(group, id, session.players_per_group).saturating_sub(1) as usize
 }
 
 /// The participant code of player `id` in group `group`.

@@ -16,12 +16,10 @@ use crate::store::{GroupKey, Rooms, Session, Store, StoreError};
 pub(crate) fn payments(store: &Store, manifest: &Manifest, session: &Session) -> Result<Value, StoreError> {
     let number = |key: &str, default: f64| session.config.get(key).and_then(Value::as_f64).unwrap_or(default);
     let (rate, fee) = (number("real_world_currency_per_point", 1.0), number("participation_fee", 0.0));
-    let ppg = session.players_per_group.max(1);
     let labels = Rooms::open(store)?.labels_of(session)?;
     let mut people = Vec::with_capacity(session.participants.len());
     for ((index, code), label) in session.participants.iter().enumerate().zip(labels) {
-        let index = index as u32;
-        let (group, id) = (index / ppg + 1, index % ppg + 1);
+        let (group, id) = crate::store::seating::seat(index as u32 + 1, session.players_per_group);
         let mut points = 0.0;
         for round in 1..=manifest.num_rounds {
             let key = GroupKey { session: session.code.clone(), round, group };
