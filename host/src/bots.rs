@@ -5,7 +5,9 @@
 //! (0.1 games: `{}`), checked as a participant's form is; `must-fail` ones must be refused.
 //! A refusal a bot gets from `bot-driver.live-method` is a value it may check: the run fails on
 //! it only if the bot returns `err`.
-//! Groups run in parallel; the run passes only if every call succeeded.
+//! Rounds run in order, each round's groups in parallel (with regrouping, as the session's
+//! seed draws them; groups forming by arrival arrive in position order); the run passes only
+//! if every call succeeded.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,7 +22,7 @@ use crate::game::render;
 use crate::game::{CallError, Game, Hook, Seat};
 use crate::manifest::{Page, PageKind};
 use crate::session::form;
-use crate::store::{GroupKey, Store};
+use crate::store::{GroupKey, Grouping, Store};
 
 /// What one group did in one round.
 #[derive(Debug, Serialize)]
@@ -90,30 +92,43 @@ pub fn run(game: &Arc<Game>, store: &Store, participants: u32, case: Option<&str
     let (session, _) = game.create_default_session(store, participants).map_err(|e| e.to_string())?;
     let ppg = game.manifest.group_size(participants);
     let groups = participants / ppg;
-    let jobs: Vec<(u32, u32)> = (1..=game.manifest.num_rounds).flat_map(|round| (1..=groups).map(move |group| (round, group))).collect();
-    let next = AtomicUsize::new(0);
-    let mut reports: Vec<GroupReport> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads.max(1))
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    while let Some(&(round, group)) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        let key = GroupKey { session: session.code.clone(), round, group };
-                        done.push(run_group(game, store, key, ppg, case));
-                    }
-                    done
+    let mut reports: Vec<GroupReport> = Vec::new();
+    // Round by round (a round reads the participant fields the earlier ones wrote), its
+    // groups in parallel; groups forming by arrival arrive in position order.
+    for round in 1..=game.manifest.num_rounds {
+        if session.grouping == Grouping::Arrival {
+            for g in 0..groups {
+                store.form_group(&session, round, (g * ppg + 1..=(g + 1) * ppg).collect()).map_err(|e| e.to_string())?;
+            }
+        }
+        let next = AtomicUsize::new(1);
+        reports.extend(std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads.max(1))
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let group = next.fetch_add(1, Ordering::Relaxed) as u32;
+                            if group > groups {
+                                return done;
+                            }
+                            let key = GroupKey { session: session.code.clone(), round, group };
+                            done.push(run_group(game, store, key, ppg, case));
+                        }
+                    })
                 })
-            })
-            .collect();
-        workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
-    });
+                .collect();
+            workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect::<Vec<_>>()
+        }));
+    }
+    let jobs = (game.manifest.num_rounds * groups) as usize;
     reports.sort_by_key(|g| (g.round, g.group));
     let live_calls = reports.iter().map(|g| g.calls.len()).sum();
     Ok(BotReport {
         game: game.name().to_string(),
         case: case.map(str::to_string),
         participants,
-        passed: reports.len() == jobs.len() && reports.iter().all(|g| g.error.is_none()),
+        passed: reports.len() == jobs && reports.iter().all(|g| g.error.is_none()),
         live_calls,
         seconds: started.elapsed().as_secs_f64(),
         groups: reports,

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::engine::limits::LimitOverrides;
+use crate::store::Grouping;
 
 /// Why a manifest was refused: the file, the key (dotted path, empty for the whole file) and why.
 #[derive(Debug, thiserror::Error)]
@@ -117,13 +118,16 @@ pub struct Page {
     pub live: bool,
     /// Normal or wait page.
     pub kind: PageKind,
-    /// Submit automatically after this many seconds.
+    /// Leave the page automatically this many seconds after the participant first sees it (a
+    /// wait page: go on with the members there).
     pub timeout_seconds: Option<u32>,
     /// The player fields its form asks for, in order: the host renders, checks and stores them.
     pub form_fields: Vec<String>,
     /// On a live page: whether live.js replays the page's messages when it opens (`history`,
     /// default true).
     pub history: bool,
+    /// On the first page, a wait page: groups form there in arrival order, each round.
+    pub group_by_arrival_time: bool,
 }
 
 /// A parsed and checked `game.toml`.
@@ -134,6 +138,9 @@ pub struct Manifest {
     /// Players in each group; `None` (left out of game.toml): the whole session is one group,
     /// oTree's `None` (a market). See [`Manifest::group_size`].
     pub players_per_group: Option<u32>,
+    /// How a session's groups are drawn each round: `grouping` (fixed, random,
+    /// random-keep-id), or by arrival when the first page has `group_by_arrival_time`.
+    pub grouping: Grouping,
     /// Rounds the page sequence is played.
     pub num_rounds: u32,
     /// The component, relative to the game directory.
@@ -184,6 +191,8 @@ struct RawManifest {
     #[serde(default)]
     warm_instances: bool,
     #[serde(default)]
+    grouping: RawGrouping,
+    #[serde(default)]
     group: RawFields,
     #[serde(default)]
     player: RawFields,
@@ -203,6 +212,16 @@ struct RawManifest {
 
 fn one() -> u32 {
     1
+}
+
+/// `grouping`: how a session's groups are drawn each round (arrival grouping is a page's).
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+enum RawGrouping {
+    #[default]
+    Fixed,
+    Random,
+    RandomKeepId,
 }
 
 #[derive(Deserialize, Default)]
@@ -242,6 +261,8 @@ struct RawPage {
     form_fields: Vec<String>,
     #[serde(default = "yes")]
     history: bool,
+    #[serde(default)]
+    group_by_arrival_time: bool,
 }
 
 fn yes() -> bool {
@@ -302,6 +323,25 @@ impl Manifest {
             if page.timeout_seconds == Some(0) {
                 return Err(err(&format!("page[{i}].timeout_seconds"), "must be at least 1".into()));
             }
+            if page.group_by_arrival_time {
+                let key = format!("page[{i}].group_by_arrival_time");
+                let why = if i != 0 || page.kind != PageKind::Wait {
+                    Some("only the first page may group by arrival time, and it must be a wait page (kind = \"wait\")")
+                } else if page.live {
+                    Some("a page grouping by arrival time cannot be live: its players have no group yet")
+                } else if page.timeout_seconds.is_some() {
+                    Some("a page grouping by arrival time cannot time out: a group must be complete")
+                } else if !matches!(raw.grouping, RawGrouping::Fixed) {
+                    Some("groups formed by arrival time cannot also be drawn at random: leave `grouping` out")
+                } else if raw.players_per_group.is_none() {
+                    Some("grouping by arrival time needs `players_per_group`")
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    return Err(err(&key, why.into()));
+                }
+            }
             if page.template.is_absolute() || page.template.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
                 return Err(err(&format!("page[{i}].template"), "must be a path inside the game directory".into()));
             }
@@ -342,9 +382,16 @@ impl Manifest {
                 }
             }
         }
+        let grouping = match raw.grouping {
+            _ if raw.pages.first().is_some_and(|p| p.group_by_arrival_time) => Grouping::Arrival,
+            RawGrouping::Fixed => Grouping::Fixed,
+            RawGrouping::Random => Grouping::Random,
+            RawGrouping::RandomKeepId => Grouping::RandomKeepId,
+        };
         Ok(Manifest {
             name: raw.name,
             players_per_group: raw.players_per_group,
+            grouping,
             num_rounds: raw.num_rounds,
             component: raw.component,
             bot_cases: raw.bot_cases,
@@ -364,6 +411,7 @@ impl Manifest {
                     timeout_seconds: p.timeout_seconds,
                     form_fields: p.form_fields,
                     history: p.history,
+                    group_by_arrival_time: p.group_by_arrival_time,
                 })
                 .collect(),
             limits: raw.limits,

@@ -12,6 +12,7 @@ mod core_bots;
 mod core_hostile;
 mod crash;
 mod example_games;
+mod grouping;
 mod hardening;
 mod lab;
 mod languages;

@@ -275,7 +275,8 @@ async fn the_monitor_advances_the_slowest_participants_as_if_their_page_timed_ou
     let times = server.state.store.page_times(&code).expect("page times");
     assert!(times.iter().filter(|t| t.page == "Intro").all(|t| t.timeout_happened == (t.position > 3)), "{times:?}");
 
-    // Named participants; an unknown one is refused; a participant on a wait page is not moved alone.
+    // Named participants; an unknown one is refused; naming a participant on a wait page makes
+    // it time out for their group: those there go on without the others.
     let a = post(r#"{"participants": ["nobody"]}"#).await;
     assert_eq!(a.status, 400, "{}", a.body);
     assert!(a.body.contains("`nobody` is not a participant"), "{}", a.body);
@@ -290,8 +291,9 @@ async fn the_monitor_advances_the_slowest_participants_as_if_their_page_timed_ou
         &named,
     )
     .await;
-    assert_eq!(a.json()["advanced"], serde_json::json!([]), "{}", a.body);
-    assert_eq!(stored_position(&server, &people[0]), (1, 2), "a wait page is left by the whole group");
+    assert_eq!(a.json()["advanced"], serde_json::json!([people[0]]), "{}", a.body);
+    assert_eq!(stored_position(&server, &people[0]), (1, 3), "the wait page timed out for the one there");
+    assert_eq!(stored_position(&server, &people[1]), (1, 1), "the others stay where they are");
     server.stop().await;
 }
 

@@ -105,7 +105,7 @@ impl Game {
         f: impl FnOnce(&Exports, &mut WasmStore<CallState>) -> wasmtime::Result<R>,
     ) -> (Result<R, CallError>, Effects) {
         let seed = at.seed.unwrap_or_else(|| store.session_seed(&group.session));
-        let position = Position { seed, session: &group.session, round: group.round, group: group.group, call: at.call, what: at.what };
+        let position = Position { seed, round: group.round, group: group.group, call: at.call, what: at.what };
         let (reuse, deadline) = match mode {
             Mode::Live => (self.manifest.warm_instances, self.limits.deadline),
             // One instance for every round's creating-session call of a session.

@@ -16,11 +16,11 @@ use crate::game::json::raw_json;
 use crate::game::state::{Creation, Mode, Owner, Write};
 use crate::game::world::Context;
 use crate::live::{CallEntry, FieldWrites, GroupKey, Records};
-use crate::store::{Participant, Session, Store, StoreError, now_ms, seating};
+use crate::store::{Participant, Session, Store, StoreError, now_ms};
 
 impl Game {
     /// Creates a session of this game with `participants` participants, treatment
-    /// `treatment` and its resolved `config`, running `creating-session` for every round
+    /// `treatment` and its resolved `config`, and `seed` (else one drawn at random), running `creating-session` for every round
     /// (0.2 games) and storing what it wrote with the session. A failed call refuses the
     /// session, naming the round and the reason; nothing is stored.
     pub fn create_session(
@@ -29,8 +29,9 @@ impl Game {
         participants: u32,
         treatment: Option<String>,
         config: serde_json::Map<String, serde_json::Value>,
+        seed: Option<u64>,
     ) -> Result<(Session, Vec<Participant>), StoreError> {
-        let (session, people) = store.new_session(&self.manifest, participants, treatment, config)?;
+        let (session, people) = store.new_session(&self.manifest, participants, treatment, config, seed)?;
         let records = match self.world() {
             World::V0_1 => Vec::new(),
             World::V0_2 => self.creating_session(store, &session).map_err(|why| {
@@ -45,14 +46,13 @@ impl Game {
     /// [`Game::create_session`] with the game's `[config]` and no treatment.
     pub fn create_default_session(&self, store: &Store, participants: u32) -> Result<(Session, Vec<Participant>), StoreError> {
         let config = self.manifest.session_config(None, &serde_json::Map::new()).map_err(StoreError::Invalid)?;
-        self.create_session(store, participants, None, config)
+        self.create_session(store, participants, None, config, None)
     }
 
     /// Runs `creating-session` for each round, on one instance: the `live` records to store
     /// with the session (field values, and each round's entry and marker).
     fn creating_session(&self, store: &Store, session: &Session) -> Result<Records, String> {
         let n = session.participants.len() as u32;
-        let groups = seating::groups(n, session.players_per_group);
         let config = serde_json::Value::Object(session.config.clone()).to_string();
         let key = GroupKey::creation(&session.code);
         let mut earlier: HashMap<Vec<u8>, Box<RawValue>> = HashMap::new();
@@ -68,7 +68,8 @@ impl Game {
                 num_rounds: self.manifest.num_rounds,
                 config: config.clone(),
             };
-            let creation = Creation { round, players: session.players_per_group, groups: groups.clone(), earlier: std::mem::take(&mut earlier) };
+            let seating = store.seating(session, round).map_err(|e| e.to_string())?;
+            let creation = Creation { round, seating, earlier: std::mem::take(&mut earlier) };
             let what = format!("creating-session {round}");
             let at = At { time_ms: now_ms(), call: 1, what: &what, seed: Some(session.seed) };
             let time_ms = at.time_ms;

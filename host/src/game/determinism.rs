@@ -2,7 +2,7 @@
 //! and monotonic clock read the call's time — one value for the whole call, the time its log
 //! entry records — and WASI's random (`get-random-bytes`, `get-random-u64`, the insecure
 //! ones) is a stream drawn from the session's secret seed and the call's position (round,
-//! group, call number), so a call run again from its log sees the same clock and the same
+//! group, call number; not the session's code: sessions given one seed draw alike), so a call run again from its log sees the same clock and the same
 //! random. The stream is SHA-256 in counter mode over a key hashed from the seed and the
 //! position; the secure and insecure streams use keys of their own.
 
@@ -32,7 +32,6 @@ struct Now {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Position<'a> {
     pub(crate) seed: u64,
-    pub(crate) session: &'a str,
     pub(crate) round: u32,
     pub(crate) group: u32,
     /// The call's number in the group's log (0 for a call that is not logged).
@@ -51,8 +50,6 @@ impl Determinism {
         let mut h = Sha256::new();
         h.update(b"stoa call v1\0");
         h.update(at.seed.to_le_bytes());
-        h.update(at.session.as_bytes());
-        h.update([0]);
         h.update(at.round.to_le_bytes());
         h.update(at.group.to_le_bytes());
         h.update(at.call.to_le_bytes());
@@ -161,7 +158,7 @@ mod tests {
     use super::*;
 
     fn at(call: u64) -> Position<'static> {
-        Position { seed: 7, session: "s", round: 1, group: 2, call, what: "live-method" }
+        Position { seed: 7, round: 1, group: 2, call, what: "live-method" }
     }
 
     fn draw(d: &Determinism, n: usize) -> Vec<u8> {

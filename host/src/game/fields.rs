@@ -12,7 +12,10 @@ use crate::game::json::{raw_json, shorten};
 use crate::game::state::{CallState, Mode, Owner, Write};
 use crate::live::GroupKey;
 use crate::manifest::{FieldSpec, FieldType, Manifest};
-use crate::store::seating;
+
+/// Why creating-session cannot write a group's or a player's fields of a game grouping by arrival.
+const NO_GROUPS_YET: &str =
+    "this game's groups form by arrival time, so creating-session has no groups or players yet: write participant or session fields";
 
 /// Which of the manifest's field tables a field is declared in.
 #[derive(Clone, Copy)]
@@ -51,21 +54,23 @@ impl CallState {
         let g = &self.group;
         if let Mode::Creating(c) = &self.mode {
             // The whole round: players and participants by position in the session.
-            let ppg = c.players;
             return match owner {
                 Owner::Group => {
                     Err("creating-session runs for the whole round, not one group: write a group's fields with fields.group-set-in".into())
                 }
                 Owner::GroupIn(id) => {
-                    let groups = c.groups.len() as u32;
+                    let groups = c.seating.groups().len() as u32;
                     if id == 0 || id > groups {
-                        return Err(format!("group {id} is not in this round (groups 1..={groups})"));
+                        return Err(match groups {
+                            0 => NO_GROUPS_YET.into(),
+                            _ => format!("group {id} is not in this round (groups 1..={groups})"),
+                        });
                     }
                     Ok(GroupKey { session: g.session.clone(), round: c.round, group: id }.group_field(name))
                 }
                 Owner::Player(position) => {
                     self.position(position)?;
-                    let (group, id) = seating::seat(position, ppg);
+                    let (group, id) = c.seating.seat(position).ok_or(NO_GROUPS_YET)?;
                     Ok(GroupKey { session: g.session.clone(), round: c.round, group }.player_field(id, name))
                 }
                 Owner::Participant(position) => {
@@ -266,18 +271,29 @@ impl fields::Host for CallState {
         self.read_committed(&group, &group.group_field(&name), spec)
     }
 
+    /// The same participant's player in an earlier round (oTree's `player.in_round`): with
+    /// regrouping, in another group and at another id.
     fn player_get_in_round(&mut self, round: u32, id_in_group: u32, name: String) -> Result<String, String> {
         self.player_in_group(id_in_group)?;
-        let group = self.in_round(round)?;
+        self.in_round(round)?;
         let spec = spec(&self.manifest, Table::Player, &name)?;
-        self.read_committed(&group, &group.player_field(id_in_group, &name), spec)
+        let (session, players) = (&self.group.session, self.players);
+        let position = self.store.position_of(&self.group, id_in_group, players).map_err(|e| e.to_string())?;
+        let seat = match position {
+            Some(position) => self.store.seat_in_round(session, round, position, players).map_err(|e| e.to_string())?,
+            None => None,
+        };
+        match seat {
+            Some((group, id)) => self.read_committed(&group, &group.player_field(id, &name), spec),
+            None => Ok(spec.initial.clone()),
+        }
     }
 
     /// Each group's positions in the session, in id order; outside creating-session there is
     /// no round to list: empty.
     fn round_groups(&mut self) -> Vec<Vec<u32>> {
         match &self.mode {
-            Mode::Creating(c) => c.groups.clone(),
+            Mode::Creating(c) => c.seating.groups().to_vec(),
             _ => Vec::new(),
         }
     }

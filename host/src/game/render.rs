@@ -10,7 +10,6 @@ use crate::game::forms::{FormState, fields_html};
 use crate::game::state::Instance;
 use crate::game::{Game, Seat};
 use crate::store::Store;
-use crate::store::seating::position;
 
 pub use crate::game::templates::{registry, render_data};
 
@@ -54,7 +53,8 @@ fn template_data_with(
     data.insert("num_rounds".into(), json!(game.manifest.num_rounds));
     let mut participant_fields = Map::new();
     participant_fields.insert("code".into(), json!(participant));
-    participant_fields.insert("id_in_session".into(), json!(position(seat.group.group, seat.id_in_group, seat.players)));
+    let position = store.position_of(seat.group, seat.id_in_group, seat.players)?;
+    participant_fields.insert("id_in_session".into(), json!(position));
     for (k, v) in store.participant_fields(&game.manifest, seat.group, seat.players, seat.id_in_group)? {
         participant_fields.insert(k, v);
     }

@@ -63,10 +63,8 @@ pub(crate) enum Mode {
 /// (the session is stored only once every round's call has run).
 pub(crate) struct Creation {
     pub(crate) round: u32,
-    /// Players per group in the session.
-    pub(crate) players: u32,
-    /// Each group's positions in the session, group 1 first.
-    pub(crate) groups: Vec<Vec<u32>>,
+    /// Who sits where in the round (no group yet when groups form by arrival).
+    pub(crate) seating: std::sync::Arc<crate::store::RoundSeating>,
     /// The earlier rounds' writes, by key.
     pub(crate) earlier: HashMap<Vec<u8>, Box<RawValue>>,
 }

@@ -1,17 +1,23 @@
 //! [`Flow`]: page moves — a participant leaving a page (a submit, a timeout), a wait page
-//! releasing its group — and the page timeouts. Where a participant goes is
-//! [`crate::session`]; this reads and writes participants and runs the timers.
+//! releasing its group, groups forming by arrival — and the page timeouts. Where a
+//! participant goes is [`crate::session`]; who is in which group each round is
+//! [`crate::store::seating`]; this reads and writes participants and runs the timers.
 //!
 //! Every move is a read-modify-write of participants, and a wait page reads the whole group:
-//! moves of one group are serialized by a per-group lock, so two members arriving on a wait
-//! page at once cannot both miss that the group is complete. A move is durable before the
-//! participant is told about it (the redirect), like a live call.
+//! moves of one group in one round are serialized by that group's lock, so two members
+//! arriving on a wait page at once cannot both miss that the group is complete. A
+//! participant moving into another group (a new round, with regrouping) is written under
+//! their old group's lock, then their new group is checked under its own: whichever of two
+//! arrivals is checked last sees the other. The participants of a round still to be grouped
+//! by arrival are group 0 of the round, and its lock serializes their grouping. A move is
+//! durable before the participant is told about it (the redirect), like a live call.
 //!
 //! Timeouts are the host's: a participant's first view of a page with `timeout_seconds`
-//! ([`Flow::viewed`]) asks the game's `get-timeout-seconds`, then schedules a task that moves
-//! them on at the moment it gave, else at `page_viewed_ms + timeout`, skipping
-//! `error-message` as oTree does. Every move records the page time of the page left
-//! ([`crate::store::PageTime`]).
+//! ([`Flow::viewed`]) asks the game's `get-timeout-seconds` (normal pages), then schedules a
+//! task that moves them on at the moment it gave, else at `page_viewed_ms + timeout`,
+//! skipping `error-message` as oTree does. A wait page that times out lets the members
+//! standing there go on (see [`crate::session::leaving_wait`]). Every move records the page
+//! time of the page left ([`crate::store::PageTime`]).
 //! The deadline is derived from the stored position, so [`Flow::start_timers`] rebuilds every
 //! timer after a restart (past-due ones fire at once). A timer holds the flow weakly: a
 //! stopped server's timers do nothing.
@@ -23,8 +29,8 @@ use std::time::Duration;
 use crate::game::{CallError, Game, Hook, Seat, World};
 use crate::manifest::PageKind;
 use crate::server::actors::hub::GroupHub;
-use crate::session::{current_page, deadline, finished, on_wait_page, release_wait, step, view};
-use crate::store::{FlushError, PageTime, Participant, Session, Store, StoreError, now_ms};
+use crate::session::{at, current_page, deadline, finished, leaving_wait, on_wait_page, step, view};
+use crate::store::{FlushError, GroupKey, PageTime, Participant, Session, Store, StoreError, now_ms};
 
 /// How a page was left: its form's typed values (a timeout keeps those that parse).
 pub(crate) enum Leave {
@@ -49,13 +55,16 @@ type GroupLock = Arc<tokio::sync::Mutex<()>>;
 /// Above this many idle locks the map is pruned, so finished sessions do not pile up.
 const PRUNE_ABOVE: usize = 4096;
 
+/// A wait page to check: the group, where on it (round, page index), whether it timed out.
+type Check = (GroupKey, (u32, u32), bool);
+
 /// Moves participants between pages, one group at a time.
 pub(crate) struct Flow {
     store: Store,
     /// The groups' actors, which run the writing page hooks between live calls.
     hub: Arc<GroupHub>,
-    /// The per-group locks that serialize page moves, by (session, group).
-    locks: Mutex<HashMap<(String, u32), GroupLock>>,
+    /// The per-group locks that serialize page moves, by (session, round, group).
+    locks: Mutex<HashMap<(String, u32, u32), GroupLock>>,
 }
 
 impl Flow {
@@ -64,68 +73,139 @@ impl Flow {
         Arc::new(Flow { store, hub, locks: Mutex::default() })
     }
 
-    /// Takes the lock of `session`'s group `group` (groups are fixed across rounds).
-    async fn lock(&self, session: &str, group: u32) -> tokio::sync::OwnedMutexGuard<()> {
+    /// Takes the lock of group `key` (group 0: the round's participants still to be grouped).
+    async fn lock(&self, key: &GroupKey) -> tokio::sync::OwnedMutexGuard<()> {
         let lock = {
             let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
             if locks.len() > PRUNE_ABOVE {
                 locks.retain(|_, l| Arc::strong_count(l) > 1);
             }
-            locks.entry((session.to_string(), group)).or_default().clone()
+            locks.entry((key.session.clone(), key.round, key.group)).or_default().clone()
         };
         lock.lock_owned().await
     }
 
-    /// The members of `session`'s group `group`, in id order, as stored now.
-    fn members(&self, session: &Session, group: u32) -> Result<Vec<Participant>, StoreError> {
-        let ppg = session.players_per_group as usize;
-        let start = (group as usize).saturating_sub(1) * ppg;
-        let codes = session.participants.get(start..start + ppg).unwrap_or_default();
-        let mut out = Vec::with_capacity(codes.len());
-        for code in codes {
-            match self.store.participant(code)? {
-                Some(p) => out.push(p),
-                None => return Err(StoreError::Invalid(format!("participant `{code}` of session `{}` is missing", session.code))),
-            }
+    /// The stored participant at `position` of `session`.
+    fn at_position(&self, session: &Session, position: u32) -> Result<Participant, StoreError> {
+        let code = session.participants.get(position.saturating_sub(1) as usize);
+        match code.map(|c| self.store.participant(c)).transpose()?.flatten() {
+            Some(p) => Ok(p),
+            None => Err(StoreError::Invalid(format!("participant {position} of session `{}` is missing", session.code))),
         }
-        Ok(out)
     }
 
-    /// Moves the group on while all of it stands on one wait page, running each wait page's
-    /// `after-all-players-arrive` first (once: its commit is in the log); the members moved
-    /// (none when it is not complete, or the hook failed: they wait, and a page load retries).
-    /// Caller holds the group's lock.
-    async fn release_locked(&self, game: &Arc<Game>, session: &Session, group: u32) -> Result<Vec<Participant>, MoveError> {
+    /// The members of group `key`, in id order, as stored now.
+    fn members(&self, session: &Session, key: &GroupKey) -> Result<Vec<Participant>, StoreError> {
+        let seating = self.store.seating(session, key.round)?;
+        seating.members(key.group).iter().map(|&position| self.at_position(session, position)).collect()
+    }
+
+    /// Steps `p` to its next page; in a new round, to its seat there (none yet, group 0,
+    /// while the round's groups form by arrival).
+    fn step_seated(&self, session: &Session, p: &mut Participant, game: &Game, now: u64) -> Result<(), StoreError> {
+        let round = p.round;
+        step(p, &game.manifest, now);
+        if p.round != round {
+            (p.group, p.id_in_group) = self.store.seating(session, p.round)?.seat(p.index + 1).unwrap_or((0, 0));
+        }
+        Ok(())
+    }
+
+    /// Lets the members of group `key` standing on the wait page at `at` go on when they may
+    /// ([`leaving_wait`]; at once when it `timed_out`), running its `after-all-players-arrive`
+    /// first (once: its commit is in the log), then again from the wait page they land on in
+    /// the same round. The members moved (none when they may not, or the hook failed: they
+    /// wait, and a page load retries). Caller holds the group's lock.
+    async fn release_held(
+        &self,
+        game: &Arc<Game>,
+        session: &Session,
+        key: &GroupKey,
+        at: (u32, u32),
+        timed_out: bool,
+    ) -> Result<Vec<Participant>, MoveError> {
         let manifest = &game.manifest;
-        let mut members = self.members(session, group)?;
-        let mut moved = false;
+        let mut members = self.members(session, key)?;
+        let mut moved = vec![false; members.len()];
+        let (mut at, mut timed_out) = (at, timed_out);
         loop {
-            let Some(first) = members.first() else { break };
-            let page = current_page(first, manifest).filter(|_| on_wait_page(first, manifest)).map(|p| p.name.clone());
-            let complete = members.iter().all(|m| (m.round, m.page_index) == (first.round, first.page_index));
-            let Some(page) = page.filter(|_| complete) else { break };
+            let leaving = leaving_wait(&members, manifest, at, timed_out);
+            let Some(page) = manifest.pages.get(at.1 as usize).filter(|_| at.0 == key.round && !leaving.is_empty()) else { break };
             if game.world() == World::V0_2 {
-                self.hub.hook(game, &first.group_key(), &page, 0, Hook::Arrive).await.map_err(MoveError::Hook)?;
+                self.hub.hook(game, key, &page.name, 0, Hook::Arrive).await.map_err(MoveError::Hook)?;
             }
             let now = now_ms();
-            for m in &members {
-                self.store.record_page_time(m, &PageTime::of(m, &page, now, false))?;
-            }
-            if !release_wait(&mut members, manifest, now) {
-                break;
-            }
-            for m in members.iter_mut() {
+            for &i in &leaving {
+                let m = &mut members[i];
+                self.store.record_page_time(m, &PageTime::of(m, &page.name, now, timed_out))?;
+                self.step_seated(session, m, game, now)?;
                 *m = self.skip_hidden(game, session, m).await;
+                moved[i] = true;
             }
-            moved = true;
+            // The next wait page they stand before, if any: all of them stop there (wait pages
+            // are always shown).
+            match leaving.iter().map(|&i| self::at(&members[i])).min() {
+                Some(next) => (at, timed_out) = (next, false),
+                None => break,
+            }
         }
-        if !moved {
-            return Ok(Vec::new());
-        }
-        for m in &members {
+        let moved: Vec<Participant> = members.into_iter().zip(moved).filter_map(|(m, moved)| moved.then_some(m)).collect();
+        for m in &moved {
             self.store.put_participant(m)?;
         }
-        Ok(members)
+        Ok(moved)
+    }
+
+    /// Forms round `key.round`'s groups from the participants waiting to be grouped by
+    /// arrival, in the order they first saw the page, as long as a whole group is there;
+    /// the groups formed. Caller holds the lock of the round's group 0.
+    fn form_groups_held(&self, game: &Game, session: &Session, key: &GroupKey) -> Result<Vec<GroupKey>, StoreError> {
+        let size = session.players_per_group.max(1) as usize;
+        let mut waiting = Vec::new();
+        for position in 1..=session.participants.len() as u32 {
+            let p = self.at_position(session, position)?;
+            if p.round == key.round && p.group == 0 && on_wait_page(&p, &game.manifest) && p.page_viewed_ms.is_some() {
+                waiting.push(p);
+            }
+        }
+        waiting.sort_by_key(|p| (p.page_viewed_ms, p.index));
+        let mut formed = Vec::new();
+        for members in waiting.chunks_exact_mut(size) {
+            let group = self.store.form_group(session, key.round, members.iter().map(|m| m.index + 1).collect())?;
+            for (m, id) in members.iter_mut().zip(1..) {
+                (m.group, m.id_in_group) = (group, id);
+                self.store.put_participant(m)?;
+            }
+            formed.push(GroupKey { group, ..key.clone() });
+        }
+        Ok(formed)
+    }
+
+    /// Checks the wait pages in `checks` and the ones their moves lead to (a new round's
+    /// group, groups just formed by arrival), each under its group's lock; everyone moved,
+    /// as stored after.
+    async fn settle(&self, game: &Arc<Game>, session: &Session, mut checks: Vec<Check>) -> Result<Vec<Participant>, MoveError> {
+        let mut moved: Vec<Participant> = Vec::new();
+        while let Some((key, at, timed_out)) = checks.pop() {
+            let guard = self.lock(&key).await;
+            if key.group == 0 {
+                let formed = self.form_groups_held(game, session, &key)?;
+                drop(guard);
+                checks.extend(formed.into_iter().map(|k| (k, at, false)));
+                continue;
+            }
+            let now = self.release_held(game, session, &key, at, timed_out).await?;
+            drop(guard);
+            for m in now {
+                let next: Check = (m.group_key(), self::at(&m), false);
+                if next.0 != key && on_wait_page(&m, &game.manifest) && !checks.contains(&next) {
+                    checks.push(next);
+                }
+                moved.retain(|o| o.code != m.code);
+                moved.push(m);
+            }
+        }
+        Ok(moved)
     }
 
     /// Runs the read-only game call `call` for `p` on `page`, on a blocking thread; the error
@@ -155,7 +235,12 @@ impl Flow {
             && page.kind == PageKind::Normal
         {
             match self.at_seat(game, session, &p, &page.name, Game::is_displayed).await {
-                Ok(false) => step(&mut p, &game.manifest, now_ms()),
+                Ok(false) => {
+                    if let Err(e) = self.step_seated(session, &mut p, game, now_ms()) {
+                        tracing::error!(participant = %p.code, page = %page.name, "cannot skip the page: {e}");
+                        break;
+                    }
+                }
                 Ok(true) => break,
                 Err(e) => {
                     tracing::warn!(participant = %p.code, page = %page.name, "is-displayed failed, the page is shown: {e}");
@@ -170,14 +255,25 @@ impl Flow {
     /// late timer moves nobody — then releases a completed wait page. `leave` is how the page
     /// was left: its form's typed values go to the player's fields and `before-next-page`
     /// runs (for a 0.2 game, or a page with a form), in one durable commit, before the move.
+    /// A wait page is not submitted; its timeout lets the members standing there go on.
     /// Returns whether it moved.
     pub(crate) async fn advance(self: &Arc<Self>, game: &Arc<Game>, session: &Session, from: &Participant, leave: Leave) -> Result<bool, MoveError> {
-        let guard = self.lock(&session.code, from.group).await;
+        let key = from.group_key();
+        let timed_out = matches!(leave, Leave::TimedOut(_));
+        if on_wait_page(from, &game.manifest) {
+            if !timed_out || from.group == 0 {
+                return Ok(false);
+            }
+            let moved = self.settle(game, session, vec![(key, at(from), true)]).await?;
+            let went = moved.iter().any(|m| m.code == from.code);
+            self.after_move(game, moved).await?;
+            return Ok(went);
+        }
+        let guard = self.lock(&key).await;
         let Some(mut p) = self.store.participant(&from.code)? else { return Ok(false) };
-        if (p.round, p.page_index) != (from.round, from.page_index) || finished(&p, &game.manifest) {
+        if at(&p) != at(from) || finished(&p, &game.manifest) || on_wait_page(&p, &game.manifest) {
             return Ok(false);
         }
-        let timed_out = matches!(leave, Leave::TimedOut(_));
         if let Some(page) = current_page(&p, &game.manifest)
             && game.submits_with_hook(page)
         {
@@ -195,11 +291,14 @@ impl Flow {
         if let Some(page) = current_page(&p, &game.manifest) {
             self.store.record_page_time(&p, &PageTime::of(&p, &page.name, now, timed_out))?;
         }
-        step(&mut p, &game.manifest, now);
+        self.step_seated(session, &mut p, game, now)?;
         let p = self.skip_hidden(game, session, &p).await;
         self.store.put_participant(&p)?;
-        let mut moved = self.release_locked(game, session, from.group).await?;
         drop(guard);
+        let mut moved = match on_wait_page(&p, &game.manifest) {
+            true => self.settle(game, session, vec![(p.group_key(), at(&p), false)]).await?,
+            false => Vec::new(),
+        };
         if !moved.iter().any(|m| m.code == p.code) {
             moved.push(p);
         }
@@ -208,15 +307,16 @@ impl Flow {
     }
 
     /// Records `from`'s first view of its current page (if this is it, and it is still there)
-    /// and starts that page's timeout; the participant as stored after.
+    /// and starts that page's timeout; the participant as stored after. A first view of a
+    /// page grouping by arrival is the arrival: a group may form.
     pub(crate) async fn viewed(self: &Arc<Self>, game: &Arc<Game>, session: &Session, from: &Participant) -> Result<Participant, MoveError> {
         if from.page_viewed_ms.is_some() {
             return Ok(from.clone());
         }
-        let guard = self.lock(&session.code, from.group).await;
+        let guard = self.lock(&from.group_key()).await;
         let Some(mut p) = self.store.participant(&from.code)? else { return Ok(from.clone()) };
         let now = now_ms();
-        if (p.round, p.page_index) != (from.round, from.page_index) || finished(&p, &game.manifest) || !view(&mut p, now) {
+        if at(&p) != at(from) || finished(&p, &game.manifest) || !view(&mut p, now) {
             return Ok(p);
         }
         if let Some(page) = current_page(&p, &game.manifest)
@@ -233,15 +333,20 @@ impl Flow {
         self.store.put_participant(&p)?;
         drop(guard);
         self.schedule(game, &p);
+        if p.group == 0 && on_wait_page(&p, &game.manifest) {
+            let moved = self.settle(game, session, vec![(p.group_key(), at(&p), false)]).await?;
+            let after = moved.iter().find(|m| m.code == p.code).cloned();
+            self.after_move(game, moved).await?;
+            return Ok(after.unwrap_or(p));
+        }
         Ok(p)
     }
 
-    /// Releases the group if all of it stands on one wait page (self-healing on page loads: a
-    /// crash between two members' writes leaves the group complete but unmoved).
-    pub(crate) async fn release_wait_page(self: &Arc<Self>, game: &Arc<Game>, session: &Session, group: u32) -> Result<(), MoveError> {
-        let guard = self.lock(&session.code, group).await;
-        let moved = self.release_locked(game, session, group).await?;
-        drop(guard);
+    /// Releases `p`'s wait page if its group may go on (self-healing on page loads: a crash
+    /// between two members' writes leaves the group complete but unmoved), or forms the
+    /// groups waiting to be formed by arrival.
+    pub(crate) async fn release_wait_page(self: &Arc<Self>, game: &Arc<Game>, session: &Session, p: &Participant) -> Result<(), MoveError> {
+        let moved = self.settle(game, session, vec![(p.group_key(), at(p), false)]).await?;
         self.after_move(game, moved).await
     }
 

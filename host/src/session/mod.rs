@@ -3,8 +3,11 @@
 //! (`server::flow`) reads and writes participants and calls these.
 //!
 //! Pages run in manifest order, then the next round from page 0, until `num_rounds`; then the
-//! participant has finished (`page_index == pages.len()` in the last round). Groups are fixed
-//! across rounds. A wait page is left by the whole group at once, when all of it stands there.
+//! participant has finished (`page_index == pages.len()` in the last round). A wait page is
+//! left by the members of a group standing there, together, once the others stand there too
+//! or past it — past it only when the page timed out for them: a wait page's timeout lets
+//! the members there go on without the missing ones, and a latecomer then goes on alone.
+//! (Which group a participant is in, each round, is `crate::store::seating`'s.)
 
 pub(crate) mod completion;
 pub(crate) mod form;
@@ -32,15 +35,20 @@ pub(crate) fn on_wait_page(p: &Participant, manifest: &Manifest) -> bool {
 
 /// When the participant's current page times out (ms since the epoch), if it has a timeout:
 /// the moment the game's `get-timeout-seconds` gave at their first view, else
-/// `timeout_seconds` after that view (oTree's rule: none before they load it). Wait pages
-/// never time out: a group waits for all its members.
+/// `timeout_seconds` after that view (oTree's rule: none before they load it), for a wait
+/// page as for a normal one.
 pub(crate) fn deadline(p: &Participant, manifest: &Manifest) -> Option<u64> {
     let page = current_page(p, manifest)?;
-    match (page.kind, p.page_deadline_ms, page.timeout_seconds, p.page_viewed_ms) {
-        (PageKind::Normal, Some(at), _, _) => Some(at),
-        (PageKind::Normal, None, Some(s), Some(viewed)) => Some(viewed.saturating_add(u64::from(s) * 1000)),
+    match (p.page_deadline_ms, page.timeout_seconds, p.page_viewed_ms) {
+        (Some(at), _, _) => Some(at),
+        (None, Some(s), Some(viewed)) => Some(viewed.saturating_add(u64::from(s) * 1000)),
         _ => None,
     }
+}
+
+/// Where the participant stands: (round, page index), ordered as the session goes.
+pub(crate) fn at(p: &Participant) -> (u32, u32) {
+    (p.round, p.page_index)
 }
 
 /// Whether `p`'s first view of its current page, at `now`, is still to be recorded: then it
@@ -69,17 +77,14 @@ pub(crate) fn step(p: &mut Participant, manifest: &Manifest, now: u64) {
     p.page_deadline_ms = None;
 }
 
-/// Moves the whole `group` past the wait page all of it stands on. Returns whether it moved:
-/// not while a member stands elsewhere. A group landing on another wait page is released from
-/// that one by the next call (each wait page's hook runs first, see `server::flow`).
-pub(crate) fn release_wait(group: &mut [Participant], manifest: &Manifest, now: u64) -> bool {
-    let Some(first) = group.first() else { return false };
-    let at = (first.round, first.page_index);
-    if !on_wait_page(first, manifest) || group.iter().any(|m| (m.round, m.page_index) != at) {
-        return false;
+/// The members of `group` (its members, in any order) who leave the wait page at `at` now:
+/// those standing there, once every other member stands there or past it — or at once when
+/// the page `timed_out`. None when `at` is not a wait page or nobody stands there.
+pub(crate) fn leaving_wait(group: &[Participant], manifest: &Manifest, at: (u32, u32), timed_out: bool) -> Vec<usize> {
+    let is_wait = manifest.pages.get(at.1 as usize).is_some_and(|page| page.kind == PageKind::Wait);
+    let here: Vec<usize> = group.iter().enumerate().filter(|(_, m)| self::at(m) == at).map(|(i, _)| i).collect();
+    if !is_wait || here.is_empty() || !(timed_out || group.iter().all(|m| self::at(m) >= at)) {
+        return Vec::new();
     }
-    for m in group.iter_mut() {
-        step(m, manifest, now);
-    }
-    true
+    here
 }

@@ -2,7 +2,7 @@ use std::path::Path;
 
 use super::*;
 
-/// Two pages a round, `A` (timed) then `W` (a wait page, whose timeout is ignored).
+/// Two pages a round, `A` then `W` (a wait page), each timing out after 5 s.
 fn manifest(rounds: u32) -> Manifest {
     let text = format!(
         "name = \"g\"\nplayers_per_group = 2\nnum_rounds = {rounds}\ncomponent = \"g.wasm\"\n\
@@ -43,12 +43,12 @@ fn pages_roll_over_into_the_next_round_then_finish() {
 }
 
 #[test]
-fn only_normal_pages_have_a_deadline() {
+fn wait_pages_time_out_too() {
     let m = manifest(1);
     let mut p = participant(1);
     assert_eq!(deadline(&p, &m), Some(6000));
     p.page_index = 1;
-    assert_eq!(deadline(&p, &m), None, "a wait page waits for the group, not the clock");
+    assert_eq!(deadline(&p, &m), Some(6000), "a wait page with a timeout counts from its first view too");
     p.page_index = 2;
     assert_eq!(deadline(&p, &m), None);
 }
@@ -75,24 +75,25 @@ fn a_wait_page_releases_the_group_only_when_all_of_it_stands_there() {
     let mut group = [participant(1), participant(2)];
     group[0].page_index = 1;
     assert!(on_wait_page(&group[0], &m));
-    assert!(!release_wait(&mut group, &m, 9), "one member is still on page A");
-    assert_eq!((group[0].round, group[0].page_index, group[0].page_entered_ms), (1, 1, 1000));
+    assert_eq!(leaving_wait(&group, &m, (1, 1), false), Vec::<usize>::new(), "one member is still on page A");
     group[1].page_index = 1;
-    assert!(release_wait(&mut group, &m, 9));
-    for p in &group {
-        assert_eq!((p.round, p.page_index, p.page_entered_ms), (2, 0, 9), "both start round 2");
-    }
+    assert_eq!(leaving_wait(&group, &m, (1, 1), false), vec![0, 1]);
+    assert_eq!(leaving_wait(&group, &m, (1, 0), false), Vec::<usize>::new(), "page A is not a wait page");
+    assert_eq!(leaving_wait(&[], &m, (1, 1), false), Vec::<usize>::new());
 }
 
 #[test]
-fn a_final_wait_page_releases_the_group_into_finished() {
-    let m = manifest(1);
-    let mut group = [participant(1), participant(2)];
-    for p in &mut group {
-        p.page_index = 1;
+fn a_timed_out_wait_page_lets_those_there_go_and_a_latecomer_follows_alone() {
+    let m = manifest(2);
+    let mut group = [participant(1), participant(2), participant(3)];
+    group[0].page_index = 1;
+    group[1].page_index = 1;
+    assert_eq!(leaving_wait(&group, &m, (1, 1), false), Vec::<usize>::new(), "player 3 is missing");
+    assert_eq!(leaving_wait(&group, &m, (1, 1), true), vec![0, 1], "the page timed out: those there go");
+    for p in &mut group[..2] {
+        step(p, &m, 9);
     }
-    assert!(release_wait(&mut group, &m, 9));
-    assert!(group.iter().all(|p| finished(p, &m)));
-    assert!(!release_wait(&mut group, &m, 10), "a finished group stays");
-    assert!(!release_wait(&mut [], &m, 10));
+    assert_eq!(leaving_wait(&group, &m, (1, 1), false), Vec::<usize>::new(), "nobody is there");
+    group[2].page_index = 1;
+    assert_eq!(leaving_wait(&group, &m, (1, 1), false), vec![2], "the others are past it: the latecomer goes on");
 }

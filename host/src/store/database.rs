@@ -32,7 +32,14 @@ pub struct Store {
     /// Sessions' configs as JSON text and their seeds, read once each
     /// ([`Store::session_config_text`], [`Store::session_seed`]).
     pub(super) configs: Arc<std::sync::Mutex<SessionConstants>>,
+    /// The groups formed by arrival, by session and round (see [`crate::store::seating`]).
+    pub(super) groupings: sled::Tree,
+    /// Rounds' seatings drawn or read so far, by session code and round.
+    pub(super) seatings: Arc<std::sync::Mutex<Seatings>>,
 }
+
+/// Rounds' seatings by session code, then round.
+pub(super) type Seatings = std::collections::HashMap<String, std::collections::BTreeMap<u32, Arc<crate::store::seating::RoundSeating>>>;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -72,8 +79,10 @@ impl Store {
             page_times: db.open_tree("page_times")?,
             flush: Arc::new(SharedFlush::new(db.clone())),
             live,
-            db,
             configs: Arc::default(),
+            groupings: db.open_tree("groupings")?,
+            seatings: Arc::default(),
+            db,
         })
     }
 

@@ -10,7 +10,6 @@ use crate::live::{CallEntry, FieldWrites, Group, GroupKey, Routed};
 use crate::manifest::Manifest;
 use crate::store::database::Store;
 use crate::store::error::StoreError;
-use crate::store::seating;
 
 impl Store {
     /// The group's log position, read from the log's last entries.
@@ -105,16 +104,16 @@ impl Store {
     /// `players`): the one its latest round up to `group`'s wrote, else the one
     /// `creating-session` gave it, else none.
     pub(crate) fn participant_record(&self, group: &GroupKey, players: u32, id_in_group: u32, name: &str) -> Result<Option<sled::IVec>, StoreError> {
-        // Groups are fixed by position: the participant is the same group's same player in
-        // every round.
+        // The same participant may have sat in another group, at another id, in each round.
+        let Some(position) = self.position_of(group, id_in_group, players)? else { return Ok(None) };
         for round in (1..=group.round).rev() {
-            let g = GroupKey { round, ..group.clone() };
-            if let Some(v) = self.field_record(&g, &g.participant_field(id_in_group, name))? {
+            if let Some((g, id)) = self.seat_in_round(&group.session, round, position, players)?
+                && let Some(v) = self.field_record(&g, &g.participant_field(id, name))?
+            {
                 return Ok(Some(v));
             }
         }
         let creation = GroupKey::creation(&group.session);
-        let position = seating::position(group.group, id_in_group, players);
         self.field_record(&creation, &creation.participant_field(position, name))
     }
 

@@ -12,11 +12,12 @@
 //! - `codes`: [`random_code`], for session and participant codes and tokens;
 //! - `flush`: one fsync of sled shared by concurrent callers, and [`FlushError`];
 //! - `page_times`: [`PageTime`], when each participant arrived on, first saw and left each page;
-//! - `seating`: a participant's group and id in each round, from their position.
+//! - [`seating`]: a participant's group and id in each round: by position, drawn from the
+//!   session's seed, or formed by arrival (the `groupings` tree).
 //!
 //! Trees: `live` (group fields, player fields and the live log: see [`crate::live`]),
 //! `sessions` (session code → [`Session`]), `participants` (participant code →
-//! [`Participant`]), `page_times` (see [`PageTime`]), `meta` (host settings such as the admin token), `rooms`, and those other modules
+//! [`Participant`]), `page_times` (see [`PageTime`]), `meta` (host settings such as the admin token), `rooms`, `groupings`, and those other modules
 //! open with [`Store::tree`]. Field values are stored only once written; a read of an
 //! unwritten field gives the manifest's initial value.
 
@@ -28,7 +29,7 @@ mod groups;
 mod page_times;
 mod records;
 pub mod rooms;
-pub(crate) mod seating;
+pub mod seating;
 
 pub use crate::clock::now_ms;
 pub use crate::live::GroupKey;
@@ -40,3 +41,4 @@ pub use page_times::PageTime;
 pub use records::{Participant, Session};
 pub(crate) use records::{decode, encode};
 pub use rooms::{Room, RoomError, Rooms, Seat};
+pub use seating::{Grouping, RoundSeating};

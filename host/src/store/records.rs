@@ -12,7 +12,7 @@ use crate::manifest::Manifest;
 use crate::store::codes::random_code;
 use crate::store::database::Store;
 use crate::store::error::StoreError;
-use crate::store::seating;
+use crate::store::seating::Grouping;
 
 /// A session of one game.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -23,7 +23,7 @@ pub struct Session {
     pub game: String,
     /// Players per group when the session was made.
     pub players_per_group: u32,
-    /// Participant codes in order; group g holds indexes (g-1)*ppg .. g*ppg.
+    /// Participant codes in order of position (see [`crate::store::seating`]).
     pub participants: Vec<String>,
     /// Creation time, ms since the Unix epoch.
     pub created_ms: u64,
@@ -38,6 +38,13 @@ pub struct Session {
     /// call's position (see `crate::game::determinism`). Sessions made before seeds: 0.
     #[serde(default)]
     pub seed: u64,
+    /// How its groups are drawn each round (sessions made before groupings: fixed).
+    #[serde(default, skip_serializing_if = "is_fixed")]
+    pub grouping: Grouping,
+}
+
+fn is_fixed(g: &Grouping) -> bool {
+    *g == Grouping::Fixed
 }
 
 /// One participant: where they are in the page sequence.
@@ -77,8 +84,8 @@ impl Participant {
 }
 
 impl Store {
-    /// Creates a session of `manifest`'s game with `participants` participants, grouped in
-    /// order, all on the first page of round 1.
+    /// Creates a session of `manifest`'s game with `participants` participants, seated for
+    /// round 1 (see [`crate::store::seating`]), all on its first page.
     pub fn create_session(&self, manifest: &Manifest, participants: u32) -> Result<(Session, Vec<Participant>), StoreError> {
         let config = manifest.session_config(None, &serde_json::Map::new()).map_err(StoreError::Invalid)?;
         self.create_session_with(manifest, participants, None, config)
@@ -95,19 +102,21 @@ impl Store {
         treatment: Option<String>,
         config: serde_json::Map<String, serde_json::Value>,
     ) -> Result<(Session, Vec<Participant>), StoreError> {
-        let (session, people) = self.new_session(manifest, participants, treatment, config)?;
+        let (session, people) = self.new_session(manifest, participants, treatment, config, None)?;
         self.insert_session(&session, &people, Vec::new())?;
         Ok((session, people))
     }
 
-    /// A new session and its participants, grouped in order, all on the first page of
-    /// round 1, with a code no stored session has; nothing is stored yet.
+    /// A new session and its participants, seated for round 1, all on the first page of
+    /// round 1, with a code no stored session has and `seed` (else a random one); nothing is
+    /// stored yet.
     pub(crate) fn new_session(
         &self,
         manifest: &Manifest,
         participants: u32,
         treatment: Option<String>,
         config: serde_json::Map<String, serde_json::Value>,
+        seed: Option<u64>,
     ) -> Result<(Session, Vec<Participant>), StoreError> {
         let ppg = manifest.group_size(participants);
         if participants == 0 || !participants.is_multiple_of(ppg) {
@@ -127,31 +136,38 @@ impl Store {
             }
         };
         let now = now_ms();
-        let people: Vec<Participant> = (0..participants)
-            .map(|index| (index, seating::seat(index + 1, ppg)))
-            .map(|(index, (group, id_in_group))| Participant {
-                code: random_code(16),
-                session: code.clone(),
-                index,
-                group,
-                id_in_group,
-                round: 1,
-                page_index: 0,
-                page_entered_ms: now,
-                page_viewed_ms: None,
-                page_deadline_ms: None,
-            })
-            .collect();
         let session = Session {
             code: code.clone(),
             game: manifest.name.clone(),
             players_per_group: ppg,
-            participants: people.iter().map(|p| p.code.clone()).collect(),
+            participants: (0..participants).map(|_| random_code(16)).collect(),
             created_ms: now,
             treatment,
             config,
-            seed: rand::random(),
+            seed: seed.unwrap_or_else(rand::random),
+            grouping: manifest.grouping,
         };
+        let first = self.seating(&session, 1)?;
+        let people: Vec<Participant> = session
+            .participants
+            .iter()
+            .zip(0..)
+            .map(|(pcode, index)| {
+                let (group, id_in_group) = first.seat(index + 1).unwrap_or((0, 0));
+                Participant {
+                    code: pcode.clone(),
+                    session: code.clone(),
+                    index,
+                    group,
+                    id_in_group,
+                    round: 1,
+                    page_index: 0,
+                    page_entered_ms: now,
+                    page_viewed_ms: None,
+                    page_deadline_ms: None,
+                }
+            })
+            .collect();
         Ok((session, people))
     }
 

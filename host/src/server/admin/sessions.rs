@@ -92,7 +92,7 @@ async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, form: Re
         },
     };
     let room = Some(f.room.trim()).filter(|v| !v.is_empty());
-    let opening = api::Opening { game: &f.game, version, participants: n, treatment, params: &params, room };
+    let opening = api::Opening { game: &f.game, version, participants: n, treatment, params: &params, room, seed: None };
     match api::create_session(&state, &who, opening).await {
         Ok(session) => Redirect::to(&format!("/admin/sessions/{}", session.code)).into_response(),
         Err(ApiError(status, why)) => layout::message(status, "The session was not created", &why),

@@ -19,8 +19,12 @@
 //!   `creating-session`) — `round, group, call, time_ms, page, sender, payload, seqs`
 //!   (`first-last`, empty when none) `, error`.
 //!
+//! Each round lists its groups as seated that round (with regrouping, a participant's group
+//! and id change from round to round; groups forming by arrival are listed once formed).
 //! Rounds not reached yet show their fields' initial values. Every export is streamed as it is
 //! read from the store: it holds a few chunks and one group's values in memory at a time.
+
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -33,7 +37,7 @@ use bytes::Bytes;
 use crate::manifest::Manifest;
 use crate::server::api::error::ApiError;
 use crate::server::state::AppState;
-use crate::store::{GroupKey, Rooms, Session, Store, StoreError};
+use crate::store::{GroupKey, Rooms, RoundSeating, Session, Store, StoreError};
 
 /// `?format=json|csv&table=players|log`.
 #[derive(Debug, Deserialize)]
@@ -146,30 +150,36 @@ impl Chunks {
     }
 }
 
-/// Every (round, group) key of the session, groups numbered from `first`: 1 for the groups
-/// of players, 0 to list each round's `creating-session` call (group 0) first.
-fn groups(manifest: &Manifest, session: &Session, first: u32) -> impl Iterator<Item = GroupKey> {
-    let count = session.participants.len() as u32 / session.players_per_group.max(1);
-    let code = session.code.clone();
+/// Every (round, group) key of the session with the round's seating, groups numbered from
+/// `first`: 1 for the groups of players, 0 to list each round's `creating-session` call
+/// (group 0) first. A round whose groups form by arrival lists those formed so far.
+fn groups<'a>(
+    store: &'a Store,
+    manifest: &Manifest,
+    session: &'a Session,
+    first: u32,
+) -> impl Iterator<Item = Result<(GroupKey, Arc<RoundSeating>), StoreError>> + 'a {
     (1..=manifest.num_rounds).flat_map(move |round| {
-        let code = code.clone();
-        (first..=count).map(move |group| GroupKey { session: code.clone(), round, group })
+        let keys: Vec<_> = match store.seating(session, round) {
+            Err(e) => vec![Err(e)],
+            Ok(seating) => (first..=seating.groups().len() as u32)
+                .map(|group| Ok((GroupKey { session: session.code.clone(), round, group }, seating.clone())))
+                .collect(),
+        };
+        keys.into_iter()
     })
 }
 
-/// The position in the session of player `id` in group `group`.
-fn index_of(session: &Session, group: u32, id: u32) -> usize {
-    crate::store::seating::position(group, id, session.players_per_group).saturating_sub(1) as usize
+/// The position in the session (0-based) of player `id` of `key`'s group.
+fn index_of(seating: &RoundSeating, key: &GroupKey, id: u32) -> usize {
+    seating.position(key.group, id).map_or(usize::MAX, |p| p.saturating_sub(1) as usize)
 }
 
-/// The participant code of player `id` in group `group`.
-fn code_of(session: &Session, group: u32, id: u32) -> &str {
-    session.participants.get(index_of(session, group, id)).map_or("", String::as_str)
-}
-
-/// The label of player `id` in group `group`, from `labels` (the session's, in order).
-fn label_of<'a>(labels: &'a [Option<String>], session: &Session, group: u32, id: u32) -> Option<&'a str> {
-    labels.get(index_of(session, group, id)).and_then(Option::as_deref)
+/// The participant code and label (from `labels`, the session's in order) of player `id` of
+/// `key`'s group.
+fn who<'a>(session: &'a Session, labels: &'a [Option<String>], seating: &RoundSeating, key: &GroupKey, id: u32) -> (&'a str, Option<&'a str>) {
+    let index = index_of(seating, key, id);
+    (session.participants.get(index).map_or("", String::as_str), labels.get(index).and_then(Option::as_deref))
 }
 
 fn json_export(store: &Store, manifest: &Manifest, session: &Session, out: &mut Chunks) -> Result<(), Stop> {
@@ -189,7 +199,8 @@ fn json_export(store: &Store, manifest: &Manifest, session: &Session, out: &mut 
     out.json(&people)?;
     out.push(",\"rounds\":[")?;
     let mut round = 0;
-    for key in groups(manifest, session, 1) {
+    for group in groups(store, manifest, session, 1) {
+        let (key, seating) = group?;
         if key.round != round {
             out.push(if round == 0 { "{" } else { "]},{" })?;
             round = key.round;
@@ -201,7 +212,7 @@ fn json_export(store: &Store, manifest: &Manifest, session: &Session, out: &mut 
         for id in 1..=session.players_per_group {
             let fields = store.player_fields(manifest, &key, id)?;
             let participant_fields = store.participant_fields(manifest, &key, session.players_per_group, id)?;
-            let (code, label) = (code_of(session, key.group, id), label_of(&labels, session, key.group, id));
+            let (code, label) = who(session, &labels, &seating, &key, id);
             players
                 .push(json!({ "id_in_group": id, "participant": code, "label": label, "fields": fields, "participant_fields": participant_fields }));
         }
@@ -209,7 +220,8 @@ fn json_export(store: &Store, manifest: &Manifest, session: &Session, out: &mut 
     }
     out.push(if round == 0 { "],\"live_log\":[" } else { "]}],\"live_log\":[" })?;
     let mut first = true;
-    for key in groups(manifest, session, 0) {
+    for group in groups(store, manifest, session, 0) {
+        let (key, _) = group?;
         let calls = store.calls(&key)?;
         if calls.is_empty() {
             continue;
@@ -251,18 +263,20 @@ fn players_csv(store: &Store, manifest: &Manifest, session: &Session, out: &mut 
     let player_cols = manifest.player_fields.keys().map(|k| format!("player.{k}"));
     let participant_cols = manifest.participant_fields.keys().map(|k| format!("participant.{k}"));
     csv_row(out, head.into_iter().chain(config_cols).chain(session_cols).chain(group_cols).chain(player_cols).chain(participant_cols))?;
-    for key in groups(manifest, session, 1) {
+    for group in groups(store, manifest, session, 1) {
+        let (key, seating) = group?;
         let group = store.group_fields(manifest, &key)?;
         for id in 1..=session.players_per_group {
             let player = store.player_fields(manifest, &key, id)?;
             let participant = store.participant_fields(manifest, &key, session.players_per_group, id)?;
+            let (code, label) = who(session, &labels, &seating, &key, id);
             let lead = [
                 session.code.clone(),
                 key.round.to_string(),
                 key.group.to_string(),
                 id.to_string(),
-                code_of(session, key.group, id).to_string(),
-                label_of(&labels, session, key.group, id).unwrap_or_default().to_string(),
+                code.to_string(),
+                label.unwrap_or_default().to_string(),
             ];
             let values = group.values().chain(player.values()).chain(participant.values()).map(Value::to_string);
             csv_row(out, lead.into_iter().chain(config_values.iter().cloned()).chain(session_values.iter().cloned()).chain(values))?;
@@ -298,7 +312,8 @@ fn pages_csv(store: &Store, session: &Session, out: &mut Chunks) -> Result<(), S
 
 fn log_csv(store: &Store, manifest: &Manifest, session: &Session, out: &mut Chunks) -> Result<(), Stop> {
     csv_row(out, ["round", "group", "call", "time_ms", "page", "sender", "payload", "seqs", "error"].map(String::from))?;
-    for key in groups(manifest, session, 0) {
+    for group in groups(store, manifest, session, 0) {
+        let (key, _) = group?;
         for c in store.calls(&key)? {
             let seqs = c.seqs.map(|(a, b)| format!("{a}-{b}")).unwrap_or_default();
             csv_row(

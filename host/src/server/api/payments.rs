@@ -18,10 +18,12 @@ pub(crate) fn payments(store: &Store, manifest: &Manifest, session: &Session) ->
     let (rate, fee) = (number("real_world_currency_per_point", 1.0), number("participation_fee", 0.0));
     let labels = Rooms::open(store)?.labels_of(session)?;
     let mut people = Vec::with_capacity(session.participants.len());
-    for ((index, code), label) in session.participants.iter().enumerate().zip(labels) {
-        let (group, id) = crate::store::seating::seat(index as u32 + 1, session.players_per_group);
+    let seatings = (1..=manifest.num_rounds).map(|round| store.seating(session, round)).collect::<Result<Vec<_>, _>>()?;
+    for ((position, code), label) in (1..).zip(&session.participants).zip(labels) {
         let mut points = 0.0;
-        for round in 1..=manifest.num_rounds {
+        // Round by round, wherever the participant sat (a round not grouped yet pays nothing).
+        for (round, seating) in (1..).zip(&seatings) {
+            let Some((group, id)) = seating.seat(position) else { continue };
             let key = GroupKey { session: session.code.clone(), round, group };
             points += store.player_fields(manifest, &key, id)?.get("payoff").and_then(Value::as_f64).unwrap_or(0.0);
         }

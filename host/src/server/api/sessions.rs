@@ -77,6 +77,9 @@ struct NewSession {
     params: serde_json::Map<String, Value>,
     /// The room to open it in.
     room: Option<String>,
+    /// The session's seed (default: drawn at random): two sessions with one seed draw the
+    /// same random groups and give their games the same random.
+    seed: Option<u64>,
 }
 
 /// What a new session is: its game, size, treatment, edited config values and room.
@@ -91,6 +94,8 @@ pub(crate) struct Opening<'a> {
     pub(crate) params: &'a serde_json::Map<String, Value>,
     /// The room the session opens in (see [`super::rooms::room_for_session`]).
     pub(crate) room: Option<&'a str>,
+    /// Its seed, when the researcher gives one.
+    pub(crate) seed: Option<u64>,
 }
 
 /// The game key `who` means by `game` (and `version`): a researcher's own uploaded game, or
@@ -139,7 +144,7 @@ fn running_sessions(state: &AppState, owner: &Who) -> Result<u32, ApiError> {
 /// timeout; the errors say what is wrong. Returns once the session is on disk: a session
 /// acknowledged, its links handed out, survives a crash.
 pub(crate) async fn create_session(state: &Arc<AppState>, who: &Who, opening: Opening<'_>) -> Result<Session, ApiError> {
-    let Opening { game, version, participants, treatment, params, room } = opening;
+    let Opening { game, version, participants, treatment, params, room, seed } = opening;
     // Someone else's room is a 404 before anything else is said about the request.
     if let Some(name) = room {
         super::rooms::find_room(state, who, name)?;
@@ -166,7 +171,7 @@ pub(crate) async fn create_session(state: &Arc<AppState>, who: &Who, opening: Op
     }
     // creating-session runs the game: on a blocking thread, as every other call does.
     let (game, store, treatment) = (loaded.clone(), state.store.clone(), treatment.map(str::to_string));
-    let (session, people) = tokio::task::spawn_blocking(move || game.create_session(&store, participants, treatment, config))
+    let (session, people) = tokio::task::spawn_blocking(move || game.create_session(&store, participants, treatment, config, seed))
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("the session's creation was stopped: {e}")))??;
     if let Some(room) = room {
@@ -183,7 +188,7 @@ pub(crate) async fn create_session(state: &Arc<AppState>, who: &Who, opening: Op
 async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let who = caller(&state, &headers)?;
     let new: NewSession = serde_json::from_slice(&body)
-        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("expected {{\"game\": NAME, \"participants\": N[, \"version\": HASH][, \"config\": TREATMENT][, \"params\": {{KEY: VALUE}}][, \"room\": ROOM]}}: {e}")))?;
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("expected {{\"game\": NAME, \"participants\": N[, \"version\": HASH][, \"config\": TREATMENT][, \"params\": {{KEY: VALUE}}][, \"room\": ROOM][, \"seed\": N]}}: {e}")))?;
     let opening = Opening {
         game: &new.game,
         version: new.version.as_deref(),
@@ -191,6 +196,7 @@ async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, body: By
         treatment: new.config.as_deref(),
         params: &new.params,
         room: new.room.as_deref(),
+        seed: new.seed,
     };
     let session = create_session(&state, &who, opening).await?;
     let info = session_info(&state, &session)?;

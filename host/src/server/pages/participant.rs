@@ -119,7 +119,7 @@ async fn current(state: &Arc<AppState>, code: &str) -> Result<Current, PageError
     if deadline(&p, &game.manifest).is_some_and(|d| now_ms() >= d) {
         state.flow.advance(&game, &session, &p, Leave::TimedOut(Vec::new())).await?;
     } else if on_wait_page(&p, &game.manifest) {
-        state.flow.release_wait_page(&game, &session, p.group).await?;
+        state.flow.release_wait_page(&game, &session, &p).await?;
     } else {
         return Ok(Current { p, session, game });
     }
