@@ -29,7 +29,11 @@ fn template_data_with(
     participant: &str,
     form: Option<&FormState>,
 ) -> Result<Value, CallError> {
-    let mut data: Map<String, Value> = game.vars_for_template(slot, store, seat)?;
+    // A participant still waiting to be grouped by arrival has no player for the game to see.
+    let mut data: Map<String, Value> = match seat.group.group {
+        0 => Map::new(),
+        _ => game.vars_for_template(slot, store, seat)?,
+    };
     let mut player = Map::new();
     player.insert("id_in_group".into(), json!(seat.id_in_group));
     for (k, v) in store.player_fields(&game.manifest, seat.group, seat.id_in_group)? {

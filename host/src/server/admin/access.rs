@@ -54,25 +54,29 @@ fn signed_in(state: &AppState, who: &Who) -> Response {
     response
 }
 
+/// A refusal: the page to answer with (boxed: a `Response` is large, and the path that
+/// refuses is the rare one).
+pub(super) type Refused = Box<Response>;
+
 /// Who is signed in, or the sign-in page.
-pub(super) fn guard(state: &AppState, headers: &HeaderMap) -> Result<Who, Response> {
-    auth::who(state, headers).ok_or_else(|| sign_in("Sign in with the admin token, or a researcher's token or name and password, to see this page."))
+pub(super) fn guard(state: &AppState, headers: &HeaderMap) -> Result<Who, Refused> {
+    auth::who(state, headers).ok_or_else(|| Box::new(sign_in("Sign in with the admin token, or a researcher's token or name and password, to see this page.")))
 }
 
 /// Who sent a form, or the refusal of a form from nobody signed in or from another site.
-pub(super) fn guard_form(state: &AppState, headers: &HeaderMap) -> Result<Who, Response> {
+pub(super) fn guard_form(state: &AppState, headers: &HeaderMap) -> Result<Who, Refused> {
     let who = guard(state, headers)?;
     if !auth::same_origin(headers) {
-        return Err(layout::message(StatusCode::FORBIDDEN, "Refused", "This form was sent from another site."));
+        return Err(Box::new(layout::message(StatusCode::FORBIDDEN, "Refused", "This form was sent from another site.")));
     }
     Ok(who)
 }
 
 /// The operator signed in, or a refusal.
-pub(super) fn guard_operator(state: &AppState, headers: &HeaderMap, form: bool) -> Result<(), Response> {
+pub(super) fn guard_operator(state: &AppState, headers: &HeaderMap, form: bool) -> Result<(), Refused> {
     match if form { guard_form(state, headers)? } else { guard(state, headers)? } {
         Who::Operator => Ok(()),
-        Who::Researcher(_) => Err(layout::message(StatusCode::FORBIDDEN, "Refused", "Only the operator (the admin token) manages researchers.")),
+        Who::Researcher(_) => Err(Box::new(layout::message(StatusCode::FORBIDDEN, "Refused", "Only the operator (the admin token) manages researchers."))),
     }
 }
 

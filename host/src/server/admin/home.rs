@@ -41,7 +41,7 @@ async fn home(State(state): State<Arc<AppState>>, headers: HeaderMap, query: Res
     }
     let who = match guard(&state, &headers) {
         Ok(who) => who,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let row = |value: String, shown: String, g: &crate::game::Game, version: Option<&str>| {
         let m = &g.manifest;
@@ -88,7 +88,7 @@ async fn upload(
 ) -> Response {
     let who = match guard_form(&state, &headers) {
         Ok(who) => who,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let refused = |status: StatusCode, why: &str| layout::message(status, "The game was not uploaded", why);
     let Ok(mut multipart) = multipart else { return refused(StatusCode::BAD_REQUEST, "Send the form with a game archive in the field `archive`.") };

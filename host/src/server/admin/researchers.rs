@@ -27,7 +27,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
 /// `GET /admin/researchers`: researchers, their quotas and usage.
 async fn page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if let Err(refused) = guard_operator(&state, &headers, false) {
-        return refused;
+        return *refused;
     }
     let all = state.tenants.accounts.list().unwrap_or_default();
     let rows: Vec<Value> = all
@@ -58,7 +58,7 @@ struct ResearcherForm {
 /// `POST /admin/researchers`: adds one; the page shows the new token once.
 async fn add(State(state): State<Arc<AppState>>, headers: HeaderMap, form: Result<Form<ResearcherForm>, FormRejection>) -> Response {
     if let Err(refused) = guard_operator(&state, &headers, true) {
-        return refused;
+        return *refused;
     }
     let Ok(Form(f)) = form else { return layout::message(StatusCode::BAD_REQUEST, "Bad request", "The form needs a name.") };
     let password = Some(f.password.as_str()).filter(|p| !p.is_empty());
@@ -107,7 +107,7 @@ async fn set_quotas(
     form: Result<Form<QuotaForm>, FormRejection>,
 ) -> Response {
     if let Err(refused) = guard_operator(&state, &headers, true) {
-        return refused;
+        return *refused;
     }
     let Ok(Form(f)) = form else { return layout::message(StatusCode::BAD_REQUEST, "Bad request", "The form needs every quota field.") };
     let result = parse_quota_form(&f).map_err(|why| ApiError(StatusCode::BAD_REQUEST, why)).and_then(|p| researchers::set_quotas(&state, &name, &p));

@@ -43,7 +43,7 @@ struct CreateForm {
 async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let who = match guard(&state, &headers) {
         Ok(who) => who,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let rooms = match api::visible_rooms(&state, &who) {
         Ok(rooms) => rooms,
@@ -60,7 +60,7 @@ async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respons
 async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, form: Result<Form<CreateForm>, FormRejection>) -> Response {
     let who = match guard_form(&state, &headers) {
         Ok(who) => who,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let Ok(Form(f)) = form else {
         return layout::message(StatusCode::BAD_REQUEST, "Bad request", "The form needs a room name.");
@@ -75,7 +75,7 @@ async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, form: Re
 async fn room(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(name): Path<String>) -> Response {
     let who = match guard(&state, &headers) {
         Ok(who) => who,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let room = match api::find_room(&state, &who, &name) {
         Ok(room) => room,
@@ -95,7 +95,7 @@ async fn room(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(name)
 async fn close(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(name): Path<String>) -> Response {
     let who = match guard_form(&state, &headers) {
         Ok(who) => who,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     match api::close_room(&state, &who, &name).await {
         Ok(room) => Redirect::to(&format!("/admin/rooms/{}", room.name)).into_response(),

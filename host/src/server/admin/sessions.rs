@@ -35,7 +35,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
 async fn advance(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(code): Path<String>) -> Response {
     let who = match guard_form(&state, &headers) {
         Ok(who) => who,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let session = match api::find(&state, &who, &code) {
         Ok(s) => s,
@@ -68,7 +68,7 @@ struct CreateForm {
 async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, form: Result<Form<CreateForm>, FormRejection>) -> Response {
     let who = match guard_form(&state, &headers) {
         Ok(who) => who,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let Ok(Form(f)) = form else {
         return layout::message(StatusCode::BAD_REQUEST, "Bad request", "The form needs a game and a number of participants.");
@@ -103,7 +103,7 @@ async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, form: Re
 async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let who = match guard(&state, &headers) {
         Ok(who) => who,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let all = match state.store.sessions() {
         Ok(all) => all,
@@ -129,7 +129,7 @@ pub(super) fn base_url(headers: &HeaderMap) -> String {
 async fn session(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(code): Path<String>) -> Response {
     let who = match guard(&state, &headers) {
         Ok(who) => who,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let info = api::find(&state, &who, &code).and_then(|s| api::session_info(&state, &s));
     let mut info = match info {
@@ -162,7 +162,7 @@ async fn monitor(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(co
 async fn payments(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(code): Path<String>) -> Response {
     let who = match guard(&state, &headers) {
         Ok(who) => who,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let session = match api::find(&state, &who, &code) {
         Ok(s) => s,
@@ -186,7 +186,7 @@ async fn export_session(
 ) -> Response {
     let who = match guard(&state, &headers) {
         Ok(who) => who,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let Ok(Query(query)) = query else {
         return layout::message(StatusCode::BAD_REQUEST, "Bad request", "Use ?format=json or ?format=csv.");

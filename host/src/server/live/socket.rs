@@ -63,7 +63,7 @@ pub(crate) async fn socket(
     };
     let (participant, game) = match lookup(&state, &code) {
         Ok(found) => found,
-        Err(resp) => return resp,
+        Err((status, why)) => return (status, why).into_response(),
     };
     // An upgrade (with its replay) takes one of the participant's rate tokens.
     if let Err(reason) = take_token(&state, &participant.code) {
@@ -129,13 +129,13 @@ struct Live {
     frames: FrameSender,
 }
 
-/// The participant and their game, or a 404 response naming what is missing.
-fn lookup(state: &AppState, code: &str) -> Result<(Participant, Arc<Game>), Response> {
-    let not_found = |what: String| (StatusCode::NOT_FOUND, what).into_response();
+/// The participant and their game, or the status (a 404) and the text naming what is missing.
+fn lookup(state: &AppState, code: &str) -> Result<(Participant, Arc<Game>), (StatusCode, String)> {
+    let not_found = |what: String| (StatusCode::NOT_FOUND, what);
     let participant = match state.store.participant(code) {
         Ok(Some(p)) => p,
         Ok(None) => return Err(not_found("unknown participant".into())),
-        Err(e) => return Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()),
+        Err(e) => return Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
     };
     let session = match state.store.session(&participant.session) {
         Ok(Some(s)) => s,
