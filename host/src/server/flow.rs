@@ -161,15 +161,25 @@ impl Flow {
     /// the groups formed. Caller holds the lock of the round's group 0.
     fn form_groups_held(&self, game: &Game, session: &Session, key: &GroupKey) -> Result<Vec<GroupKey>, StoreError> {
         let size = session.players_per_group.max(1) as usize;
+        let seating = self.store.seating(session, key.round)?;
         let mut waiting = Vec::new();
+        let mut formed = Vec::new();
         for position in 1..=session.participants.len() as u32 {
-            let p = self.at_position(session, position)?;
-            if p.round == key.round && p.group == 0 && on_wait_page(&p, &game.manifest) && p.page_viewed_ms.is_some() {
+            let mut p = self.at_position(session, position)?;
+            if p.round != key.round || p.group != 0 {
+                continue;
+            }
+            // Grouped already, but not told so (a crash between the two writes): take the seat.
+            if let Some((group, id)) = seating.seat(position) {
+                (p.group, p.id_in_group) = (group, id);
+                self.store.put_participant(&p)?;
+                formed.push(p.group_key());
+            } else if on_wait_page(&p, &game.manifest) && p.page_viewed_ms.is_some() {
                 waiting.push(p);
             }
         }
+        formed.dedup();
         waiting.sort_by_key(|p| (p.page_viewed_ms, p.index));
-        let mut formed = Vec::new();
         for members in waiting.chunks_exact_mut(size) {
             let group = self.store.form_group(session, key.round, members.iter().map(|m| m.index + 1).collect())?;
             for (m, id) in members.iter_mut().zip(1..) {
