@@ -92,7 +92,7 @@ impl Accounts {
     /// must fit in `limit` bytes of `owner`'s uploads (`AccountError::Quota` otherwise).
     /// Returns the record and whether the version is new.
     pub fn put_version(&self, owner: &str, name: &str, archive: &[u8], limit: u64) -> Result<(GameRecord, Version, bool), AccountError> {
-        let _one = self.writes.lock().unwrap_or_else(|e| e.into_inner());
+        let _one = self.write_lock()?;
         let hash = sha256_hex(archive);
         if !self.has_version(owner, &hash)? {
             self.fits(owner, archive.len() as u64, limit)?;
@@ -116,7 +116,7 @@ impl Accounts {
     /// `AccountError::Exists`. The archive itself goes when no game holds it any more.
     /// Returns the deleted version's key.
     pub fn delete_version(&self, owner: &str, name: &str, version: &str, in_use: impl Fn(&str) -> bool) -> Result<String, AccountError> {
-        let _one = self.writes.lock().unwrap_or_else(|e| e.into_inner());
+        let _one = self.write_lock()?;
         let mut record = self.game(owner, name)?.ok_or_else(|| AccountError::NotFound(format!("no game `{name}`")))?;
         let found = record.version(Some(version))?.clone();
         let key = record.key(&found);

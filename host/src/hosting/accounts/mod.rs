@@ -156,6 +156,8 @@ pub struct Accounts {
     /// Serializes read-modify-write of records (uploads, quota and token changes), so two
     /// concurrent requests cannot lose one another's change or both fit in one quota.
     writes: std::sync::Arc<std::sync::Mutex<()>>,
+    /// The store, whose failed journal write refuses every change from then on.
+    store: Store,
 }
 
 impl std::fmt::Debug for Accounts {
@@ -192,7 +194,16 @@ impl Accounts {
             games: store.tree("games")?,
             packages: store.tree("packages")?,
             writes: Default::default(),
+            store: store.clone(),
         })
+    }
+
+    /// Takes the lock of a change: refused, with the reason, once the store stopped taking
+    /// writes (a failed journal write): an account or a game changed then could be lost.
+    fn write_lock(&self) -> Result<std::sync::MutexGuard<'_, ()>, AccountError> {
+        let guard = self.writes.lock().unwrap_or_else(|e| e.into_inner());
+        self.store.refuse_if_halted()?;
+        Ok(guard)
     }
 
     /// Creates researcher `name` (with `password`, if given, for the admin pages); returns the
@@ -204,6 +215,7 @@ impl Accounts {
             )));
         }
         let password = password.filter(|p| !p.is_empty()).map(hash_password).transpose()?;
+        let _one = self.write_lock()?;
         let token = random_code(40);
         let researcher = Researcher { name: name.to_string(), token_sha256: sha256_hex(token.as_bytes()), password, quotas, created_ms: now_ms() };
         let added = self.researchers.compare_and_swap(name, None as Option<&[u8]>, Some(encode(&researcher)))?;
@@ -254,7 +266,7 @@ impl Accounts {
 
     /// Replaces `name`'s token with a new one (the old stops working); returns the new token.
     pub fn new_token(&self, name: &str) -> Result<String, AccountError> {
-        let _one = self.writes.lock().unwrap_or_else(|e| e.into_inner());
+        let _one = self.write_lock()?;
         let mut r = self.must_get(name)?;
         let token = random_code(40);
         self.tokens.remove(r.token_sha256.as_bytes())?;
@@ -267,7 +279,7 @@ impl Accounts {
     /// Sets `name`'s password.
     pub fn set_password(&self, name: &str, password: &str) -> Result<(), AccountError> {
         let hashed = hash_password(password)?;
-        let _one = self.writes.lock().unwrap_or_else(|e| e.into_inner());
+        let _one = self.write_lock()?;
         let mut r = self.must_get(name)?;
         r.password = Some(hashed);
         self.researchers.insert(name, encode(&r))?;
@@ -276,7 +288,7 @@ impl Accounts {
 
     /// Applies `patch` to `name`'s quotas (checked against the host maxima `max`).
     pub fn set_quotas(&self, name: &str, patch: &QuotaPatch, max: &Limits) -> Result<Researcher, AccountError> {
-        let _one = self.writes.lock().unwrap_or_else(|e| e.into_inner());
+        let _one = self.write_lock()?;
         let mut r = self.must_get(name)?;
         r.quotas = patch.apply(&r.quotas, max)?;
         self.researchers.insert(name, encode(&r))?;
@@ -305,6 +317,25 @@ mod tests {
         assert!(a.by_token(&fresh).expect("lookup").is_some());
         assert!(matches!(a.add("alice", None, Quotas::default()), Err(AccountError::Exists(_))));
         assert!(matches!(a.add("Alice/x", None, Quotas::default()), Err(AccountError::Invalid(_))));
+    }
+
+    #[test]
+    fn after_a_failed_journal_write_no_account_or_game_changes_and_the_reason_is_given() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let disk = crate::journal::mem::Mem::default();
+        let store = Store::open_on(dir.path(), disk.clone()).expect("store");
+        let a = Accounts::open(&store).expect("accounts");
+        a.add("alice", None, Quotas::default()).expect("a good disk");
+        disk.fail_next_write();
+        store.live.journal.append(b"k", b"v").expect("appended");
+        store.wait_durable().expect_err("the journal's write failed");
+        let halted = |e: AccountError| matches!(e, AccountError::Store(StoreError::Halted(ref why)) if why.contains("No space left"));
+        assert!(halted(a.add("bob", None, Quotas::default()).expect_err("no new account")));
+        assert!(halted(a.new_token("alice").expect_err("no new token")));
+        assert!(halted(a.set_quotas("alice", &QuotaPatch::default(), &Limits::DEFAULT).expect_err("no quota change")));
+        assert!(halted(a.put_version("alice", "g", b"archive", 1 << 20).expect_err("no upload")));
+        assert!(a.get("bob").expect("read").is_none(), "nothing was written");
+        assert_eq!(a.games(Some("alice")).expect("read").len(), 0);
     }
 
     #[test]
