@@ -503,6 +503,39 @@ async fn past_the_connection_cap_a_connection_gets_503_naming_the_limit_and_a_cl
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_past_the_connection_cap_is_closed_unanswered_past_256_pending_refusals() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = stoa::server::ServerConfig { max_connections: 2, header_read_timeout: Duration::from_secs(60), ..Default::default() };
+    let server = TestServer::start_with(&["example-games/auction"], &dir.path().join("data"), config).await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        held.push(tokio::net::TcpStream::connect(server.addr).await.expect("connect"));
+    }
+    // A flood of 400 that never close: each refusal is held (its 503 sent) for up to a second,
+    // and no more than 256 are pending: the rest are closed unanswered.
+    let mut flood = Vec::new();
+    for _ in 0..400 {
+        flood.push(tokio::net::TcpStream::connect(server.addr).await.expect("connect"));
+    }
+    let mut unanswered = 0;
+    for tcp in &mut flood {
+        let answer = read_until_closed(tcp, Duration::from_secs(5)).await.unwrap_or_default();
+        assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 503"), "{answer}");
+        unanswered += usize::from(answer.is_empty());
+    }
+    assert!(unanswered > 0, "past 256 pending refusals, connections are closed unanswered");
+    drop(flood);
+    // Once those refusals end (a second each at most), a connection past the cap gets its 503 again.
+    let refused = crate::server_support::eventually(Duration::from_secs(10), "a 503 again", || async {
+        exchange(server.addr, "GET /static/live.js HTTP/1.1\r\nhost: stoa\r\n\r\n").await.filter(|a| a.starts_with("HTTP/1.1 503"))
+    })
+    .await;
+    assert!(refused.contains("this server's limit is 2"), "{refused}");
+    drop(held);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_finishes_its_headers_is_disconnected_at_the_header_timeout() {
     use tokio::io::AsyncWriteExt as _;
     let dir = tempfile::tempdir().expect("tempdir");

@@ -1,6 +1,8 @@
 //! The accept loop of `stoa serve`: hyper's HTTP/1 on each connection (with upgrades, for the
 //! live sockets), under two limits no client can stretch — connections open at once
-//! (`ServerConfig::max_connections`: one more is answered 503 and closed) and the time to send
+//! (`ServerConfig::max_connections`: one more is answered 503 and closed; past
+//! [`REFUSING_AT_ONCE`] refusals still being answered, one more is closed at once, so a flood
+//! cannot hold a socket each for the second a refusal may take) and the time to send
 //! a request's headers (`ServerConfig::header_read_timeout`: a client that trickles them,
 //! slowloris, is disconnected).
 
@@ -21,11 +23,15 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use crate::server::state::ServerConfig;
 
+/// Connections past the cap answered 503 at once, at most; more are closed unanswered.
+const REFUSING_AT_ONCE: usize = 256;
+
 /// Serves `app` on `listener` until `shutdown` resolves; then stops accepting, lets each
 /// connection finish its request and returns once all have closed (live sockets, upgraded,
 /// are no longer connections of hyper's and do not hold it up).
 pub(crate) async fn serve(listener: TcpListener, app: Router, config: &ServerConfig, shutdown: impl Future<Output = ()>) -> io::Result<()> {
     let open = Arc::new(Semaphore::new(config.max_connections));
+    let refusing = Arc::new(Semaphore::new(REFUSING_AT_ONCE));
     // Dropped to tell every connection to finish its request and close.
     let (stop_tx, stop_rx) = watch::channel(());
     // Each connection holds a receiver: `closed()` resolves once every one has ended.
@@ -45,7 +51,9 @@ pub(crate) async fn serve(listener: TcpListener, app: Router, config: &ServerCon
         // Live frames are small and answered at once: no Nagle delay waiting for an ACK.
         let _ = tcp.set_nodelay(true);
         let Ok(permit) = open.clone().try_acquire_owned() else {
-            tokio::spawn(refuse(tcp, config.max_connections));
+            if let Ok(refusal) = refusing.clone().try_acquire_owned() {
+                tokio::spawn(refuse(tcp, config.max_connections, refusal));
+            }
             continue;
         };
         let mut http = http1::Builder::new();
@@ -85,7 +93,7 @@ async fn accept_failed(e: io::Error) {
 /// Answers a connection past the cap with a 503 naming the limit and closes it, within a
 /// second. What the client sent is read and dropped until it closes, so that closing does
 /// not reset the connection before the client has read the answer.
-async fn refuse(mut tcp: TcpStream, cap: usize) {
+async fn refuse(mut tcp: TcpStream, cap: usize, _refusal: OwnedSemaphorePermit) {
     let body = format!("too many open connections: this server's limit is {cap} (--max-connections); try again\n");
     let answer = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
