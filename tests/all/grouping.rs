@@ -13,7 +13,7 @@ use std::time::Duration;
 use axum::http::Method;
 use serde_json::{Value, json};
 
-use crate::server_support::{auction_game, codes, eventually, get, get_admin, live_send, position, request, submit};
+use crate::server_support::{auction_game, codes, eventually, get, get_admin, live_send, position, post_form, request, submit};
 use crate::support::{TOKEN, TestServer};
 
 /// Writes game `name` (the auction's component) with `keys`, pages `pages` and their
@@ -108,6 +108,17 @@ async fn random_groups_come_from_the_seed_change_across_rounds_and_the_pages_and
     assert_eq!(ga, gb, "one seed, the same groups in every round");
     assert_ne!(ga, gc, "another seed, other groups");
     assert!(ga[1] != ga[0] || ga[2] != ga[0], "new groups across rounds: {ga:?}");
+    // The admin's create form takes a seed too.
+    let login = post_form(&server, "/admin/login", &format!("token={TOKEN}")).await;
+    let cookie = login.header("set-cookie").split(';').next().expect("cookie").to_string();
+    let form = [("cookie", cookie.as_str()), ("content-type", "application/x-www-form-urlencoded")];
+    let created = request(&server, Method::POST, "/admin/sessions", &form, "game=regroup&participants=6&seed=7").await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let from_form = created.header("location").trim_start_matches("/admin/sessions/").to_string();
+    assert_eq!(groups_by_round(&export(&server, &from_form).await), ga, "the form's seed 7 draws the API's groups");
+    let bad = request(&server, Method::POST, "/admin/sessions", &form, "game=regroup&participants=6&seed=-1").await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("The seed must be a whole number from 0 to 18446744073709551615, not &#x60;-1&#x60;."), "{}", bad.body);
     for round in &ga {
         let mut all: Vec<usize> = round.concat();
         all.sort_unstable();

@@ -62,6 +62,9 @@ struct CreateForm {
     /// The room to open the session in, or empty.
     #[serde(default)]
     room: String,
+    /// The session's seed, or empty (a random one).
+    #[serde(default)]
+    seed: String,
 }
 
 /// `POST /admin/sessions`: the "create session" form → 303 to the new session's page.
@@ -92,7 +95,17 @@ async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, form: Re
         },
     };
     let room = Some(f.room.trim()).filter(|v| !v.is_empty());
-    let opening = api::Opening { game: &f.game, version, participants: n, treatment, params: &params, room, seed: None };
+    let seed = match f.seed.trim() {
+        "" => None,
+        text => match text.parse::<u64>() {
+            Ok(seed) => Some(seed),
+            Err(_) => {
+                let why = format!("The seed must be a whole number from 0 to {}, not `{text}`.", u64::MAX);
+                return layout::message(StatusCode::BAD_REQUEST, "The session was not created", &why);
+            }
+        },
+    };
+    let opening = api::Opening { game: &f.game, version, participants: n, treatment, params: &params, room, seed };
     match api::create_session(&state, &who, opening).await {
         Ok(session) => Redirect::to(&format!("/admin/sessions/{}", session.code)).into_response(),
         Err(ApiError(status, why)) => layout::message(status, "The session was not created", &why),
