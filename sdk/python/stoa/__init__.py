@@ -380,7 +380,8 @@ class GroupInRound(_ReadOnly):
     _kind = "group"
 
     def get_players(self):
-        """The players of this group's participants in that round, read-only."""
+        """The players of this group's participants in that round, read-only (with
+        regrouping, where each of them sat then, which may be other groups)."""
         return [p.in_round(self._round) for p in self._of.get_players()]
 
     def _where(self, name):
