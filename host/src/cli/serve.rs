@@ -111,7 +111,11 @@ pub(super) fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
             let (session, people) = game.create_default_session(&state.store, game.manifest.default_participants())?;
             println!("demo session {} of `{name}`; participant links:", session.code);
             for p in people {
-                println!("  group {} player {}: {base}/p/{}", p.group, p.id_in_group, p.code);
+                match p.group {
+                    // Groups form by arrival: nobody has one yet.
+                    0 => println!("  participant {}: {base}/p/{}", p.index + 1, p.code),
+                    group => println!("  group {group} player {}: {base}/p/{}", p.id_in_group, p.code),
+                }
             }
         }
         crate::server::run(listener, state, shutdown()).await?;
