@@ -17,6 +17,7 @@ mod lab;
 mod languages;
 mod live_wait;
 mod load;
+mod replay;
 mod rooms;
 mod sandbox;
 mod scaffold;

@@ -3,7 +3,6 @@
 
 use serde_json::value::RawValue;
 
-use crate::clock::now_ms;
 use crate::live::entry::{CallEntry, FieldWrites};
 use crate::live::error::LiveError;
 use crate::live::keys::GroupKey;
@@ -44,11 +43,20 @@ impl LiveLog {
         Ok((call, routed))
     }
 
-    /// Logs a failed call: its entry with the reason, nothing else.
-    pub(crate) fn log_failure(&self, group: &mut Group, page: &str, sender: u32, payload: &str, reason: &str) -> Result<u64, LiveError> {
+    /// Logs a failed call that ran at `time_ms` (the time its game's clock read): its entry
+    /// with the reason, nothing else.
+    pub(crate) fn log_failure(
+        &self,
+        time_ms: u64,
+        group: &mut Group,
+        page: &str,
+        sender: u32,
+        payload: &str,
+        reason: &str,
+    ) -> Result<u64, LiveError> {
         let call = group.next_call;
         let payload = raw(payload).or_else(|_| raw(&serde_json::Value::String(payload.to_string()).to_string()))?;
-        let entry = CallEntry { error: Some(reason.to_string()), ..stamped(now_ms(), call, page, sender, payload) };
+        let entry = CallEntry { error: Some(reason.to_string()), ..stamped(time_ms, call, page, sender, payload) };
         self.log_entry(&group.key, &entry, false)?;
         group.next_call += 1;
         Ok(call)
