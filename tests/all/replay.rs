@@ -53,9 +53,14 @@ fn replay_bundle(bundle: &Path) -> (i32, String) {
 
 /// `GET path` on the server at `addr` with the admin token: status and body bytes.
 async fn get_bytes(addr: &str, path: &str) -> (u16, Vec<u8>) {
+    get_bytes_as(addr, path, TOKEN).await
+}
+
+/// [`get_bytes`] with `token`.
+async fn get_bytes_as(addr: &str, path: &str, token: &str) -> (u16, Vec<u8>) {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let req = axum::http::Request::get(format!("http://{addr}{path}"))
-        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("authorization", format!("Bearer {token}"))
         .body(Full::new(Bytes::new()))
         .expect("request");
     let resp = client.request(req).await.expect("answer");
@@ -421,4 +426,38 @@ fn hostile_and_broken_bundles_and_data_folders_are_not_replayable_with_the_reaso
     let (status, out) = replay(&["--data".as_ref(), dir.path().join("nodata").as_os_str(), "X".as_ref()]);
     assert_eq!(status, 2, "{out}");
     assert!(out.contains("no data folder"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_researchers_hosted_game_replays_from_its_bundle_and_its_data_and_only_its_owner_gets_the_seed() {
+    use crate::shared_hosting::{add_researcher, archive, new_session, upload};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let server = TestServer::start(&[], &data).await;
+    let alice = add_researcher(&server, "alice", serde_json::json!({})).await;
+    let bob = add_researcher(&server, "bob", serde_json::json!({})).await;
+    upload(&server, &alice, &archive(AUCTION)).await;
+    let info = new_session(&server, &alice, serde_json::json!({ "game": "auction", "participants": 3 })).await;
+    let code = info["code"].as_str().expect("code").to_string();
+    let addr = server.addr.to_string();
+    for (p, bid) in codes(&info).iter().zip([3, 9, 4]) {
+        send(&addr, p, "Bid", &bid.to_string()).await;
+    }
+    for path in [format!("/api/sessions/{code}/bundle"), format!("/api/sessions/{code}/export?format=json&seed=1")] {
+        assert_eq!(get_bytes_as(&addr, &path, &bob).await.0, 404, "another researcher: {path}");
+        assert_eq!(get_bytes_as(&addr, &path, &alice).await.0, 200, "its owner: {path}");
+    }
+    let (status, bytes) = get_bytes_as(&addr, &format!("/api/sessions/{code}/bundle"), &alice).await;
+    assert_eq!(status, 200);
+    let bundle = dir.path().join("hosted.tar.gz");
+    std::fs::write(&bundle, bytes).expect("write");
+    assert!(export_of(&bundle)["game"].as_str().is_some_and(|g| g.starts_with("alice/auction@")));
+    server.stop().await;
+    let (status, out) = replay_bundle(&bundle);
+    assert_eq!(status, 0, "{out}");
+    assert!(out.contains("reproduced 4 calls exactly"), "{out}");
+    // The data folder holds the upload: no --games needed.
+    let (status, out) = replay(&["--data".as_ref(), data.as_os_str(), code.as_ref()]);
+    assert_eq!(status, 0, "{out}");
+    assert!(out.contains("reproduced 4 calls exactly"), "{out}");
 }
