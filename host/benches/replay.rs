@@ -10,8 +10,8 @@ use stoa::replay::{Options, Recorded, replay};
 use stoa::{Game, GroupKey, Runtime, RuntimeConfig, Store};
 
 /// Groups per session and live calls per group.
-const GROUPS: u32 = 20;
-const CALLS_PER_GROUP: usize = 50;
+const GROUPS: u32 = 50;
+const CALLS_PER_GROUP: usize = 100;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("root").to_path_buf()

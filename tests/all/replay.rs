@@ -249,13 +249,17 @@ fn stop(mut server: Server) {
     }
 }
 
-/// An auction session of 3 on `server` with bids 10, 20 and 15, finished; its bundle in `dir`.
+/// An auction session of 3 on `server` with bids 10, 20 and 15, and a live payload shaped as
+/// a page hook's (the game refuses it), finished; its bundle in `dir`.
 async fn auction_bundle(server: &TestServer, dir: &Path) -> PathBuf {
     let info = create_session(server, "auction", 3).await;
     let people = codes(&info);
+    let addr = server.addr.to_string();
     for (p, bid) in people.iter().zip([10, 20, 15]) {
-        send(&server.addr.to_string(), p, "Bid", &format!("{{\"bid\": {bid}}}")).await;
+        send(&addr, p, "Bid", &format!("{{\"bid\": {bid}}}")).await;
     }
+    let mimic = r#"{"hook": "before-next-page", "values": {"bids": 99}, "timeout_happened": false}"#;
+    assert!(send(&addr, &people[0], "Bid", mimic).await["error"].is_string(), "a live call the auction refuses");
     finish_auction(server, &people).await;
     download_bundle(&server.addr.to_string(), info["code"].as_str().expect("code"), dir).await
 }
@@ -267,7 +271,7 @@ async fn an_edited_payload_and_another_build_of_the_component_are_caught() {
     let bundle = auction_bundle(&server, dir.path()).await;
     server.stop().await;
     let (status, out) = replay_bundle(&bundle);
-    assert_eq!(status, 0, "the bundle as downloaded replays: {out}");
+    assert_eq!(status, 0, "the bundle as downloaded replays, the live call shaped as a hook one as a live call: {out}");
 
     // Player 2's bid of 20 edited to 5 in the log: the game answers it otherwise.
     let lowered = edited(&bundle, &dir.path().join("lowered.tar.gz"), |files| {

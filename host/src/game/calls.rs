@@ -271,7 +271,7 @@ impl Game {
                     tracing::warn!(game = %self.manifest.name, session = %key.session, round = key.round, group = key.group, player = id_in_group, "live call failed: {e}")
                 }
             }
-            store.log_failure(time_ms, group, page, id_in_group, payload, &e.to_string())?;
+            store.log_failure(time_ms, group, page, id_in_group, payload, false, &e.to_string())?;
         }
         result
     }

@@ -115,6 +115,7 @@ fn creation_entry<'a>(time_ms: u64, writes: impl Iterator<Item = &'a Write>) -> 
         page: String::new(),
         sender: 0,
         payload: raw_json(r#"{"hook":"creating-session"}"#.to_string()).unwrap_or_else(|_| RawValue::NULL.to_owned()),
+        hook: true,
         seqs: None,
         error: None,
         writes: out,

@@ -11,7 +11,7 @@ use crate::game::error::CallError;
 use crate::game::json::raw_json;
 use crate::game::state::{Instance, Mode, Owner, Write};
 use crate::game::{Committed, Game};
-use crate::live::Group;
+use crate::live::{Group, Payload};
 use crate::store::Store;
 
 /// A writing page hook.
@@ -87,7 +87,7 @@ impl Game {
             *slot = None;
             let key = &group.key;
             tracing::warn!(game = %self.manifest.name, session = %key.session, round = key.round, group = key.group, player = id, page, "{} failed: {e}", hook.name());
-            store.log_failure(time_ms, group, page, id, &payload, &e.to_string())?;
+            store.log_failure(time_ms, group, page, id, &payload, true, &e.to_string())?;
         }
         result.map(Some)
     }
@@ -130,7 +130,7 @@ impl Game {
         });
         result?.map_err(CallError::Refused)?;
         let stored = raw_json(payload.to_string()).map_err(|e| CallError::Host(format!("hook payload: {e}")))?;
-        let (call, messages) = store.commit_call(time_ms, group, page, id, stored, field_writes(effects.writes), Vec::new())?;
+        let (call, messages) = store.commit_call(time_ms, group, page, id, Payload::hook(stored), field_writes(effects.writes), Vec::new())?;
         Ok(Committed { call, messages })
     }
 }

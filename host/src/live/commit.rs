@@ -3,7 +3,7 @@
 
 use serde_json::value::RawValue;
 
-use crate::live::entry::{CallEntry, FieldWrites};
+use crate::live::entry::{CallEntry, FieldWrites, Payload};
 use crate::live::error::LiveError;
 use crate::live::keys::GroupKey;
 use crate::live::log::LiveLog;
@@ -19,7 +19,7 @@ impl LiveLog {
         group: &mut Group,
         page: &str,
         sender: u32,
-        payload: Box<RawValue>,
+        payload: impl Into<Payload>,
         writes: FieldWrites,
         messages: Vec<(u32, Box<RawValue>)>,
     ) -> Result<(u64, Vec<Routed>), LiveError> {
@@ -44,7 +44,8 @@ impl LiveLog {
     }
 
     /// Logs a failed call that ran at `time_ms` (the time its game's clock read): its entry
-    /// with the reason, nothing else.
+    /// with the reason, nothing else. `hook`: whether it was a page hook.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn log_failure(
         &self,
         time_ms: u64,
@@ -52,10 +53,12 @@ impl LiveLog {
         page: &str,
         sender: u32,
         payload: &str,
+        hook: bool,
         reason: &str,
     ) -> Result<u64, LiveError> {
         let call = group.next_call;
-        let payload = raw(payload).or_else(|_| raw(&serde_json::Value::String(payload.to_string()).to_string()))?;
+        let json = raw(payload).or_else(|_| raw(&serde_json::Value::String(payload.to_string()).to_string()))?;
+        let payload = Payload { json, hook };
         let entry = CallEntry { error: Some(reason.to_string()), ..stamped(time_ms, call, page, sender, payload) };
         self.log_entry(&group.key, &entry, false)?;
         group.next_call += 1;
@@ -82,13 +85,15 @@ impl LiveLog {
 
 /// The entry of call `call`, sent by `sender` on `page` at `time_ms`: nothing routed,
 /// written or refused yet.
-fn stamped(time_ms: u64, call: u64, page: &str, sender: u32, payload: Box<RawValue>) -> CallEntry {
+fn stamped(time_ms: u64, call: u64, page: &str, sender: u32, payload: impl Into<Payload>) -> CallEntry {
+    let Payload { json, hook } = payload.into();
     CallEntry {
         call,
         time_ms,
         page: page.to_string(),
         sender,
-        payload,
+        payload: json,
+        hook,
         seqs: None,
         error: None,
         writes: FieldWrites::default(),

@@ -1,5 +1,5 @@
 //! How a replayed call is compared with its log entry: every part of the entry a call
-//! decides — its page, sender, payload, time, error, seqs, each routed message (recipient and
+//! decides — its page, sender, payload, kind (live call or hook), time, error, seqs, each routed message (recipient and
 //! payload bytes) and each field write — bit for bit; the first part that differs is named
 //! with what the log holds and what the replay made of it.
 
@@ -17,10 +17,11 @@ pub(crate) fn difference(expected: &CallEntry, got: Option<&CallEntry>) -> Optio
     let Some(got) = got else {
         return Some("the replay logged no entry for this call".into());
     };
-    let parts: [(&str, String, String); 9] = [
+    let parts: [(&str, String, String); 10] = [
         ("page", json(&expected.page), json(&got.page)),
         ("sender", json(&expected.sender), json(&got.sender)),
         ("payload", expected.payload.get().to_string(), got.payload.get().to_string()),
+        ("hook", json(&expected.hook), json(&got.hook)),
         ("time_ms", json(&expected.time_ms), json(&got.time_ms)),
         ("error", json(&expected.error), json(&got.error)),
         ("seqs", json(&expected.seqs), json(&got.seqs)),
@@ -54,6 +55,7 @@ mod tests {
             page: "Bid".into(),
             sender: 1,
             payload: raw(payload),
+            hook: false,
             seqs: Some((1, 1)),
             error: None,
             writes: Default::default(),

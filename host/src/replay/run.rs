@@ -101,22 +101,27 @@ fn reissue(game: &Game, scratch: &Store, group: &mut Group, warm: &mut Option<In
     if let Some(error) = entry.error.as_deref().filter(|e| e.starts_with(HOST_ERROR)) {
         // The game did not answer this one: the host refused it, and dropped the instance.
         *warm = None;
-        scratch.log_failure(time_ms, group, page, sender, entry.payload.get(), error).map_err(host)?;
+        scratch.log_failure(time_ms, group, page, sender, entry.payload.get(), entry.hook, error).map_err(host)?;
         return Ok(());
     }
     // Each call's own result is in its new entry, which is what is compared.
-    match hook_of(&entry.payload) {
-        Some(hook) => {
-            let _ = game.hook_call_at(&mut None, scratch, group, page, sender, &hook, time_ms);
-        }
-        None => {
-            let _ = game.live_call_at(warm, scratch, group, page, sender, &live_payload(entry), time_ms);
-        }
+    if !entry.hook {
+        let _ = game.live_call_at(warm, scratch, group, page, sender, &live_payload(entry), time_ms);
+        return Ok(());
     }
+    let Some(hook) = hook_of(&entry.payload) else {
+        return Err(Failure::NotReplayable(format!(
+            "call {} of {} is a page hook whose payload names none ({})",
+            entry.call,
+            group.key,
+            crate::game::json::shorten(entry.payload.get(), 80)
+        )));
+    };
+    let _ = game.hook_call_at(&mut None, scratch, group, page, sender, &hook, time_ms);
     Ok(())
 }
 
-/// The page hook a logged payload names (`{"hook": ...}` as the host writes it), if any.
+/// The page hook a hook entry's payload names (`{"hook": ...}` as the host writes it).
 fn hook_of(payload: &RawValue) -> Option<Hook> {
     let v: serde_json::Value = serde_json::from_str(payload.get()).ok()?;
     match v.get("hook")?.as_str()? {

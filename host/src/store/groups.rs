@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::live::{CallEntry, FieldWrites, Group, GroupKey, Routed};
+use crate::live::{CallEntry, FieldWrites, Group, GroupKey, Payload, Routed};
 use crate::manifest::Manifest;
 use crate::store::database::Store;
 use crate::store::error::StoreError;
@@ -28,7 +28,7 @@ impl Store {
         group: &mut Group,
         page: &str,
         sender: u32,
-        payload: Box<RawValue>,
+        payload: impl Into<Payload>,
         writes: FieldWrites,
         messages: Vec<(u32, Box<RawValue>)>,
     ) -> Result<(u64, Vec<Routed>), StoreError> {
@@ -36,6 +36,8 @@ impl Store {
     }
 
     /// Logs a failed call that ran at `time_ms`: its entry with the reason, nothing else.
+    /// `hook`: whether it was a page hook.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn log_failure(
         &self,
         time_ms: u64,
@@ -43,9 +45,10 @@ impl Store {
         page: &str,
         sender: u32,
         payload: &str,
+        hook: bool,
         reason: &str,
     ) -> Result<u64, StoreError> {
-        Ok(self.live.log_failure(time_ms, group, page, sender, payload, reason)?)
+        Ok(self.live.log_failure(time_ms, group, page, sender, payload, hook, reason)?)
     }
 
     /// Every group of `session` with call entries written to sled, round by round, each

@@ -159,6 +159,8 @@ fn provenance(state: &AppState, session: &crate::store::Session) -> Result<Value
 
 /// Session `code` if the signed-in caller may see it, else the page saying why not (sign in,
 /// or no such session).
+// The refusal is the page itself, as `guard`'s is: large, and built only for a refused request.
+#[allow(clippy::result_large_err)]
 fn signed_in_session(state: &AppState, headers: &HeaderMap, code: &str) -> Result<crate::store::Session, Response> {
     let who = guard(state, headers)?;
     api::find(state, &who, code).map_err(|ApiError(status, why)| layout::message(status, "No such session", &why))
