@@ -195,3 +195,19 @@ fn hostile_and_broken_bundles_and_data_folders_are_not_replayable_with_the_reaso
     assert_eq!(status, 2, "{out}");
     assert!(out.contains("no data folder"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_of_a_0_1_game_replays_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(&["tests/fixtures/auction-v0_1"], &dir.path().join("data")).await;
+    let info = create_session(&server, "auction-v0_1", 3).await;
+    let addr = server.addr.to_string();
+    for (p, bid) in codes(&info).iter().zip([4, 8, 2]) {
+        send(&addr, p, "Bid", &format!("{{\"bid\": {bid}}}")).await;
+    }
+    let bundle = download_bundle(&addr, info["code"].as_str().expect("code"), dir.path()).await;
+    server.stop().await;
+    let (status, out) = replay_bundle(&bundle);
+    assert_eq!(status, 0, "{out}");
+    assert!(out.contains("reproduced 3 calls exactly"), "no creating-session in 0.1: {out}");
+}
