@@ -1,7 +1,8 @@
 //! `stoa replay`: run a session's log again through its game and compare every call, from a
 //! bundle (`stoa replay BUNDLE`) or a stopped server's data folder (`stoa replay --data DIR
 //! SESSION`). Exit 0: every call reproduced (their number printed); 1: the first call that
-//! differs, named; 2: the session cannot be replayed, with the reason.
+//! differs, named; 2: the session cannot be replayed, with the reason (as every other error
+//! of `stoa`, bad arguments included).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
