@@ -173,6 +173,8 @@ async fn the_export_holds_the_provenance_and_the_seed_once_finished_or_asked_for
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains(p["component_sha256"].as_str().expect("sha")), "{}", page.body);
     assert!(page.body.contains(&format!("href=\"/admin/sessions/{code}/bundle\"")), "{}", page.body);
+    let (status, bundle) = get_bytes(&server.addr.to_string(), &format!("/admin/sessions/{code}/bundle")).await;
+    assert_eq!((status, &bundle[..2]), (200, &[0x1f, 0x8b][..]), "the admin page's download is the bundle");
     assert!(!page.body.contains(&seed), "{}", page.body);
 
     finish_auction(&server, &people).await;
@@ -221,6 +223,9 @@ async fn a_session_killed_and_restarted_midway_replays_exactly_from_its_bundle_a
         }
     }
     let bundle = download_bundle(&server.addr, &code, dir.path()).await;
+    let (status, out) = replay(&["--data".as_ref(), data.as_os_str(), "--games".as_ref(), games.as_os_str(), code.as_ref()]);
+    assert_eq!(status, 2, "{out}");
+    assert!(out.contains("stop the server that uses it first"), "a running server holds its data folder: {out}");
     stop(server);
 
     // 1 creating-session; per group 3 bids before the kill and 3 after, 3 submissions of each
