@@ -53,11 +53,13 @@ test: games browser
 	$(MAKE) --no-print-directory py-sdk-test js-sdk-test
 
 # Per-call costs, the live table (`stoa serve` vs `stoa echo`, driven by `stoa load`), then
-# the page-flow table (the public goods game submitted page by page over HTTP).
+# the page-flow table (the public goods game submitted page by page over HTTP), then replay
+# speed (`stoa replay`'s calls per second over a Rust and a Python auction session).
 bench: games
 	$(CARGO) bench -p stoa-host --bench core
 	$(CARGO) bench -p stoa-host --bench live
 	$(CARGO) bench -p stoa-host --bench pages
+	$(CARGO) bench -p stoa-host --bench replay
 
 check: games
 	@for d in example-games/*/; do [ -f $$d/game.toml ] && $(CARGO) run -q --release -p stoa-host -- check $$d; done

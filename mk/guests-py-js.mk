@@ -1,7 +1,7 @@
 # Python and JavaScript games: included by the main Makefile (run make from the repository root).
 #
 #   make py-games        every Python game's and Python test fixture's component (sets up .venv first)
-#   make js-games        every JavaScript game's component (runs `npm ci` in sdk/js first)
+#   make js-games        every JavaScript game's and JavaScript test fixture's component (runs `npm ci` in sdk/js first)
 #   make py-sdk-test     the Python SDK and games' unit tests, under plain CPython
 #   make js-sdk-test     the JavaScript SDK and games' unit tests, under Node
 #   make py-js-bots      `stoa bots` on every Python and JavaScript game
@@ -21,8 +21,10 @@ STOA_VENV ?= .venv
 COMPONENTIZE_PY_VERSION ?= 0.25.1
 PY_GAMES ?= auction-python bargaining-python public-goods-python
 # Hostile Python test games (tests/fixtures/NAME, each with a README "Expectations").
-PY_FIXTURES ?= raiser-python looper-python study-fields-python
+PY_FIXTURES ?= raiser-python looper-python study-fields-python chance-python
 JS_GAMES ?= auction-js survey-js
+# JavaScript test games (tests/fixtures/NAME, each with a README "Expectations").
+JS_FIXTURES ?= chance-js
 # How the bots target runs the stoa command.
 STOA ?= cargo run -q -p stoa-host --
 
@@ -39,11 +41,12 @@ pyjs_component = $(PYJS_GAMES_DIR)/$(1)/target/$(1).wasm
 PY_COMPONENTS := $(foreach g,$(PY_GAMES),$(call pyjs_component,$(g)))
 PY_FIXTURE_COMPONENTS := $(foreach g,$(PY_FIXTURES),$(PYJS_FIXTURES_DIR)/$(g)/target/$(g).wasm)
 JS_COMPONENTS := $(foreach g,$(JS_GAMES),$(call pyjs_component,$(g)))
+JS_FIXTURE_COMPONENTS := $(foreach g,$(JS_FIXTURES),$(PYJS_FIXTURES_DIR)/$(g)/target/$(g).wasm)
 
 .PHONY: py-games js-games py-sdk-test js-sdk-test py-js-bots py-js-test py-js-clean
 
 py-games: $(PY_COMPONENTS) $(PY_FIXTURE_COMPONENTS)
-js-games: $(JS_COMPONENTS)
+js-games: $(JS_COMPONENTS) $(JS_FIXTURE_COMPONENTS)
 
 # The virtual environment, and componentize-py pinned in it. The stamp names the version, so
 # changing COMPONENTIZE_PY_VERSION reinstalls.
@@ -58,18 +61,19 @@ $(JS_STAMP): sdk/js/package.json sdk/js/package-lock.json
 	touch $@
 
 # One rule per game: its component depends on the game's sources and manifest, the SDK and the WIT.
-# py_game_rule takes the game's folder ($(1)) and name ($(2)).
+# py_game_rule and js_game_rule take the game's folder ($(1)) and name ($(2)).
 define py_game_rule
 $(1)/target/$(2).wasm: $(1)/game.toml $(wildcard $(1)/src/*.py) $(PY_SDK_FILES) $(PYJS_WIT_FILES) $(PY_STAMP)
 	$(STOA_VENV)/bin/python sdk/python/build.py $(1)
 endef
 define js_game_rule
-$(call pyjs_component,$(1)): $(PYJS_GAMES_DIR)/$(1)/game.toml $(wildcard $(PYJS_GAMES_DIR)/$(1)/src/*.js) $(JS_SDK_FILES) $(PYJS_WIT_FILES) $(JS_STAMP)
-	$(NODE) sdk/js/build.mjs $(PYJS_GAMES_DIR)/$(1)
+$(1)/target/$(2).wasm: $(1)/game.toml $(wildcard $(1)/src/*.js) $(JS_SDK_FILES) $(PYJS_WIT_FILES) $(JS_STAMP)
+	$(NODE) sdk/js/build.mjs $(1)
 endef
 $(foreach g,$(PY_GAMES),$(eval $(call py_game_rule,$(PYJS_GAMES_DIR)/$(g),$(g))))
 $(foreach g,$(PY_FIXTURES),$(eval $(call py_game_rule,$(PYJS_FIXTURES_DIR)/$(g),$(g))))
-$(foreach g,$(JS_GAMES),$(eval $(call js_game_rule,$(g))))
+$(foreach g,$(JS_GAMES),$(eval $(call js_game_rule,$(PYJS_GAMES_DIR)/$(g),$(g))))
+$(foreach g,$(JS_FIXTURES),$(eval $(call js_game_rule,$(PYJS_FIXTURES_DIR)/$(g),$(g))))
 
 py-sdk-test:
 	$(PYTHON) -m unittest discover -s sdk/python/tests
@@ -84,4 +88,4 @@ py-js-bots: $(PY_COMPONENTS) $(JS_COMPONENTS)
 py-js-test: py-sdk-test js-sdk-test py-js-bots
 
 py-js-clean:
-	rm -rf $(foreach g,$(PY_GAMES) $(JS_GAMES),$(PYJS_GAMES_DIR)/$(g)/target) $(foreach g,$(PY_FIXTURES),$(PYJS_FIXTURES_DIR)/$(g)/target)
+	rm -rf $(foreach g,$(PY_GAMES) $(JS_GAMES),$(PYJS_GAMES_DIR)/$(g)/target) $(foreach g,$(PY_FIXTURES) $(JS_FIXTURES),$(PYJS_FIXTURES_DIR)/$(g)/target)

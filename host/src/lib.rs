@@ -11,6 +11,8 @@
 //!   runners, the API, the admin pages, tenants and rate limits.
 //! - [`bots`]: headless bot runs (`stoa bots`): the page sequence walked by the game's bots.
 //! - [`load`]: `stoa load`, the load-test client, and `stoa echo`, its ceilings.
+//! - [`replay`]: `stoa replay` and export bundles — a session's log re-run through its
+//!   game in a scratch store, every call compared with its entry.
 //! - [`session`]: the page sequence of a participant, pure: current page, step, deadlines,
 //!   and where a finished participant goes (the completion URL).
 //! - [`hosting`]: researchers' accounts and quotas, and the game packages they upload.
@@ -42,6 +44,7 @@ mod journal;
 pub mod live;
 pub mod load;
 pub mod manifest;
+pub mod replay;
 pub mod server;
 pub mod session;
 pub mod store;

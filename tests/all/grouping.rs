@@ -13,8 +13,9 @@ use std::time::Duration;
 use axum::http::Method;
 use serde_json::{Value, json};
 
+use crate::replay::{download_bundle, replay_bundle};
 use crate::server_support::{auction_game, codes, eventually, get, get_admin, live_send, position, post_form, request, submit};
-use crate::support::{TOKEN, TestServer};
+use crate::support::{TOKEN, TestServer, root};
 
 /// Writes game `name` (the auction's component) with `keys`, pages `pages` and their
 /// templates (each page's name and round); its folder.
@@ -193,7 +194,7 @@ async fn random_keep_id_draws_new_groups_but_keeps_each_players_id() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_wait_page_groups_by_arrival_time_and_a_latecomer_waits_for_the_next_group() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let pages = [("Lobby", "kind = \"wait\"\ngroup_by_arrival_time = true"), ("Bid", "")];
+    let pages = [("Lobby", "kind = \"wait\"\ngroup_by_arrival_time = true"), ("Bid", "live = true")];
     let g = game(dir.path(), "arrivals", "players_per_group = 2\nnum_rounds = 1\n", &pages);
     let server = TestServer::start(&[g.to_str().expect("utf-8")], &dir.path().join("data")).await;
     let info = create(&server, "arrivals", 4, json!({})).await;
@@ -219,6 +220,13 @@ async fn a_first_wait_page_groups_by_arrival_time_and_a_latecomer_waits_for_the_
     assert_eq!(position(&server, &people[1]).await, (1, "Bid".to_string()));
     assert_eq!(seats(&server, &session).await, vec![(1, 2), (2, 2), (1, 1), (2, 1)]);
     assert_eq!(groups_by_round(&export(&server, &session).await), vec![vec![vec![3, 1], vec![4, 2]]]);
+    // A bid in each group, and the session replays from its bundle, the groups formed again.
+    for (p, bid) in [(&people[0], 5), (&people[3], 7)] {
+        live_send(&server, p, "Bid", &format!("{{\"bid\": {bid}}}")).await;
+    }
+    let bundle = download_bundle(&server.addr.to_string(), &session, &dir.path().join("bundles")).await;
+    let (code, out) = replay_bundle(&bundle);
+    assert_eq!(code, 0, "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -282,4 +290,56 @@ async fn a_wait_page_times_out_for_a_dropout_who_later_goes_on_alone_and_the_mon
     assert_eq!(moved.json()["advanced"], json!([people[0]]), "{}", moved.body);
     assert_eq!(position(&server, &people[0]).await, (1, "Results".to_string()));
     assert_eq!(position(&server, &people[1]).await, (1, "Bid".to_string()));
+}
+
+/// Copies the study-fields fixture into `dir` with `grouping = "random"`; its folder.
+fn regrouped_study_fields(dir: &Path) -> PathBuf {
+    let from = root().join("tests/fixtures/study-fields");
+    let game = dir.join("study-fields-random");
+    std::fs::create_dir_all(game.join("target")).expect("mkdir");
+    std::fs::create_dir_all(game.join("templates")).expect("mkdir");
+    let wasm = from.join("target/study-fields.wasm");
+    std::fs::copy(&wasm, game.join("target/study-fields.wasm")).unwrap_or_else(|e| panic!("copy {} (run `make rust-games`): {e}", wasm.display()));
+    for t in ["Play", "Next"] {
+        std::fs::copy(from.join(format!("templates/{t}.hbs")), game.join(format!("templates/{t}.hbs"))).expect("copy template");
+    }
+    let manifest = std::fs::read_to_string(from.join("game.toml")).expect("manifest");
+    let manifest = manifest.replace("name = \"study-fields\"", "name = \"study-fields-random\"\ngrouping = \"random\"");
+    std::fs::write(game.join("game.toml"), manifest).expect("write game.toml");
+    game
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_random_groups_participant_fields_follow_the_participant_creating_session_seats_each_round_and_the_bundle_replays() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let g = regrouped_study_fields(dir.path());
+    let server = TestServer::start(&[g.to_str().expect("utf-8")], &dir.path().join("data")).await;
+    let info = create(&server, "study-fields-random", 6, json!({ "seed": 3 })).await;
+    let (session, people) = (info["code"].as_str().expect("code").to_string(), codes(&info));
+    let groups = groups_by_round(&export(&server, &session).await);
+    assert!(groups[1] != groups[0] || groups[2] != groups[0], "{groups:?}");
+    for round in 1..=3u64 {
+        let seating = seats(&server, &session).await;
+        for (i, p) in people.iter().enumerate() {
+            let position = i as u64 + 1;
+            let reply = live_send(&server, p, "Play", &format!("{{\"add\": {position}}}")).await["data"].clone();
+            // The total is the participant's own, wherever they sat in the earlier rounds; the
+            // role creating-session gave its position; the start value and the bonus, the seat
+            // this round's groups give it.
+            assert_eq!(reply["total"], json!(position * round), "round {round} participant {position}: {reply}");
+            assert_eq!(reply["role"], json!(if position % 2 == 1 { "odd" } else { "even" }), "{reply}");
+            assert_eq!(reply["start"], json!(round * 1000 + position), "{reply}");
+            assert_eq!(reply["bonus"], json!(round * 100 + seating[i].0), "round {round} participant {position}: {reply}");
+        }
+        for p in &people {
+            assert_eq!(submit(&server, p, "Play", round as u32).await.status, 303);
+            assert_eq!(submit(&server, p, "Next", round as u32).await.status, 303);
+        }
+    }
+    // The whole regrouped session replays from its bundle.
+    let bundle = download_bundle(&server.addr.to_string(), &session, &dir.path().join("bundles")).await;
+    let (code, out) = replay_bundle(&bundle);
+    assert_eq!(code, 0, "{out}");
+    // 3 creating-session calls, 18 live calls, 36 page submissions (before-next-page).
+    assert!(out.contains("reproduced 57 calls exactly"), "{out}");
 }

@@ -18,6 +18,8 @@ mod lab;
 mod languages;
 mod live_wait;
 mod load;
+mod replay;
+mod replay_catches;
 mod rooms;
 mod sandbox;
 mod scaffold;

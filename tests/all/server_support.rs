@@ -118,7 +118,12 @@ pub(crate) async fn eventually<T, F: Future<Output = Option<T>>>(limit: Duration
 
 /// Sends `payload` on participant `code`'s live page `page` and returns the first frame back.
 pub(crate) async fn live_send(server: &TestServer, code: &str, page: &str, payload: &str) -> Value {
-    let url = format!("ws://{}/live/{code}?page={page}", server.addr);
+    live_send_at(&server.addr.to_string(), code, page, payload).await
+}
+
+/// [`live_send`] to the server at `addr` (a `stoa serve` child process).
+pub(crate) async fn live_send_at(addr: &str, code: &str, page: &str, payload: &str) -> Value {
+    let url = format!("ws://{addr}/live/{code}?page={page}");
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
     ws.send(Message::Text(payload.into())).await.expect("send");
     let frame = loop {

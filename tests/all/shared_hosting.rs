@@ -41,7 +41,7 @@ fn archive_with(dir: &str, edit: impl Fn(&str, Vec<u8>) -> Vec<u8>) -> Vec<u8> {
     tar.into_inner().expect("tar").finish().expect("gzip")
 }
 
-fn archive(dir: &str) -> Vec<u8> {
+pub(crate) fn archive(dir: &str) -> Vec<u8> {
     archive_with(dir, |_, b| b)
 }
 
@@ -62,20 +62,20 @@ async fn call(server: &TestServer, method: Method, path: &str, token: &str, body
 }
 
 /// Creates researcher `name` (as the operator) with `quotas`; returns their token.
-async fn add_researcher(server: &TestServer, name: &str, quotas: Value) -> String {
+pub(crate) async fn add_researcher(server: &TestServer, name: &str, quotas: Value) -> String {
     let body = json!({ "name": name, "password": format!("{name}-password"), "quotas": quotas }).to_string();
     let a = call(server, Method::POST, "/api/researchers", TOKEN, body.as_bytes()).await;
     assert_eq!(a.status, 201, "add {name}: {}", a.body);
     a.json()["token"].as_str().expect("token").to_string()
 }
 
-async fn upload(server: &TestServer, token: &str, archive: &[u8]) -> Value {
+pub(crate) async fn upload(server: &TestServer, token: &str, archive: &[u8]) -> Value {
     let a = call(server, Method::POST, "/api/games", token, archive).await;
     assert!(a.status == 201 || a.status == 200, "upload: {} {}", a.status, a.body);
     a.json()
 }
 
-async fn new_session(server: &TestServer, token: &str, body: Value) -> Value {
+pub(crate) async fn new_session(server: &TestServer, token: &str, body: Value) -> Value {
     let a = call(server, Method::POST, "/api/sessions", token, body.to_string().as_bytes()).await;
     assert_eq!(a.status, 201, "create session {body}: {}", a.body);
     a.json()

@@ -26,5 +26,13 @@ pub(super) fn run(a: CheckArgs) -> anyhow::Result<ExitCode> {
         m.player_fields.len(),
         game.world()
     );
+    if m.warm_instances {
+        println!("{}", WARM_INSTANCES_WARNING);
+    }
     Ok(ExitCode::SUCCESS)
 }
+
+/// What `stoa replay` cannot promise of a game with `warm_instances`.
+const WARM_INSTANCES_WARNING: &str = "warning: warm_instances = true: `stoa replay` runs a group's live calls on one instance in their logged order, as the server kept it, \
+but cannot know where the server's instance was dropped and its module state lost (a server restart, 60 s idle, a full pool, \
+the end of a bot run): keep what a later call needs in fields for a session to replay exactly";

@@ -1,5 +1,5 @@
 //! The `stoa` command line: [`Cli`] parses it, [`run`] runs it. One file per subcommand
-//! holds its arguments and what it does: `serve`, `bots`, `check`, `new` (with [`scaffold`],
+//! holds its arguments and what it does: `serve`, `bots`, `check`, `replay`, `new` (with [`scaffold`],
 //! the templates it writes), `researcher`, `room`, `load` and `echo`.
 
 mod bots;
@@ -8,6 +8,7 @@ mod data_dir;
 mod echo;
 mod load;
 mod new;
+mod replay;
 mod researcher;
 mod room;
 pub mod scaffold;
@@ -45,6 +46,10 @@ enum Command {
         #[command(subcommand)]
         action: room::Action,
     },
+    /// Run a session's log again through its game, from a bundle or a stopped server's data
+    /// folder; exit 0 if every call reproduced, 1 naming the first that differs, 2 if the
+    /// session cannot be replayed.
+    Replay(replay::ReplayArgs),
     /// Write a new game package (a live counter with a bot) to DIR/NAME, ready to build.
     New(new::NewArgs),
     /// Load-test a server's live channel: open participants' sockets, send, time the replies.
@@ -67,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(args),
         Command::Researcher { action } => researcher::run(action),
         Command::Room { action } => room::run(action),
+        Command::Replay(args) => replay::run(args),
         Command::New(args) => new::run(args),
         Command::Load(args) => load::run(args),
         Command::Echo(args) => echo::run(args),

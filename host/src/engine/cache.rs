@@ -19,7 +19,7 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 /// The pinned wasmtime version, part of every cache key.
-const WASMTIME_VERSION: &str = "wasmtime-48.0.8";
+const WASMTIME_VERSION: &str = concat!("wasmtime-", env!("STOA_WASMTIME_VERSION"));
 
 /// The extension of a cache file (what eviction counts and removes; nothing else in the
 /// folder is touched).

@@ -93,6 +93,12 @@ impl Runtime {
     /// Compiles a component file, or loads its compiled form from the cache (keyed by the
     /// file's SHA-256, the wasmtime version and the engine's settings).
     pub fn compile(&self, path: &Path) -> anyhow::Result<Component> {
+        let bytes = self.read_component(path)?;
+        self.compile_bytes(&bytes).with_context(|| format!("cannot compile component `{}`", path.display()))
+    }
+
+    /// Reads a component file, refused past the host's component size limit.
+    pub fn read_component(&self, path: &Path) -> anyhow::Result<Vec<u8>> {
         let meta = std::fs::metadata(path).with_context(|| format!("cannot read component `{}`", path.display()))?;
         if meta.len() > self.config.max_component_bytes {
             anyhow::bail!(
@@ -102,8 +108,7 @@ impl Runtime {
                 self.config.max_component_bytes
             );
         }
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read component `{}`", path.display()))?;
-        self.compile_bytes(&bytes).with_context(|| format!("cannot compile component `{}`", path.display()))
+        std::fs::read(path).with_context(|| format!("cannot read component `{}`", path.display()))
     }
 
     /// Instances the games of researcher `owner` hold now.

@@ -233,11 +233,27 @@ impl Game {
         id_in_group: u32,
         payload: &str,
     ) -> Result<Committed, CallError> {
+        self.live_call_at(slot, store, group, page, id_in_group, payload, crate::clock::now_ms())
+    }
+
+    /// [`Game::live_call_in`] at `time_ms`: what the game's clock reads and its entry records
+    /// (a replay re-issues a call at its logged time).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn live_call_at(
+        &self,
+        slot: &mut Option<Instance>,
+        store: &Store,
+        group: &mut Group,
+        page: &str,
+        id_in_group: u32,
+        payload: &str,
+        time_ms: u64,
+    ) -> Result<Committed, CallError> {
         if let Some(refusal) = store.refusing_calls() {
             // Nothing can be made durable: the game does not run, nothing is logged.
             return Err(CallError::Host(refusal));
         }
-        let result = self.try_live_call(slot, store, group, page, id_in_group, payload);
+        let result = self.try_live_call(slot, store, group, page, id_in_group, payload, time_ms);
         if matches!(result, Err(CallError::Output(_) | CallError::Host(_))) {
             // The instance answered, but with something refused: start the next call afresh.
             // (A trap already dropped it; a game's own `err` leaves it sound.)
@@ -255,13 +271,14 @@ impl Game {
                     tracing::warn!(game = %self.manifest.name, session = %key.session, round = key.round, group = key.group, player = id_in_group, "live call failed: {e}")
                 }
             }
-            store.log_failure(group, page, id_in_group, payload, &e.to_string())?;
+            store.log_failure(time_ms, group, page, id_in_group, payload, false, &e.to_string())?;
         }
         result
     }
 
-    /// The live call itself: checks the input, runs `live-method`, checks what it routed and
-    /// commits it with the call's field writes.
+    /// The live call itself at `time_ms`: checks the input, runs `live-method`, checks what
+    /// it routed and commits it with the call's field writes.
+    #[allow(clippy::too_many_arguments)]
     fn try_live_call(
         &self,
         slot: &mut Option<Instance>,
@@ -270,6 +287,7 @@ impl Game {
         page: &str,
         id: u32,
         payload: &str,
+        time_ms: u64,
     ) -> Result<Committed, CallError> {
         if id == 0 || id > group.players {
             return Err(CallError::BadInput(format!("player {id} is not in this group (ids 1..={})", group.players)));
@@ -277,8 +295,7 @@ impl Game {
         // Checked once here; the log stores it as it is.
         let stored = raw_json(payload.to_string()).map_err(|e| CallError::BadInput(format!("payload is not JSON: {e}")))?;
         let ctx = self.context(store, &group.key, group.players, page);
-        let at = At { time_ms: crate::clock::now_ms(), call: group.next_call, what: "live-method", seed: None };
-        let time_ms = at.time_ms;
+        let at = At { time_ms, call: group.next_call, what: "live-method", seed: None };
         let (result, effects) = self.run_at(slot, store, &group.key, group.players, Mode::Live, at, |g, s| g.live_method(s, &ctx, id, payload));
         let messages = result?.map_err(CallError::Refused)?;
         if messages.len() > self.limits.messages {

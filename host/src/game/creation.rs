@@ -34,11 +34,12 @@ impl Game {
         let (session, people) = store.new_session(&self.manifest, participants, treatment, config, seed)?;
         let records = match self.world() {
             World::V0_1 => Vec::new(),
-            World::V0_2 => self.creating_session(store, &session).map_err(|why| {
+            World::V0_2 => self.creating_session(store, &session, &|_| now_ms()).map_err(|why| {
                 tracing::warn!(game = %self.manifest.name, session = %session.code, "the session was not created: {why}");
                 StoreError::Invalid(why)
             })?,
         };
+        store.put_provenance(&session.code, &self.provenance)?;
         store.insert_session(&session, &people, records)?;
         Ok((session, people))
     }
@@ -49,9 +50,10 @@ impl Game {
         self.create_session(store, participants, None, config, None)
     }
 
-    /// Runs `creating-session` for each round, on one instance: the `live` records to store
-    /// with the session (field values, and each round's entry and marker).
-    fn creating_session(&self, store: &Store, session: &Session) -> Result<Records, String> {
+    /// Runs `creating-session` for each round, on one instance, round `r`'s at `time_of(r)`:
+    /// the `live` records to store with the session (field values, and each round's entry
+    /// and marker).
+    pub(crate) fn creating_session(&self, store: &Store, session: &Session, time_of: &dyn Fn(u32) -> u64) -> Result<Records, String> {
         let n = session.participants.len() as u32;
         let config = serde_json::Value::Object(session.config.clone()).to_string();
         let key = GroupKey::creation(&session.code);
@@ -71,7 +73,7 @@ impl Game {
             let seating = store.seating(session, round).map_err(|e| e.to_string())?;
             let creation = Creation { round, seating, earlier: std::mem::take(&mut earlier) };
             let what = format!("creating-session {round}");
-            let at = At { time_ms: now_ms(), call: 1, what: &what, seed: Some(session.seed) };
+            let at = At { time_ms: time_of(round), call: 1, what: &what, seed: Some(session.seed) };
             let time_ms = at.time_ms;
             let (result, Effects { writes, mode }) =
                 self.run_at(&mut slot, store, &key, n, Mode::Creating(Box::new(creation)), at, |g, s| g.creating_session(s, &ctx));
@@ -114,6 +116,7 @@ fn creation_entry<'a>(time_ms: u64, writes: impl Iterator<Item = &'a Write>) -> 
         page: String::new(),
         sender: 0,
         payload: raw_json(r#"{"hook":"creating-session"}"#.to_string()).unwrap_or_else(|_| RawValue::NULL.to_owned()),
+        hook: true,
         seqs: None,
         error: None,
         writes: out,

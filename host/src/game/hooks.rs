@@ -11,7 +11,7 @@ use crate::game::error::CallError;
 use crate::game::json::raw_json;
 use crate::game::state::{Instance, Mode, Owner, Write};
 use crate::game::{Committed, Game};
-use crate::live::Group;
+use crate::live::{Group, Payload};
 use crate::store::Store;
 
 /// A writing page hook.
@@ -59,6 +59,22 @@ impl Game {
         id: u32,
         hook: &Hook,
     ) -> Result<Option<Committed>, CallError> {
+        self.hook_call_at(slot, store, group, page, id, hook, crate::clock::now_ms())
+    }
+
+    /// [`Game::hook_call_in`] at `time_ms`: what the game's clock reads and its entry records
+    /// (a replay re-issues a hook at its logged time).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn hook_call_at(
+        &self,
+        slot: &mut Option<Instance>,
+        store: &Store,
+        group: &mut Group,
+        page: &str,
+        id: u32,
+        hook: &Hook,
+        time_ms: u64,
+    ) -> Result<Option<Committed>, CallError> {
         if let Some(refusal) = store.refusing_calls() {
             return Err(CallError::Host(refusal));
         }
@@ -66,12 +82,12 @@ impl Game {
             return Ok(None);
         }
         let payload = hook.payload();
-        let result = self.try_hook(slot, store, group, page, id, hook, &payload);
+        let result = self.try_hook(slot, store, group, page, id, hook, &payload, time_ms);
         if let Err(e) = &result {
             *slot = None;
             let key = &group.key;
             tracing::warn!(game = %self.manifest.name, session = %key.session, round = key.round, group = key.group, player = id, page, "{} failed: {e}", hook.name());
-            store.log_failure(group, page, id, &payload, &e.to_string())?;
+            store.log_failure(time_ms, group, page, id, &payload, true, &e.to_string())?;
         }
         result.map(Some)
     }
@@ -97,10 +113,10 @@ impl Game {
         id: u32,
         hook: &Hook,
         payload: &str,
+        time_ms: u64,
     ) -> Result<Committed, CallError> {
         let ctx = self.context(store, &group.key, group.players, page);
-        let at = At { time_ms: crate::clock::now_ms(), call: group.next_call, what: hook.name(), seed: None };
-        let time_ms = at.time_ms;
+        let at = At { time_ms, call: group.next_call, what: hook.name(), seed: None };
         let (result, effects) = self.run_at(slot, store, &group.key, group.players, Mode::Live, at, |g, s| match hook {
             Hook::Submit { values, timeout_happened } => {
                 for (name, value) in values {
@@ -114,7 +130,7 @@ impl Game {
         });
         result?.map_err(CallError::Refused)?;
         let stored = raw_json(payload.to_string()).map_err(|e| CallError::Host(format!("hook payload: {e}")))?;
-        let (call, messages) = store.commit_call(time_ms, group, page, id, stored, field_writes(effects.writes), Vec::new())?;
+        let (call, messages) = store.commit_call(time_ms, group, page, id, Payload::hook(stored), field_writes(effects.writes), Vec::new())?;
         Ok(Committed { call, messages })
     }
 }

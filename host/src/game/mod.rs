@@ -4,7 +4,8 @@
 //! with its store.
 //!
 //! Loading is here; the calls are in `calls`, each WIT interface's host side in its own file
-//! (`fields`, `bot_driver`), a call's store data in `state`, pages in `render`.
+//! (`fields`, `bot_driver`), a call's store data in `state`, pages in `render`, what the
+//! game was loaded from in `provenance`.
 
 pub mod bindings;
 mod bot_driver;
@@ -19,6 +20,7 @@ mod hooks;
 pub(crate) mod json;
 mod linker;
 mod poll;
+mod provenance;
 pub mod render;
 pub(crate) mod state;
 mod templates;
@@ -28,6 +30,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use anyhow::Context as _;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 use wasmtime::component::types::ComponentItem;
@@ -38,11 +41,12 @@ use crate::engine::share::{Share, Shares};
 use crate::game::world::Pre;
 use crate::live::Routed;
 use crate::manifest::{Manifest, ManifestError};
-use crate::store::GroupKey;
+use crate::store::{GroupKey, Provenance};
 
 pub use crate::game::error::{CallError, LoadError};
 pub use crate::game::hooks::Hook;
 pub(crate) use crate::game::json::check_json;
+pub(crate) use crate::game::provenance::sha256;
 pub use crate::game::state::{BotCall, Instance};
 pub use crate::game::world::{BotSubmission, World};
 
@@ -82,6 +86,9 @@ pub struct Game {
     pub limits: Limits,
     /// Page templates, registered under the page names.
     pub templates: handlebars::Handlebars<'static>,
+    /// What it was loaded from: the hashes of its component and templates, its manifest's
+    /// text, this host's version (kept with each session it creates).
+    pub provenance: Provenance,
     engine: Engine,
     pre: Pre,
     shares: Arc<Shares>,
@@ -110,7 +117,13 @@ impl Game {
         })?;
         let templates = templates::load(&manifest, dir, &file)?;
         let fail = |reason: String| LoadError::Component { game: manifest.name.clone(), reason };
-        let component = runtime.compile(&dir.join(&manifest.component)).map_err(|e| fail(format!("{e:#}")))?;
+        let path = dir.join(&manifest.component);
+        let bytes = runtime.read_component(&path).map_err(|e| fail(format!("{e:#}")))?;
+        let provenance = provenance::of(&manifest, dir, &bytes).map_err(fail)?;
+        let component = runtime
+            .compile_bytes(&bytes)
+            .with_context(|| format!("cannot compile component `{}`", path.display()))
+            .map_err(|e| fail(format!("{e:#}")))?;
         check_world(&component, &runtime.engine).map_err(fail)?;
         let linker = linker::linker(&runtime.engine).map_err(|e| fail(format!("{e:#}")))?;
         let instance_pre = linker.instantiate_pre(&component).map_err(|e| fail(format!("{e:#}")))?;
@@ -120,6 +133,7 @@ impl Game {
             dir: dir.to_path_buf(),
             limits,
             templates,
+            provenance,
             engine: runtime.engine.clone(),
             pre,
             shares: runtime.shares.clone(),

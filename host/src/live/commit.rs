@@ -3,8 +3,7 @@
 
 use serde_json::value::RawValue;
 
-use crate::clock::now_ms;
-use crate::live::entry::{CallEntry, FieldWrites};
+use crate::live::entry::{CallEntry, FieldWrites, Payload};
 use crate::live::error::LiveError;
 use crate::live::keys::GroupKey;
 use crate::live::log::LiveLog;
@@ -20,7 +19,7 @@ impl LiveLog {
         group: &mut Group,
         page: &str,
         sender: u32,
-        payload: Box<RawValue>,
+        payload: impl Into<Payload>,
         writes: FieldWrites,
         messages: Vec<(u32, Box<RawValue>)>,
     ) -> Result<(u64, Vec<Routed>), LiveError> {
@@ -44,11 +43,23 @@ impl LiveLog {
         Ok((call, routed))
     }
 
-    /// Logs a failed call: its entry with the reason, nothing else.
-    pub(crate) fn log_failure(&self, group: &mut Group, page: &str, sender: u32, payload: &str, reason: &str) -> Result<u64, LiveError> {
+    /// Logs a failed call that ran at `time_ms` (the time its game's clock read): its entry
+    /// with the reason, nothing else. `hook`: whether it was a page hook.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn log_failure(
+        &self,
+        time_ms: u64,
+        group: &mut Group,
+        page: &str,
+        sender: u32,
+        payload: &str,
+        hook: bool,
+        reason: &str,
+    ) -> Result<u64, LiveError> {
         let call = group.next_call;
-        let payload = raw(payload).or_else(|_| raw(&serde_json::Value::String(payload.to_string()).to_string()))?;
-        let entry = CallEntry { error: Some(reason.to_string()), ..stamped(now_ms(), call, page, sender, payload) };
+        let json = raw(payload).or_else(|_| raw(&serde_json::Value::String(payload.to_string()).to_string()))?;
+        let payload = Payload { json, hook };
+        let entry = CallEntry { error: Some(reason.to_string()), ..stamped(time_ms, call, page, sender, payload) };
         self.log_entry(&group.key, &entry, false)?;
         group.next_call += 1;
         Ok(call)
@@ -74,13 +85,15 @@ impl LiveLog {
 
 /// The entry of call `call`, sent by `sender` on `page` at `time_ms`: nothing routed,
 /// written or refused yet.
-fn stamped(time_ms: u64, call: u64, page: &str, sender: u32, payload: Box<RawValue>) -> CallEntry {
+fn stamped(time_ms: u64, call: u64, page: &str, sender: u32, payload: impl Into<Payload>) -> CallEntry {
+    let Payload { json, hook } = payload.into();
     CallEntry {
         call,
         time_ms,
         page: page.to_string(),
         sender,
-        payload,
+        payload: json,
+        hook,
         seqs: None,
         error: None,
         writes: FieldWrites::default(),

@@ -23,6 +23,11 @@ pub struct CallEntry {
     pub sender: u32,
     /// The payload it was called with.
     pub payload: Box<RawValue>,
+    /// Whether it was a page hook (`before-next-page`, `after-all-players-arrive`,
+    /// `creating-session`), whose payload the host wrote; absent for a live call, whose
+    /// payload a client sent (which may look like a hook's: a replay tells them apart by this).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hook: bool,
     /// The seqs of the messages it routed, first and last (absent when none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seqs: Option<(u64, u64)>,
@@ -35,6 +40,30 @@ pub struct CallEntry {
     /// The messages it routed, `(to, payload)`, with seqs from `seqs.0` on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<(u32, Box<RawValue>)>,
+}
+
+/// What a call is committed with: its payload, and whether the host wrote it for a page hook
+/// (a payload alone is a live call's).
+#[derive(Debug)]
+pub struct Payload {
+    /// The payload, JSON.
+    pub json: Box<RawValue>,
+    /// Whether the call is a page hook.
+    pub hook: bool,
+}
+
+impl Payload {
+    /// A page hook's payload.
+    pub(crate) fn hook(json: Box<RawValue>) -> Payload {
+        Payload { json, hook: true }
+    }
+}
+
+impl From<Box<RawValue>> for Payload {
+    /// A live call's payload.
+    fn from(json: Box<RawValue>) -> Payload {
+        Payload { json, hook: false }
+    }
 }
 
 /// Field values written by one call.

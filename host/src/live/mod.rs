@@ -36,7 +36,7 @@ pub(crate) mod write_behind;
 #[cfg(test)]
 mod tests;
 
-pub use entry::{CallEntry, FieldWrites};
+pub use entry::{CallEntry, FieldWrites, Payload};
 pub use error::LiveError;
 pub use keys::GroupKey;
 pub(crate) use log::{LiveLog, Records};

@@ -4,7 +4,7 @@
 use crate::live::entry::CallEntry;
 use crate::live::entry::CallRecord;
 use crate::live::error::LiveError;
-use crate::live::keys::{GroupKey, Tag, numbered};
+use crate::live::keys::{GroupKey, Tag, numbered, split_call};
 use crate::live::log::LiveLog;
 use crate::live::{Group, Routed};
 
@@ -36,6 +36,30 @@ impl LiveLog {
         let mut entries = self.entries_newest_first(key).collect::<Result<Vec<CallEntry>, LiveError>>()?;
         entries.reverse();
         Ok(entries)
+    }
+
+    /// The group's newest call entry, if any.
+    pub(crate) fn last_call(&self, key: &GroupKey) -> Result<Option<CallEntry>, LiveError> {
+        self.entries_newest_first(key).next().transpose()
+    }
+
+    /// Every group of `session` with call entries in the `live` tree, in key order (round,
+    /// then group: each round's group 0 first). Entries still in the write-behind cache are
+    /// not seen: a store opened afresh holds every entry in the tree.
+    pub(crate) fn logged_groups(&self, session: &str) -> Result<Vec<GroupKey>, LiveError> {
+        let mut prefix = vec![Tag::Call.byte()];
+        prefix.extend_from_slice(session.as_bytes());
+        prefix.push(0);
+        let mut groups: Vec<GroupKey> = Vec::new();
+        for kv in self.tree.scan_prefix(&prefix) {
+            let (key, _) = kv?;
+            let Some((group_prefix, _)) = split_call(&key) else { continue };
+            let Some(group) = GroupKey::from_body(&group_prefix[1..]) else { continue };
+            if groups.last() != Some(&group) {
+                groups.push(group);
+            }
+        }
+        Ok(groups)
     }
 
     /// Reads a field value of `group` (a `live` record, or its value still in the cache).

@@ -178,7 +178,7 @@ fn a_failed_call_is_never_applied_by_recovery() {
     {
         let log = open(dir.path()).expect("open");
         let mut group = log.group(key.clone(), 3).expect("group");
-        log.log_failure(&mut group, "Bid", 1, "1", "nope").expect("log");
+        log.log_failure(crate::clock::now_ms(), &mut group, "Bid", 1, "1", false, "nope").expect("log");
         log.wait_durable().expect("flush");
     }
     let log = open(dir.path()).expect("reopen");
@@ -203,6 +203,7 @@ fn run_and_records(key: &GroupKey, first: u64, last: u64) -> (Vec<u8>, Records) 
             page: "Bid".into(),
             sender: 1,
             payload: raw(&n.to_string()).expect("json"),
+            hook: false,
             seqs: Some((group.next_seq, group.next_seq)),
             error: None,
             writes: w,
@@ -287,11 +288,11 @@ fn a_replay_reads_a_bounded_number_of_entries_back() {
     let mut group = log.group(key.clone(), 3).expect("group");
     bid(&log, &mut group, 5);
     for _ in 0..crate::live::read::MAX_REPLAY_SCAN - 1 {
-        log.log_failure(&mut group, "Bid", 1, "1", "nope").expect("log");
+        log.log_failure(crate::clock::now_ms(), &mut group, "Bid", 1, "1", false, "nope").expect("log");
     }
     // The message is the oldest of the last MAX_REPLAY_SCAN entries: still replayed.
     assert_eq!(log.messages_after(&key, 1, None, 0).expect("replay").len(), 1);
-    log.log_failure(&mut group, "Bid", 1, "1", "nope").expect("log");
+    log.log_failure(crate::clock::now_ms(), &mut group, "Bid", 1, "1", false, "nope").expect("log");
     // One refused call more and it is past what a replay reads; the export still has it.
     assert_eq!(log.messages_after(&key, 1, None, 0).expect("replay").len(), 0);
     assert_eq!(log.messages(&key).expect("all").len(), 1);

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::live::{CallEntry, FieldWrites, Group, GroupKey, Routed};
+use crate::live::{CallEntry, FieldWrites, Group, GroupKey, Payload, Routed};
 use crate::manifest::Manifest;
 use crate::store::database::Store;
 use crate::store::error::StoreError;
@@ -27,16 +27,39 @@ impl Store {
         group: &mut Group,
         page: &str,
         sender: u32,
-        payload: Box<RawValue>,
+        payload: impl Into<Payload>,
         writes: FieldWrites,
         messages: Vec<(u32, Box<RawValue>)>,
     ) -> Result<(u64, Vec<Routed>), StoreError> {
         Ok(self.live.commit_call(time_ms, group, page, sender, payload, writes, messages)?)
     }
 
-    /// Logs a failed call: its entry with the reason, nothing else.
-    pub(crate) fn log_failure(&self, group: &mut Group, page: &str, sender: u32, payload: &str, reason: &str) -> Result<u64, StoreError> {
-        Ok(self.live.log_failure(group, page, sender, payload, reason)?)
+    /// Logs a failed call that ran at `time_ms`: its entry with the reason, nothing else.
+    /// `hook`: whether it was a page hook.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn log_failure(
+        &self,
+        time_ms: u64,
+        group: &mut Group,
+        page: &str,
+        sender: u32,
+        payload: &str,
+        hook: bool,
+        reason: &str,
+    ) -> Result<u64, StoreError> {
+        Ok(self.live.log_failure(time_ms, group, page, sender, payload, hook, reason)?)
+    }
+
+    /// Every group of `session` with call entries written to sled, round by round, each
+    /// round's group 0 (its `creating-session` call) first; on a store opened afresh (the
+    /// server stopped), every group with a call.
+    pub fn logged_groups(&self, session: &str) -> Result<Vec<GroupKey>, StoreError> {
+        Ok(self.live.logged_groups(session)?)
+    }
+
+    /// The group's newest call entry, if any.
+    pub fn last_call(&self, key: &GroupKey) -> Result<Option<CallEntry>, StoreError> {
+        Ok(self.live.last_call(key)?)
     }
 
     /// Why no live call is taken any more (a journal write failed), if so.

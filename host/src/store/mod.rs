@@ -13,11 +13,13 @@
 //! - `flush`: one fsync of sled shared by concurrent callers, and [`FlushError`];
 //! - `page_times`: [`PageTime`], when each participant arrived on, first saw and left each page;
 //! - [`seating`]: a participant's group and id in each round: by position, drawn from the
-//!   session's seed, or formed by arrival (the `groupings` tree).
+//!   session's seed, or formed by arrival (the `groupings` tree);
+//! - `provenance`: [`Provenance`], what a session's game was loaded from, kept at its creation.
 //!
 //! Trees: `live` (group fields, player fields and the live log: see [`crate::live`]),
 //! `sessions` (session code → [`Session`]), `participants` (participant code →
-//! [`Participant`]), `page_times` (see [`PageTime`]), `meta` (host settings such as the admin token), `rooms`, `groupings`, and those other modules
+//! [`Participant`]), `page_times` (see [`PageTime`]), `meta` (host settings such as the admin
+//! token), `rooms`, `groupings`, `provenance`, and those other modules
 //! open with [`Store::tree`]. Field values are stored only once written; a read of an
 //! unwritten field gives the manifest's initial value.
 
@@ -27,6 +29,7 @@ mod error;
 mod flush;
 mod groups;
 mod page_times;
+mod provenance;
 mod records;
 pub mod rooms;
 pub mod seating;
@@ -38,6 +41,7 @@ pub use database::Store;
 pub use error::StoreError;
 pub use flush::FlushError;
 pub use page_times::PageTime;
+pub use provenance::{HostVersion, Provenance, TemplateHash, WASMTIME_VERSION};
 pub use records::{Participant, Session};
 pub(crate) use records::{decode, encode};
 pub use rooms::{Room, RoomError, Rooms, Seat};

@@ -60,7 +60,8 @@ pub(super) type Refused = Box<Response>;
 
 /// Who is signed in, or the sign-in page.
 pub(super) fn guard(state: &AppState, headers: &HeaderMap) -> Result<Who, Refused> {
-    auth::who(state, headers).ok_or_else(|| Box::new(sign_in("Sign in with the admin token, or a researcher's token or name and password, to see this page.")))
+    auth::who(state, headers)
+        .ok_or_else(|| Box::new(sign_in("Sign in with the admin token, or a researcher's token or name and password, to see this page.")))
 }
 
 /// Who sent a form, or the refusal of a form from nobody signed in or from another site.
@@ -76,7 +77,9 @@ pub(super) fn guard_form(state: &AppState, headers: &HeaderMap) -> Result<Who, R
 pub(super) fn guard_operator(state: &AppState, headers: &HeaderMap, form: bool) -> Result<(), Refused> {
     match if form { guard_form(state, headers)? } else { guard(state, headers)? } {
         Who::Operator => Ok(()),
-        Who::Researcher(_) => Err(Box::new(layout::message(StatusCode::FORBIDDEN, "Refused", "Only the operator (the admin token) manages researchers."))),
+        Who::Researcher(_) => {
+            Err(Box::new(layout::message(StatusCode::FORBIDDEN, "Refused", "Only the operator (the admin token) manages researchers.")))
+        }
     }
 }
 

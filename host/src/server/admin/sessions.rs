@@ -1,4 +1,4 @@
-//! The session pages: create, list, one session (links, monitor, export).
+//! The session pages: create, list, one session (links, monitor, export, bundle, provenance).
 
 use std::sync::Arc;
 
@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::server::admin::access::{guard, guard_form};
+use crate::server::admin::access::{Refused, guard, guard_form};
 use crate::server::api::error::ApiError;
 use crate::server::api::export::{self, ExportQuery};
 use crate::server::api::sessions as api;
@@ -26,6 +26,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/admin/sessions/{code}", get(session))
         .route("/admin/sessions/{code}/monitor", get(monitor))
         .route("/admin/sessions/{code}/export", get(export_session))
+        .route("/admin/sessions/{code}/bundle", get(bundle))
         .route("/admin/sessions/{code}/payments", get(payments))
         .route("/admin/sessions/{code}/advance", axum::routing::post(advance))
 }
@@ -144,11 +145,12 @@ async fn session(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(co
         Ok(who) => who,
         Err(refused) => return *refused,
     };
-    let info = api::find(&state, &who, &code).and_then(|s| api::session_info(&state, &s));
-    let mut info = match info {
+    let info = api::find(&state, &who, &code).and_then(|s| Ok((api::session_info(&state, &s)?, provenance(&state, &s)?)));
+    let (mut info, provenance) = match info {
         Ok(info) => info,
         Err(ApiError(status, why)) => return layout::message(status, "No such session", &why),
     };
+    info["provenance"] = provenance;
     let base = base_url(&headers);
     if let Some(Value::Array(people)) = info.get_mut("participants") {
         for p in people.iter_mut() {
@@ -158,6 +160,35 @@ async fn session(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(co
     }
     info["title"] = Value::String(format!("Session {code}"));
     layout::html(StatusCode::OK, "admin_session", &info)
+}
+
+/// The provenance block of `session` for its page (its seed once every participant has
+/// finished), or null when its game is not loaded.
+fn provenance(state: &AppState, session: &crate::store::Session) -> Result<Value, ApiError> {
+    let Some(game) = state.game(&session.game) else { return Ok(Value::Null) };
+    let finished = crate::server::api::provenance::all_finished(&state.store, &game.manifest, session)?;
+    Ok(crate::server::api::provenance::block(&state.store, &game, session, finished)?)
+}
+
+/// Session `code` if the signed-in caller may see it, else the page saying why not (sign in,
+/// or no such session).
+// The refusal is the page itself, as `guard`'s is: large, and built only for a refused request.
+#[allow(clippy::result_large_err)]
+fn signed_in_session(state: &AppState, headers: &HeaderMap, code: &str) -> Result<crate::store::Session, Refused> {
+    let who = guard(state, headers)?;
+    api::find(state, &who, code).map_err(|ApiError(status, why)| Box::new(layout::message(status, "No such session", &why)))
+}
+
+/// `GET /admin/sessions/{code}/bundle`: as the API's bundle.
+async fn bundle(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(code): Path<String>) -> Response {
+    let session = match signed_in_session(&state, &headers, &code) {
+        Ok(s) => s,
+        Err(refused) => return *refused,
+    };
+    match crate::server::api::bundle::respond(&state, &session).await {
+        Ok(bundle) => bundle,
+        Err(ApiError(status, why)) => layout::message(status, "The bundle could not be written", &why),
+    }
 }
 
 /// `GET /admin/sessions/{code}/monitor`: the API's session info, for the monitor table.
@@ -173,13 +204,9 @@ async fn monitor(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(co
 
 /// `GET /admin/sessions/{code}/payments`: each participant's points and money.
 async fn payments(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(code): Path<String>) -> Response {
-    let who = match guard(&state, &headers) {
-        Ok(who) => who,
-        Err(refused) => return *refused,
-    };
-    let session = match api::find(&state, &who, &code) {
+    let session = match signed_in_session(&state, &headers, &code) {
         Ok(s) => s,
-        Err(ApiError(status, why)) => return layout::message(status, "No such session", &why),
+        Err(refused) => return *refused,
     };
     match crate::server::api::sessions::session_payments(&state, &session).await {
         Ok(mut info) => {
@@ -197,16 +224,12 @@ async fn export_session(
     Path(code): Path<String>,
     query: Result<Query<ExportQuery>, QueryRejection>,
 ) -> Response {
-    let who = match guard(&state, &headers) {
-        Ok(who) => who,
+    let session = match signed_in_session(&state, &headers, &code) {
+        Ok(s) => s,
         Err(refused) => return *refused,
     };
     let Ok(Query(query)) = query else {
         return layout::message(StatusCode::BAD_REQUEST, "Bad request", "Use ?format=json or ?format=csv.");
-    };
-    let session = match api::find(&state, &who, &code) {
-        Ok(s) => s,
-        Err(ApiError(status, why)) => return layout::message(status, "No such session", &why),
     };
     export::respond(&state, &session, &query).await.unwrap_or_else(IntoResponse::into_response)
 }

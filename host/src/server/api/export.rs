@@ -1,13 +1,14 @@
 //! Session export: every group and player field per round, and the live log.
 //!
-//! - `format=json`: `{"session", "game", "treatment", "config", "session_fields",
+//! - `format=json`: `{"session", "game", "treatment", "config", "provenance", "session_fields",
 //!   "participants": [{"code", "label"}], "rounds": [{"round", "groups": [{"group", "fields",
 //!   "players": [{"id_in_group", "participant", "label", "fields", "participant_fields"}]}]}],
 //!   "live_log": [{"round", "group", "calls": [CallEntry...], "messages": [{"seq", "to",
 //!   "payload"}]}], "page_times": [PageTime...], "payments": [{"code", "points", "money"}]}`
 //!   (groups with no calls are left out of `live_log`; a round's group 0 holds its
 //!   `creating-session` call; a player's `participant_fields` are as they were in that round;
-//!   payments as [`super::payments`] computes them).
+//!   payments as [`super::payments`] computes them; `provenance` as [`super::provenance`]
+//!   writes it, with the seed once every participant has finished or with `seed=1`).
 //! - `format=csv` (`table=players`, the default): one row per player per round — `session, round,
 //!   group, id_in_group, participant, participant.label, session.config.KEY...,
 //!   session.FIELD..., group.FIELD..., player.FIELD..., participant.FIELD...`, each value as
@@ -34,16 +35,19 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
+use crate::game::Game;
 use crate::manifest::Manifest;
 use crate::server::api::error::ApiError;
 use crate::server::state::AppState;
 use crate::store::{GroupKey, Rooms, RoundSeating, Session, Store, StoreError};
 
-/// `?format=json|csv&table=players|log`.
+/// `?format=json|csv&table=players|log[&seed=1]`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct ExportQuery {
     format: Option<String>,
     table: Option<String>,
+    /// `1`: the JSON export's provenance holds the seed, finished or not (its owner asks).
+    seed: Option<String>,
 }
 
 /// Which export.
@@ -84,14 +88,19 @@ pub(crate) async fn respond(state: &AppState, session: &Session, query: &ExportQ
         Kind::PagesCsv => "-pages",
         Kind::Json | Kind::PlayersCsv => "",
     };
+    let asked = match query.seed.as_deref() {
+        None | Some("0") => false,
+        Some("1") => true,
+        Some(other) => return Err(ApiError(StatusCode::BAD_REQUEST, format!("seed={other}: use seed=1 to include the session's seed"))),
+    };
     let disposition = format!("attachment; filename=\"stoa-{}{suffix}.{format}\"", session.code);
     let (store, manifest, session) = (state.store.clone(), game.manifest.clone(), session.clone());
     let (tx, rx) = tokio::sync::mpsc::channel(CHUNKS_IN_FLIGHT);
     // A store scan, off the async threads.
     tokio::task::spawn_blocking(move || {
-        let mut out = Chunks { tx, buf: String::with_capacity(CHUNK_BYTES * 2) };
+        let mut out = Chunks { tx: Some(tx), buf: String::with_capacity(CHUNK_BYTES * 2) };
         let written = match kind {
-            Kind::Json => json_export(&store, &manifest, &session, &mut out),
+            Kind::Json => provenance_of(&store, &game, &session, asked).and_then(|p| json_export(&store, &manifest, &session, &p, &mut out)),
             Kind::PlayersCsv => players_csv(&store, &manifest, &session, &mut out),
             Kind::LogCsv => log_csv(&store, &manifest, &session, &mut out),
             Kind::PagesCsv => pages_csv(&store, &session, &mut out),
@@ -100,7 +109,9 @@ pub(crate) async fn respond(state: &AppState, session: &Session, query: &ExportQ
         if let Err(Stop::Failed(e)) = written {
             // The answer has begun: the client sees the download break off, not a short file.
             tracing::error!(session = %session.code, "export failed: {e}");
-            let _ = out.tx.blocking_send(Err(std::io::Error::other(format!("export failed: {e}"))));
+            if let Some(tx) = &out.tx {
+                let _ = tx.blocking_send(Err(std::io::Error::other(format!("export failed: {e}"))));
+            }
         }
     });
     let chunks = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) });
@@ -121,10 +132,27 @@ impl From<StoreError> for Stop {
     }
 }
 
-/// The export's text, sent on in chunks as it grows.
+/// The export's text, sent on in chunks as it grows (or, without a channel, kept whole).
 struct Chunks {
-    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    tx: Option<tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>>,
     buf: String,
+}
+
+/// The provenance block of `session` (with the seed when `asked` or every participant has
+/// finished).
+fn provenance_of(store: &Store, game: &Game, session: &Session, asked: bool) -> Result<Value, Stop> {
+    let seed = asked || super::provenance::all_finished(store, &game.manifest, session)?;
+    Ok(super::provenance::block(store, game, session, seed)?)
+}
+
+/// The JSON export of `session` as one text, its provenance `provenance` (for a bundle).
+pub(crate) fn json_text(store: &Store, manifest: &Manifest, session: &Session, provenance: &Value) -> Result<String, String> {
+    let mut out = Chunks { tx: None, buf: String::new() };
+    match json_export(store, manifest, session, provenance, &mut out) {
+        Ok(()) => Ok(out.buf),
+        Err(Stop::Failed(e)) => Err(e),
+        Err(Stop::Gone) => Err("the export stopped".into()),
+    }
 }
 
 impl Chunks {
@@ -142,11 +170,12 @@ impl Chunks {
 
     /// Sends what is gathered (blocks while the client is [`CHUNKS_IN_FLIGHT`] behind).
     fn send(&mut self) -> Result<(), Stop> {
+        let Some(tx) = &self.tx else { return Ok(()) };
         if self.buf.is_empty() {
             return Ok(());
         }
         let chunk = Bytes::from(std::mem::replace(&mut self.buf, String::with_capacity(CHUNK_BYTES * 2)));
-        self.tx.blocking_send(Ok(chunk)).map_err(|_| Stop::Gone)
+        tx.blocking_send(Ok(chunk)).map_err(|_| Stop::Gone)
     }
 }
 
@@ -182,7 +211,7 @@ fn who<'a>(session: &'a Session, labels: &'a [Option<String>], seating: &RoundSe
     (session.participants.get(index).map_or("", String::as_str), labels.get(index).and_then(Option::as_deref))
 }
 
-fn json_export(store: &Store, manifest: &Manifest, session: &Session, out: &mut Chunks) -> Result<(), Stop> {
+fn json_export(store: &Store, manifest: &Manifest, session: &Session, provenance: &Value, out: &mut Chunks) -> Result<(), Stop> {
     out.push("{\"session\":")?;
     out.json(&session.code)?;
     out.push(",\"game\":")?;
@@ -191,6 +220,8 @@ fn json_export(store: &Store, manifest: &Manifest, session: &Session, out: &mut 
     out.json(&session.treatment)?;
     out.push(",\"config\":")?;
     out.json(&session.config)?;
+    out.push(",\"provenance\":")?;
+    out.json(provenance)?;
     out.push(",\"session_fields\":")?;
     out.json(&store.session_fields(manifest, &session.code)?)?;
     let labels = Rooms::open(store)?.labels_of(session)?;
@@ -232,7 +263,13 @@ fn json_export(store: &Store, manifest: &Manifest, session: &Session, out: &mut 
             .map(|m| json!({ "seq": m.seq, "to": m.to, "payload": serde_json::from_str::<Value>(&m.payload).unwrap_or(Value::String(m.payload)) }))
             .collect();
         out.push(if std::mem::take(&mut first) { "" } else { "," })?;
-        out.json(&json!({ "round": key.round, "group": key.group, "calls": calls, "messages": messages }))?;
+        // The calls as the log holds them: payloads, messages and writes byte for byte, as
+        // a replay compares them.
+        out.push(&format!("{{\"round\":{},\"group\":{},\"calls\":", key.round, key.group))?;
+        out.json(&calls)?;
+        out.push(",\"messages\":")?;
+        out.json(&messages)?;
+        out.push("}")?;
     }
     out.push("],\"page_times\":")?;
     out.json(&store.page_times(&session.code)?)?;

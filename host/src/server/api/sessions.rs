@@ -11,7 +11,9 @@
 //! - `GET /api/sessions/{code}` → the session info: `{"code", "game", "participants": [{"code",
 //!   "url", "group", "id_in_group", "page", "round", "seconds_on_page", "live": {"connected",
 //!   "sent", "received", "errors"}}]}`, `page` being the current page's name or `"finished"`;
-//! - `GET /api/sessions/{code}/export?format=json|csv[&table=players|pages|log]`: see [`export`];
+//! - `GET /api/sessions/{code}/export?format=json|csv[&table=players|pages|log][&seed=1]`: see
+//!   [`export`];
+//! - `GET /api/sessions/{code}/bundle`: the export bundle `stoa replay` takes, see [`bundle`];
 //! - `POST /api/sessions/{code}/advance` `{}` or `{"participants": [...]}`: the slowest (or
 //!   those) leave their page as on a timeout, see [`super::advance`].
 //!
@@ -21,6 +23,7 @@
 //! over a quota, 404 for an unknown (or someone else's) session.
 //!
 //! [`export`]: crate::server::api::export
+//! [`bundle`]: crate::server::api::bundle
 
 use std::sync::Arc;
 
@@ -47,6 +50,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/api/sessions", get(list).post(create))
         .route("/api/sessions/{code}", get(info))
         .route("/api/sessions/{code}/export", get(export_session))
+        .route("/api/sessions/{code}/bundle", get(bundle))
         .route("/api/sessions/{code}/payments", get(payments))
         .route("/api/sessions/{code}/advance", axum::routing::post(advance))
 }
@@ -292,4 +296,11 @@ async fn export_session(
         query.map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("bad query ({e}): use ?format=json or ?format=csv[&table=log]")))?;
     let session = find(&state, &who, &code)?;
     export::respond(&state, &session, &query).await
+}
+
+/// `GET /api/sessions/{code}/bundle` (see [`super::bundle`]).
+async fn bundle(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(code): Path<String>) -> Result<Response, ApiError> {
+    let who = caller(&state, &headers)?;
+    let session = find(&state, &who, &code)?;
+    super::bundle::respond(&state, &session).await
 }
