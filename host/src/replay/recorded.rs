@@ -25,7 +25,7 @@ pub struct Recorded {
 }
 
 /// A round and its groups as they formed: positions in id order, group 1 first.
-pub type Formed = (u32, Vec<Vec<u32>>);
+pub(crate) type Formed = (u32, Vec<Vec<u32>>);
 
 impl Recorded {
     /// Every call of the session.
