@@ -7,11 +7,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::engine::limits::LimitOverrides;
-use crate::store::Grouping;
 
 /// Why a manifest was refused: the file, the key (dotted path, empty for the whole file) and why.
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +104,33 @@ pub enum PageKind {
     Normal,
     /// Waits until the whole group has arrived, then moves everyone on.
     Wait,
+}
+
+/// How a session's groups are drawn each round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Grouping {
+    /// The same groups, by position, every round.
+    #[default]
+    Fixed,
+    /// New random groups and ids every round.
+    Random,
+    /// New random groups every round; each player keeps its id in group.
+    RandomKeepId,
+    /// Groups form in arrival order on the first page of each round.
+    Arrival,
+}
+
+impl Grouping {
+    /// The name a manifest and an export use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Grouping::Fixed => "fixed",
+            Grouping::Random => "random",
+            Grouping::RandomKeepId => "random-keep-id",
+            Grouping::Arrival => "arrival",
+        }
+    }
 }
 
 /// One page of the sequence.

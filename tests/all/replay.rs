@@ -159,7 +159,10 @@ async fn the_export_holds_the_provenance_and_the_seed_once_finished_or_asked_for
     let locked = lock.split("name = \"wasmtime\"\nversion = \"").nth(1).and_then(|rest| rest.split('"').next()).expect("wasmtime in Cargo.lock");
     assert_eq!(p["wasmtime"], locked);
     assert_eq!(p["recorded"], true, "kept when the session was made");
-    assert_eq!(p["session"], serde_json::json!({"players_per_group": 3, "participants": 3, "treatment": null, "config": export["config"]}));
+    assert_eq!(
+        p["session"],
+        serde_json::json!({"players_per_group": 3, "grouping": "fixed", "participants": 3, "treatment": null, "config": export["config"]})
+    );
 
     // The owner asks for the seed; anyone else is turned away as before.
     let asked = get_admin(&server, &format!("/api/sessions/{code}/export?format=json&seed=1")).await.json();

@@ -4,8 +4,8 @@
 //! with its store.
 //!
 //! Loading is here; the calls are in `calls`, each WIT interface's host side in its own file
-//! (`fields`, `bot_driver`), a call's store data in `state`, pages in `render`, what the
-//! game was loaded from in `provenance`.
+//! (`fields`, `bot_driver`), a call's store data and a kept instance in `state`, pages in
+//! `render`, what the game was loaded from in `provenance`.
 
 pub mod bindings;
 mod bot_driver;
@@ -38,6 +38,7 @@ use wasmtime::component::types::ComponentItem;
 use crate::engine::Runtime;
 use crate::engine::limits::Limits;
 use crate::engine::share::{Share, Shares};
+use crate::game::state::CallState;
 use crate::game::world::Pre;
 use crate::live::Routed;
 use crate::manifest::{Manifest, ManifestError};
@@ -90,7 +91,7 @@ pub struct Game {
     /// text, this host's version (kept with each session it creates).
     pub provenance: Provenance,
     engine: Engine,
-    pre: Pre,
+    pre: Pre<CallState>,
     shares: Arc<Shares>,
     /// The share of the pool its instances are taken from: its owner's (a researcher's game is
     /// named `owner/name@version` once hosted), found on first use since hosting renames it

@@ -8,7 +8,6 @@ use wasmtime::Store as WasmStore;
 use wasmtime::component::InstancePre;
 
 use crate::game::bindings::{v0_1, v0_2};
-use crate::game::state::CallState;
 
 pub use crate::game::bindings::v0_2::stoa::game::types::{BotSubmission, Context, Message};
 
@@ -30,10 +29,11 @@ impl std::fmt::Display for World {
     }
 }
 
-/// A linked component, ready to instantiate, in the world it implements.
-pub(crate) enum Pre {
-    V0_1(v0_1::GamePre<CallState>),
-    V0_2(v0_2::GamePre<CallState>),
+/// A linked component, ready to instantiate, in the world it implements, for stores whose
+/// data is `T` (a call's state, `crate::game::state::CallState`).
+pub(crate) enum Pre<T: 'static> {
+    V0_1(v0_1::GamePre<T>),
+    V0_2(v0_2::GamePre<T>),
 }
 
 /// An instance's exports.
@@ -53,10 +53,10 @@ fn v0_1_context(c: &Context) -> v0_1::stoa::game::types::Context {
     }
 }
 
-impl Pre {
+impl<T: Send + 'static> Pre<T> {
     /// The world `pre`'s component implements: 0.2 if its exports match it, else 0.1; the
     /// error says why it matches neither.
-    pub(crate) fn new(pre: InstancePre<CallState>) -> Result<Pre, String> {
+    pub(crate) fn new(pre: InstancePre<T>) -> Result<Pre<T>, String> {
         let v0_2 = match v0_2::GamePre::new(pre.clone()) {
             Ok(p) => return Ok(Pre::V0_2(p)),
             Err(e) => e,
@@ -74,7 +74,7 @@ impl Pre {
         }
     }
 
-    pub(crate) fn instantiate(&self, store: &mut WasmStore<CallState>) -> wasmtime::Result<Exports> {
+    pub(crate) fn instantiate(&self, store: &mut WasmStore<T>) -> wasmtime::Result<Exports> {
         Ok(match self {
             Pre::V0_1(p) => Exports::V0_1(p.instantiate(store)?),
             Pre::V0_2(p) => Exports::V0_2(p.instantiate(store)?),
@@ -83,9 +83,9 @@ impl Pre {
 }
 
 impl Exports {
-    pub(crate) fn live_method(
+    pub(crate) fn live_method<T: Send>(
         &self,
-        store: &mut WasmStore<CallState>,
+        store: &mut WasmStore<T>,
         ctx: &Context,
         id: u32,
         payload: &str,
@@ -98,23 +98,23 @@ impl Exports {
         })
     }
 
-    pub(crate) fn error_message(&self, store: &mut WasmStore<CallState>, ctx: &Context, id: u32, values: &str) -> wasmtime::Result<Option<String>> {
+    pub(crate) fn error_message<T: Send>(&self, store: &mut WasmStore<T>, ctx: &Context, id: u32, values: &str) -> wasmtime::Result<Option<String>> {
         match self {
             Exports::V0_1(g) => g.call_error_message(store, &v0_1_context(ctx), id, &values.to_string()),
             Exports::V0_2(g) => g.call_error_message(store, ctx, id, &values.to_string()),
         }
     }
 
-    pub(crate) fn vars_for_template(&self, store: &mut WasmStore<CallState>, ctx: &Context, id: u32) -> wasmtime::Result<String> {
+    pub(crate) fn vars_for_template<T: Send>(&self, store: &mut WasmStore<T>, ctx: &Context, id: u32) -> wasmtime::Result<String> {
         match self {
             Exports::V0_1(g) => g.call_vars_for_template(store, &v0_1_context(ctx), id),
             Exports::V0_2(g) => g.call_vars_for_template(store, ctx, id),
         }
     }
 
-    pub(crate) fn call_live_method(
+    pub(crate) fn call_live_method<T: Send>(
         &self,
-        store: &mut WasmStore<CallState>,
+        store: &mut WasmStore<T>,
         ctx: &Context,
         case: Option<&str>,
     ) -> wasmtime::Result<Result<(), String>> {
@@ -124,16 +124,16 @@ impl Exports {
         }
     }
 
-    pub(crate) fn is_displayed(&self, store: &mut WasmStore<CallState>, ctx: &Context, id: u32) -> wasmtime::Result<bool> {
+    pub(crate) fn is_displayed<T: Send>(&self, store: &mut WasmStore<T>, ctx: &Context, id: u32) -> wasmtime::Result<bool> {
         match self {
             Exports::V0_1(_) => Ok(true),
             Exports::V0_2(g) => g.call_is_displayed(store, ctx, id),
         }
     }
 
-    pub(crate) fn before_next_page(
+    pub(crate) fn before_next_page<T: Send>(
         &self,
-        store: &mut WasmStore<CallState>,
+        store: &mut WasmStore<T>,
         ctx: &Context,
         id: u32,
         timeout: bool,
@@ -144,30 +144,30 @@ impl Exports {
         }
     }
 
-    pub(crate) fn after_all_players_arrive(&self, store: &mut WasmStore<CallState>, ctx: &Context) -> wasmtime::Result<Result<(), String>> {
+    pub(crate) fn after_all_players_arrive<T: Send>(&self, store: &mut WasmStore<T>, ctx: &Context) -> wasmtime::Result<Result<(), String>> {
         match self {
             Exports::V0_1(_) => Ok(Ok(())),
             Exports::V0_2(g) => g.call_after_all_players_arrive(store, ctx),
         }
     }
 
-    pub(crate) fn creating_session(&self, store: &mut WasmStore<CallState>, ctx: &Context) -> wasmtime::Result<Result<(), String>> {
+    pub(crate) fn creating_session<T: Send>(&self, store: &mut WasmStore<T>, ctx: &Context) -> wasmtime::Result<Result<(), String>> {
         match self {
             Exports::V0_1(_) => Ok(Ok(())),
             Exports::V0_2(g) => g.call_creating_session(store, ctx),
         }
     }
 
-    pub(crate) fn get_timeout_seconds(&self, store: &mut WasmStore<CallState>, ctx: &Context, id: u32) -> wasmtime::Result<Option<f64>> {
+    pub(crate) fn get_timeout_seconds<T: Send>(&self, store: &mut WasmStore<T>, ctx: &Context, id: u32) -> wasmtime::Result<Option<f64>> {
         match self {
             Exports::V0_1(_) => Ok(None),
             Exports::V0_2(g) => g.call_get_timeout_seconds(store, ctx, id),
         }
     }
 
-    pub(crate) fn bot_submissions(
+    pub(crate) fn bot_submissions<T: Send>(
         &self,
-        store: &mut WasmStore<CallState>,
+        store: &mut WasmStore<T>,
         ctx: &Context,
         id: u32,
         case: Option<&str>,

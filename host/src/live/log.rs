@@ -43,6 +43,13 @@ pub(crate) struct LiveLog {
 }
 
 impl LiveLog {
+    /// The bytes `session`'s live log holds (see [`SessionBytes`]) plus `others`, the bytes of
+    /// its other records, both counted the first time a session is asked about (`others` is
+    /// called then only).
+    pub(crate) fn session_bytes(&self, session: &str, others: impl FnOnce() -> Result<u64, LiveError>) -> Result<u64, LiveError> {
+        self.session_bytes.count(&self.tree, &self.write_behind, session, others)
+    }
+
     /// Opens the `live` tree of `db`. With `journal` (the journal's segments; none for a
     /// temporary store, whose calls need not survive a crash), replays into the tree the
     /// journal's records it lacks and starts the write-back thread; then applies again the

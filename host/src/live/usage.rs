@@ -11,7 +11,7 @@ use std::sync::{Mutex, PoisonError};
 
 use crate::live::error::LiveError;
 use crate::live::keys::Tag;
-use crate::live::log::LiveLog;
+use crate::live::write_behind::WriteBehind;
 
 /// Bytes of each session's live log, by session code: only sessions counted once are kept up
 /// to date (the others are counted whole when first asked).
@@ -30,23 +30,29 @@ impl SessionBytes {
     }
 }
 
-impl LiveLog {
-    /// The bytes `session`'s live log holds (see [`SessionBytes`]) plus `others`, the bytes of
-    /// its other records, both counted the first time a session is asked about (`others` is
-    /// called then only).
-    pub(crate) fn session_bytes(&self, session: &str, others: impl FnOnce() -> Result<u64, LiveError>) -> Result<u64, LiveError> {
-        let counted = || self.session_bytes.counted.lock().unwrap_or_else(PoisonError::into_inner);
+impl SessionBytes {
+    /// The bytes `session`'s live log holds — its entries in `tree` and those `write_behind`
+    /// still holds — plus `others`, the bytes of its other records, both counted the first
+    /// time a session is asked about (`others` is called then only).
+    pub(crate) fn count(
+        &self,
+        tree: &sled::Tree,
+        write_behind: &WriteBehind,
+        session: &str,
+        others: impl FnOnce() -> Result<u64, LiveError>,
+    ) -> Result<u64, LiveError> {
+        let counted = || self.counted.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(&bytes) = counted().get(session) {
             return Ok(bytes);
         }
         let mut prefix = Tag::Call.with_body(session.as_bytes());
         prefix.push(0);
         let mut bytes = others()?;
-        for kv in self.tree.scan_prefix(&prefix) {
+        for kv in tree.scan_prefix(&prefix) {
             let (k, v) = kv?;
             bytes += (k.len() + v.len()) as u64;
         }
-        bytes += self.write_behind.pending_entry_bytes(session);
+        bytes += write_behind.pending_entry_bytes(session);
         Ok(*counted().entry(session.to_string()).or_insert(bytes))
     }
 }

@@ -13,7 +13,8 @@
 //! - `flush`: one fsync of sled shared by concurrent callers, and [`FlushError`];
 //! - `page_times`: [`PageTime`], when each participant arrived on, first saw and left each page;
 //! - [`seating`]: a participant's group and id in each round: by position, drawn from the
-//!   session's seed, or formed by arrival (the `groupings` tree);
+//!   session's seed, or formed by arrival; `seatings`: each session's rounds, kept (the
+//!   groups formed by arrival in the `groupings` tree);
 //! - `provenance`: [`Provenance`], what a session's game was loaded from, kept at its creation.
 //!
 //! Trees: `live` (group fields, player fields and the live log: see [`crate::live`]),
@@ -33,9 +34,11 @@ mod provenance;
 mod records;
 pub mod rooms;
 pub mod seating;
+mod seatings;
 
 pub use crate::clock::now_ms;
 pub use crate::live::GroupKey;
+pub use crate::manifest::Grouping;
 pub use codes::random_code;
 pub use database::Store;
 pub use error::StoreError;
@@ -45,4 +48,4 @@ pub use provenance::{HostVersion, Provenance, TemplateHash, WASMTIME_VERSION};
 pub use records::{Participant, Session};
 pub(crate) use records::{decode, encode};
 pub use rooms::{Room, RoomError, Rooms, Seat};
-pub use seating::{Grouping, RoundSeating};
+pub use seating::RoundSeating;

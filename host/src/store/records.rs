@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::now_ms;
 use crate::live::GroupKey;
+use crate::manifest::Grouping;
 use crate::manifest::Manifest;
 use crate::store::codes::random_code;
 use crate::store::database::Store;
 use crate::store::error::StoreError;
-use crate::store::seating::Grouping;
 
 /// A session of one game.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -12,6 +12,10 @@ use axum::response::{IntoResponse, Response};
 use handlebars::Handlebars;
 use serde::Serialize;
 
+/// The policy of every participant page (and a room's): scripts, forms and dialogs, in an
+/// origin of its own.
+pub(crate) const SANDBOX: &str = "sandbox allow-scripts allow-forms allow-modals";
+
 /// Host templates by name; `base` is the partial every page fills.
 const TEMPLATES: &[(&str, &str)] = &[
     ("base", include_str!("../../../templates/base.hbs")),

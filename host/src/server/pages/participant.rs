@@ -13,7 +13,7 @@
 //!   one (`pages::room`).
 //! - `GET /p/{participant}/position`: `{"round", "page", "finished"}`, polled by wait pages.
 //!
-//! Every answer carries [`SANDBOX`]: a page runs a researcher's template and scripts, which
+//! Every answer carries [`layout::SANDBOX`]: a page runs a researcher's template and scripts, which
 //! must not act with the rights of whoever opens it (the operator's admin cookie goes with
 //! every same-origin request). Sandboxed, a page has an opaque origin: its scripts can still
 //! open the live socket, submit the form and poll the position (which allows any origin), but
@@ -47,11 +47,8 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .layer(axum::middleware::map_response(sandboxed))
 }
 
-/// The policy of every participant page: scripts, forms and dialogs, in an origin of its own.
-pub(crate) const SANDBOX: &str = "sandbox allow-scripts allow-forms allow-modals";
-
 async fn sandboxed(mut response: Response) -> Response {
-    response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(SANDBOX));
+    response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(layout::SANDBOX));
     response
 }
 

@@ -28,8 +28,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::server::auth;
-use crate::server::pages::layout;
-use crate::server::pages::participant::SANDBOX;
+use crate::server::pages::layout::{self, SANDBOX};
 use crate::server::state::AppState;
 use crate::session::completion;
 use crate::store::rooms::check_label;
