@@ -1,5 +1,5 @@
 //! The worlds a game may implement: `stoa:game/game@0.2.0` and, for components built before it,
-//! `@0.1.0`. [`Pre`] and [`Exports`] hide which one a game is: every call is made in 0.2's
+//! `@0.1.0`. `Pre` and `Exports` hide which one a game is: every call is made in 0.2's
 //! shape (0.1 gets its context without `num-rounds` and `config`), and a 0.1 game gets
 //! DESIGN.md's defaults for the hooks it does not have (`is-displayed` true,
 //! `before-next-page` and `after-all-players-arrive` ok, `bot-submissions` one `{}`).

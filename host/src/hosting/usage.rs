@@ -1,6 +1,6 @@
 //! [`StoredBytes`]: what counts against a researcher's stored-bytes quota — their uploads and
 //! their sessions' data — and the verdict live calls read, recounted at most every
-//! [`RECOUNT`] off the async threads.
+//! `RECOUNT` off the async threads.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

@@ -2,22 +2,22 @@
 //!
 //! A live call commits with one record, its [`CallEntry`]: every call has one, succeeded or
 //! failed, and a successful call's entry holds its field writes and its messages with their
-//! seqs (replay reads them from there). [`LiveLog::commit_call`] appends the entry to the
-//! journal, which makes it durable ([`crate::journal`]); nothing else is written on the call's
+//! seqs (replay reads them from there). `LiveLog::commit_call` appends the entry to the
+//! journal, which makes it durable (`crate::journal`); nothing else is written on the call's
 //! path, so no call waits for sled.
 //!
 //! The entries, their field values and the group's marker (the last call applied) reach the
-//! `live` tree ([`keys`] has its key scheme) later. They wait in the write-behind cache
-//! ([`write_behind`]), where every read of a field or of the log looks first, and are written
+//! `live` tree (`keys` has its key scheme) later. They wait in the write-behind cache
+//! (`write_behind`), where every read of a field or of the log looks first, and are written
 //! back once for many calls, on a thread of their own: when the group has cached a few dozen
-//! calls or 256 KiB of values, when its owner says so ([`LiveLog::write_back`]: when a group
+//! calls or 256 KiB of values, when its owner says so (`LiveLog::write_back`: when a group
 //! goes idle), at a journal checkpoint, and when the log is dropped (unless it is a temporary
 //! one, as bot runs use). A field written by ten calls in a row is then written to sled once,
-//! and the entries go as runs, one sled record for many calls ([`entry::CallRecord`]), since
+//! and the entries go as runs, one sled record for many calls (`entry::CallRecord`), since
 //! sled's inserts cost per record.
 //!
 //! When the log is opened after a crash, the journal's entries that sled lacks are inserted
-//! into sled again ([`recovery::Replay`]), then every entry past its group's marker is applied
+//! into sled again (`recovery::Replay`), then every entry past its group's marker is applied
 //! again, in order (applying is idempotent): a call either happened entirely or not at all.
 //! This is as atomic as a sled batch, and cheaper: sled rolls and writes its IO buffer for
 //! every batch, with several thread hand-offs per call. A failed call writes only its entry,

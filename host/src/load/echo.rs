@@ -5,7 +5,7 @@
 //! loopback and the WebSocket framing allow.
 //!
 //! `stoa echo --durable DIR` is the second ceiling: every frame is appended to Stoa's own live
-//! journal ([`crate::journal`]) in `DIR` and echoed once the write that covers it is on disk —
+//! journal (`crate::journal`) in `DIR` and echoed once the write that covers it is on disk —
 //! what a server whose every message is durable can do on this machine and disk, with no game
 //! and no store.
 

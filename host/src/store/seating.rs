@@ -1,6 +1,6 @@
 //! Where a participant sits: their position in the session (1-based, the order of
 //! [`crate::store::Session::participants`]) and, round by round, their group and id in group
-//! ([`RoundSeating`]). How a round's groups are drawn is the session's [`Grouping`]:
+//! ([`RoundSeating`]). How a round's groups are drawn is the session's [`Grouping`](crate::manifest::Grouping):
 //!
 //! - `fixed`: by position for every round — positions `(g-1)·n + 1 ..= g·n` are group `g`,
 //!   for groups of `n` players (oTree's default);
