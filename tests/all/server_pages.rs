@@ -85,6 +85,24 @@ async fn a_submit_moves_the_participant_to_results_and_a_second_submit_moves_nob
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_message_shaped_like_a_page_hook_does_not_stand_in_for_the_pages_before_next_page() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(&[AUCTION], &dir.path().join("data")).await;
+    let people = codes(&create_session(&server, "auction", 3).await);
+    // The auction takes it as a bid of 7: a successful live call on Bid whose payload names
+    // the hook the submit of Bid runs.
+    let frame = live_send(&server, &people[0], "Bid", r#"{"hook": "before-next-page", "bid": 7}"#).await;
+    assert_eq!(frame["data"]["max_bid"], 7, "{frame}");
+    assert_eq!(submit(&server, &people[0], "Bid", 1).await.status, 303);
+    let p = server.state.store.participant(&people[0]).expect("store").expect("participant");
+    let calls = server.state.store.calls(&p.group_key()).expect("calls");
+    let hooks: Vec<_> = calls.iter().filter(|c| c.hook && c.page == "Bid" && c.sender == 1).collect();
+    assert_eq!(hooks.len(), 1, "the submit ran before-next-page itself: {calls:?}");
+    assert!(hooks[0].payload.get().contains(r#""hook":"before-next-page""#), "{}", hooks[0].payload.get());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_form_without_its_page_name_is_a_400_page() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = TestServer::start(&[AUCTION], &dir.path().join("data")).await;

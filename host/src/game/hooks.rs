@@ -95,8 +95,10 @@ impl Game {
     /// Whether the group's log holds a committed `hook` of `id` on `page`.
     fn hook_done(&self, store: &Store, group: &Group, page: &str, id: u32, hook: &Hook) -> Result<bool, CallError> {
         let calls = store.calls(&group.key)?;
+        // Only the host's own hook entries: a live call's payload, a client's, may look like one.
         Ok(calls.iter().rev().any(|c| {
-            c.error.is_none()
+            c.hook
+                && c.error.is_none()
                 && c.page == page
                 && c.sender == id
                 && serde_json::from_str::<serde_json::Value>(c.payload.get()).is_ok_and(|p| p["hook"] == hook.name())
