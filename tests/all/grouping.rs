@@ -14,7 +14,9 @@ use axum::http::Method;
 use serde_json::{Value, json};
 
 use crate::replay::{download_bundle, replay_bundle};
-use crate::server_support::{auction_game, codes, eventually, get, get_admin, live_send, position, post_form, request, submit};
+use crate::server_support::{
+    auction_game, codes, eventually, get, get_admin, live_send, position, post_form, request, start_when_released, stored_position, submit,
+};
 use crate::support::{TOKEN, TestServer, root};
 
 /// Writes game `name` (the auction's component) with `keys`, pages `pages` and their
@@ -227,6 +229,35 @@ async fn a_first_wait_page_groups_by_arrival_time_and_a_latecomer_waits_for_the_
     let bundle = download_bundle(&server.addr.to_string(), &session, &dir.path().join("bundles")).await;
     let (code, out) = replay_bundle(&bundle);
     assert_eq!(code, 0, "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arrivals_a_crash_left_ungrouped_are_grouped_when_the_server_starts_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pages = [("Lobby", "kind = \"wait\"\ngroup_by_arrival_time = true"), ("Bid", "")];
+    let g = game(dir.path(), "arrivals", "players_per_group = 2\nnum_rounds = 1\n", &pages);
+    let games = [g.to_str().expect("utf-8")];
+    let data = dir.path().join("data");
+    let server = TestServer::start(&games, &data).await;
+    let people = codes(&create(&server, "arrivals", 2, json!({})).await);
+    server.stop().await;
+    // Both saw the Lobby, and the server went down before it grouped them.
+    let store = eventually(Duration::from_secs(10), "the database", || async { stoa::Store::open(&data).ok() }).await;
+    for code in &people {
+        let mut p = store.participant(code).expect("read").expect("participant");
+        p.page_viewed_ms = Some(stoa::store::now_ms());
+        store.put_participant(&p).expect("write");
+    }
+    store.wait_durable().expect("durable");
+    drop(store);
+    let server = start_when_released(&games, &data).await;
+    // No page is loaded: the start forms the group and moves it on.
+    for code in &people {
+        eventually(Duration::from_secs(10), "the group formed at start", || async { (stored_position(&server, code) == (1, 1)).then_some(()) }).await;
+    }
+    let p = server.state.store.participant(&people[1]).expect("read").expect("participant");
+    assert_eq!((p.group, p.id_in_group), (1, 2));
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

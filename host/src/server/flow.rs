@@ -353,9 +353,14 @@ impl Flow {
     }
 
     /// Releases `p`'s wait page if its group may go on (self-healing on page loads: a crash
-    /// between two members' writes leaves the group complete but unmoved), or forms the
-    /// groups waiting to be formed by arrival.
+    /// between two members' writes leaves the group complete but unmoved). Groups by arrival
+    /// form on a first view ([`Flow::viewed`]), and at start ([`Flow::start_timers`]) for a
+    /// view a crash left unhandled: not on these loads, a waiting page's poll every second,
+    /// which would read the whole session each time.
     pub(crate) async fn release_wait_page(self: &Arc<Self>, game: &Arc<Game>, session: &Session, p: &Participant) -> Result<(), MoveError> {
+        if p.group == 0 {
+            return Ok(());
+        }
         let moved = self.settle(game, session, vec![(p.group_key(), at(p), false)]).await?;
         self.after_move(game, moved).await
     }
@@ -392,6 +397,8 @@ impl Flow {
     }
 
     /// Reschedules every pending page timeout (at server start); overdue ones fire at once.
+    /// Then forms the groups a crash left unformed: participants who saw a page grouping by
+    /// arrival before it (see [`Flow::release_wait_page`]).
     /// `game_of` finds a session's game by its key (it may load it: it runs off the async
     /// threads).
     pub(crate) fn start_timers(self: &Arc<Self>, game_of: impl Fn(&str) -> Option<Arc<Game>> + Send + 'static) {
@@ -399,33 +406,51 @@ impl Flow {
         tokio::spawn(async move {
             let Some(flow) = weak.upgrade() else { return };
             let scan = flow.clone();
-            let pending = tokio::task::spawn_blocking(move || scan.pending_timeouts(&game_of)).await;
-            match pending {
-                Ok(Ok(pending)) => {
-                    for (game, p) in pending {
-                        flow.schedule(&game, &p);
-                    }
+            let pending = match tokio::task::spawn_blocking(move || scan.pending(&game_of)).await {
+                Ok(Ok(pending)) => pending,
+                Ok(Err(e)) => return tracing::error!("cannot reschedule page timeouts: {e}"),
+                Err(e) => return tracing::error!("cannot reschedule page timeouts: {e}"),
+            };
+            for (game, p) in pending.timeouts {
+                flow.schedule(&game, &p);
+            }
+            for (game, session, check) in pending.arrivals {
+                let settled = match flow.settle(&game, &session, vec![check]).await {
+                    Ok(moved) => flow.after_move(&game, moved).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = settled {
+                    tracing::error!(session = %session.code, "cannot form the groups waiting by arrival: {e}");
                 }
-                Ok(Err(e)) => tracing::error!("cannot reschedule page timeouts: {e}"),
-                Err(e) => tracing::error!("cannot reschedule page timeouts: {e}"),
             }
         });
     }
 
-    /// Every participant standing on a page with a timeout, with their game.
-    fn pending_timeouts(&self, game_of: &dyn Fn(&str) -> Option<Arc<Game>>) -> Result<Vec<(Arc<Game>, Participant)>, StoreError> {
-        let mut out = Vec::new();
+    /// Every participant standing on a page with a timeout, with their game; and each round
+    /// with participants waiting to be grouped by arrival.
+    fn pending(&self, game_of: &dyn Fn(&str) -> Option<Arc<Game>>) -> Result<Pending, StoreError> {
+        let mut out = Pending { timeouts: Vec::new(), arrivals: Vec::new() };
         for session in self.store.sessions()? {
             // A session whose game is not loaded has no pages to time out on this server.
             let Some(game) = game_of(&session.game) else { continue };
+            let mut rounds = Vec::new();
             for code in &session.participants {
-                if let Some(p) = self.store.participant(code)?
-                    && deadline(&p, &game.manifest).is_some()
-                {
-                    out.push((game.clone(), p));
+                let Some(p) = self.store.participant(code)? else { continue };
+                if deadline(&p, &game.manifest).is_some() {
+                    out.timeouts.push((game.clone(), p.clone()));
+                }
+                if p.group == 0 && on_wait_page(&p, &game.manifest) && !rounds.contains(&p.round) {
+                    rounds.push(p.round);
+                    out.arrivals.push((game.clone(), session.clone(), (p.group_key(), at(&p), false)));
                 }
             }
         }
         Ok(out)
     }
+}
+
+/// What a server start picks up again ([`Flow::start_timers`]).
+struct Pending {
+    timeouts: Vec<(Arc<Game>, Participant)>,
+    arrivals: Vec<(Arc<Game>, Session, Check)>,
 }
