@@ -121,18 +121,6 @@ pub enum Grouping {
     Arrival,
 }
 
-impl Grouping {
-    /// The name a manifest and an export use.
-    pub fn name(self) -> &'static str {
-        match self {
-            Grouping::Fixed => "fixed",
-            Grouping::Random => "random",
-            Grouping::RandomKeepId => "random-keep-id",
-            Grouping::Arrival => "arrival",
-        }
-    }
-}
-
 /// One page of the sequence.
 #[derive(Debug, Clone)]
 pub struct Page {

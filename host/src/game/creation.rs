@@ -20,9 +20,10 @@ use crate::store::{Participant, Session, Store, StoreError, now_ms};
 
 impl Game {
     /// Creates a session of this game with `participants` participants, treatment
-    /// `treatment` and its resolved `config`, and `seed` (else one drawn at random), running `creating-session` for every round
-    /// (0.2 games) and storing what it wrote with the session. A failed call refuses the
-    /// session, naming the round and the reason; nothing is stored.
+    /// `treatment` and its resolved `config`, and `seed` (else one drawn at random), running
+    /// `creating-session` for every round (0.2 games) and storing what it wrote with the
+    /// session. A failed call refuses the session, naming the round and the reason; nothing
+    /// is stored.
     pub fn create_session(
         &self,
         store: &Store,

@@ -45,7 +45,7 @@ impl Store {
     }
 
     /// [`Store::seating`] of the session with code `code`; `None` when there is no such session.
-    pub fn seating_of(&self, code: &str, round: u32) -> Result<Option<Arc<RoundSeating>>, StoreError> {
+    fn seating_of(&self, code: &str, round: u32) -> Result<Option<Arc<RoundSeating>>, StoreError> {
         if let Some(known) = self.known_seating(code, round) {
             return Ok(Some(known));
         }
