@@ -47,7 +47,6 @@ use crate::store::{GroupKey, Provenance};
 pub use crate::game::error::{CallError, LoadError};
 pub use crate::game::hooks::Hook;
 pub(crate) use crate::game::json::check_json;
-pub(crate) use crate::game::provenance::sha256;
 pub use crate::game::state::{BotCall, Instance};
 pub use crate::game::world::{BotSubmission, World};
 

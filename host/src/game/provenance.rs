@@ -3,10 +3,8 @@
 
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
-
 use crate::manifest::Manifest;
-use crate::store::{HostVersion, Provenance, TemplateHash, WASMTIME_VERSION};
+use crate::store::{HostVersion, Provenance, TemplateHash, WASMTIME_VERSION, sha256_hex};
 
 /// The provenance of the package in `dir` whose manifest is `manifest` and component `component`.
 pub(super) fn of(manifest: &Manifest, dir: &Path, component: &[u8]) -> Result<Provenance, String> {
@@ -15,21 +13,16 @@ pub(super) fn of(manifest: &Manifest, dir: &Path, component: &[u8]) -> Result<Pr
     let templates = manifest
         .pages
         .iter()
-        .map(|page| Ok(TemplateHash { page: page.name.clone(), file: slashed(&page.template), sha256: sha256(&read(&page.template)?) }))
+        .map(|page| Ok(TemplateHash { page: page.name.clone(), file: slashed(&page.template), sha256: sha256_hex(&read(&page.template)?) }))
         .collect::<Result<Vec<_>, String>>()?;
     Ok(Provenance {
         component: slashed(&manifest.component),
-        component_sha256: sha256(component),
+        component_sha256: sha256_hex(component),
         manifest: String::from_utf8_lossy(&text).into_owned(),
         templates,
         host: HostVersion::current(),
         wasmtime: WASMTIME_VERSION.to_string(),
     })
-}
-
-/// SHA-256 of `bytes`, lowercase hex.
-pub(crate) fn sha256(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 /// A package path with `/` separators, as the manifest and a bundle name it.

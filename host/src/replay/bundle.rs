@@ -28,7 +28,7 @@ pub fn write(export: &[u8], game: &Game, dir: &Path) -> Result<Vec<u8>, String> 
     let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()));
     append(&mut tar, EXPORT_FILE, export)?;
     let component = read(dir, &game.provenance.component)?;
-    if crate::game::sha256(&component) != game.provenance.component_sha256 {
+    if crate::store::sha256_hex(&component) != game.provenance.component_sha256 {
         return Err(format!(
             "the component `{}` of game `{}` changed on disk since it was loaded: its bundle would not hold the component that ran (restart the server to load the new one)",
             game.provenance.component,

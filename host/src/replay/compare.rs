@@ -1,7 +1,7 @@
 //! How a replayed call is compared with its log entry: every part of the entry a call
-//! decides — its page, sender, payload, kind (live call or hook), time, error, seqs, each routed message (recipient and
-//! payload bytes) and each field write — bit for bit; the first part that differs is named
-//! with what the log holds and what the replay made of it.
+//! decides — its page, sender, payload, kind (live call or hook), time, error, seqs, each
+//! routed message (recipient and payload bytes) and each field write — bit for bit; the
+//! first part that differs is named with what the log holds and what the replay made of it.
 
 use serde::Serialize;
 

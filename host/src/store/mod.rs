@@ -9,7 +9,8 @@
 //! - [`rooms`]: [`Rooms`] in the `rooms` tree — rooms, the session open in each, and which
 //!   participant each arrival (and each label) was given;
 //! - `error`: [`StoreError`];
-//! - `codes`: [`random_code`], for session and participant codes and tokens;
+//! - `codes`: [`random_code`], for session and participant codes and tokens, and
+//!   [`sha256_hex`];
 //! - `flush`: one fsync of sled shared by concurrent callers, and [`FlushError`];
 //! - `page_times`: [`PageTime`], when each participant arrived on, first saw and left each page;
 //! - [`seating`]: a participant's group and id in each round: by position, drawn from the
@@ -39,7 +40,7 @@ mod seatings;
 pub use crate::clock::now_ms;
 pub use crate::live::GroupKey;
 pub use crate::manifest::Grouping;
-pub use codes::random_code;
+pub use codes::{random_code, sha256_hex};
 pub use database::Store;
 pub use error::StoreError;
 pub use flush::FlushError;

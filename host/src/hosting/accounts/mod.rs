@@ -18,9 +18,9 @@
 //! and belong to the operator.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::engine::limits::Limits;
+pub use crate::store::sha256_hex;
 use crate::store::{Store, StoreError, decode, encode, now_ms, random_code};
 
 mod games;
@@ -139,11 +139,6 @@ impl From<sled::Error> for AccountError {
     fn from(e: sled::Error) -> Self {
         AccountError::Store(StoreError::Sled(e))
     }
-}
-
-/// Hex SHA-256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 /// The accounts trees. Cheap to clone.
